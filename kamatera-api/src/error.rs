@@ -1,0 +1,234 @@
+//! The crate's error type.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::endpoint::Endpoint;
+
+/// An error answer from the Kamatera API: any HTTP status other than 200, or a 200 whose
+/// body is an upstream error object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status code.
+    pub status: u16,
+    /// The `message` field of a JSON error body, or the upstream `info`, when present.
+    pub message: Option<String>,
+    /// The raw response body (at most 1 KiB of it), for bodies that are not JSON such as a
+    /// `504 Gateway Timeout` text page.
+    pub body: String,
+}
+
+impl ApiError {
+    /// Longest body kept in an error, so a large HTML error page does not flood logs.
+    pub(crate) const MAX_BODY: usize = 1024;
+
+    /// True when the API said the selection matched no server.
+    pub fn is_not_found(&self) -> bool {
+        self.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("No servers found"))
+    }
+
+    /// True when the API said the selection matched more than one server.
+    pub fn is_too_many_matches(&self) -> bool {
+        self.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("Too many matching servers"))
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            Some(message) => write!(f, "HTTP {}: {message}", self.status),
+            None if self.body.is_empty() => write!(f, "HTTP {} with an empty body", self.status),
+            None => write!(f, "HTTP {}: {}", self.status, self.body),
+        }
+    }
+}
+
+/// Everything that can go wrong when talking to the Kamatera API.
+///
+/// Each variant names the endpoint it happened on. Use the predicates
+/// ([`is_retryable`](Error::is_retryable), [`is_not_found`](Error::is_not_found), …) rather
+/// than matching on messages.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request could not be sent or its answer could not be read (DNS, connection
+    /// refused or reset, TLS, a dropped connection).
+    #[error("{endpoint}: transport error: {source}")]
+    Transport {
+        /// Where it happened.
+        endpoint: Endpoint,
+        /// The underlying HTTP client error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// No complete answer arrived within the per-request timeout.
+    #[error("{endpoint}: no answer within {after:?}")]
+    Timeout {
+        /// Where it happened.
+        endpoint: Endpoint,
+        /// The timeout that expired.
+        after: Duration,
+    },
+
+    /// The API answered with an error.
+    #[error("{endpoint}: Kamatera API error: {error}")]
+    Api {
+        /// Where it happened.
+        endpoint: Endpoint,
+        /// Status, message and body.
+        error: Box<ApiError>,
+    },
+
+    /// The API rejected the credentials.
+    #[error("{endpoint}: authentication failed (check the client id and secret): {message}")]
+    Authentication {
+        /// Where it happened.
+        endpoint: Endpoint,
+        /// What the API said.
+        message: String,
+    },
+
+    /// The API answered 200 with a body of an unexpected shape.
+    #[error("{endpoint}: invalid response from the Kamatera API at {path}: {reason}")]
+    InvalidResponse {
+        /// Where it happened.
+        endpoint: Endpoint,
+        /// JSON path of the part that failed, e.g. `$[0].status` (`$` is the whole body).
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// A request value failed validation before anything was sent.
+    #[error("invalid {field} {value:?}: {reason}")]
+    InvalidRequest {
+        /// The request field (API key name), e.g. `disk`.
+        field: &'static str,
+        /// The rejected value (`<redacted>` for secrets).
+        value: String,
+        /// What is accepted instead.
+        reason: String,
+    },
+
+    /// The client configuration is invalid (for example a base URL that cannot be used).
+    #[error("invalid client configuration: {setting}: {reason}")]
+    Config {
+        /// The builder setting at fault.
+        setting: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// True when trying the same idempotent request again may succeed: transport failures,
+    /// timeouts, 5xx answers other than the API's deterministic selection errors, 429, and
+    /// bodies that were cut or garbled (HTTP 200 that is not JSON).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::Api { error, .. } => {
+                let deterministic = error.is_not_found() || error.is_too_many_matches();
+                !deterministic && (error.status >= 500 || error.status == 429)
+            }
+            Error::InvalidResponse { path, reason, .. } => {
+                path == "$" && reason.starts_with(NOT_JSON)
+            }
+            Error::Authentication { .. } | Error::InvalidRequest { .. } | Error::Config { .. } => {
+                false
+            }
+        }
+    }
+
+    /// True when the API said the selection matched no server.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Api { error, .. } if error.is_not_found())
+    }
+
+    /// True when the API said the selection matched more than one server.
+    pub fn is_too_many_matches(&self) -> bool {
+        matches!(self, Error::Api { error, .. } if error.is_too_many_matches())
+    }
+
+    /// True for credential failures.
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, Error::Authentication { .. })
+    }
+
+    /// True for timeouts.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// True when the request may have reached the API and been carried out even though no
+    /// answer was read (a timeout or a broken connection). After such an error on a
+    /// mutating call, look the result up instead of sending the call again.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Error::Transport { .. } | Error::Timeout { .. })
+    }
+
+    /// The HTTP status of an API error answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { error, .. } => Some(error.status),
+            _ => None,
+        }
+    }
+
+    /// The endpoint the error happened on, when it came from a call.
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        match self {
+            Error::Transport { endpoint, .. }
+            | Error::Timeout { endpoint, .. }
+            | Error::Api { endpoint, .. }
+            | Error::Authentication { endpoint, .. }
+            | Error::InvalidResponse { endpoint, .. } => Some(*endpoint),
+            Error::InvalidRequest { .. } | Error::Config { .. } => None,
+        }
+    }
+}
+
+/// Prefix of the reason given for a 200 answer that is not JSON at all.
+pub(crate) const NOT_JSON: &str = "body is not JSON";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, message: Option<&str>) -> Error {
+        Error::Api {
+            endpoint: Endpoint::ListServers,
+            error: Box::new(ApiError {
+                status,
+                message: message.map(str::to_owned),
+                body: String::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn retryable_is_transient_only() {
+        assert!(api(500, Some("Failed to run command method (serversInfo)")).is_retryable());
+        assert!(api(504, None).is_retryable());
+        assert!(api(429, None).is_retryable());
+        assert!(!api(400, Some("missing required flag (name)")).is_retryable());
+        assert!(!api(500, Some("No servers found (name='x')")).is_retryable());
+        assert!(!api(500, Some("Too many matching servers (name='a|b')")).is_retryable());
+        assert!(api(500, Some("No servers found (name='x')")).is_not_found());
+    }
+
+    #[test]
+    fn api_error_display_handles_text_bodies() {
+        let err = ApiError {
+            status: 504,
+            message: None,
+            body: "Gateway Timeout".into(),
+        };
+        assert_eq!(err.to_string(), "HTTP 504: Gateway Timeout");
+    }
+}
