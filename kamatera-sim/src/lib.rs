@@ -1,1 +1,125 @@
-//! Placeholder; built by a later issue.
+//! A stateful simulator of the Kamatera cloud server API (`cloudcli.cloudwm.com`), served over
+//! HTTP on loopback, for tests, demos and benchmarks.
+//!
+//! It implements the wire contract independently of the `kamatera-api` client: same paths,
+//! methods, `AuthClientId`/`AuthSecret` headers, JSON shapes, error messages and quirks
+//! (regex name selection, `billingCycle` ignored, string vs numeric command ids, ...).
+//!
+//! # Standalone
+//!
+//! ```text
+//! cargo run -p kamatera-sim -- --listen 127.0.0.1:8088
+//! cargo run -p kamatera-sim -- --listen 127.0.0.1:8088 --client-id id --secret s --clock real --scale 10
+//! ```
+//!
+//! The binary runs until SIGINT/SIGTERM. With the default virtual clock, move time with
+//! `curl -XPOST localhost:8088/__sim/clock/advance -d '{"seconds":5}'`.
+//!
+//! # In tests
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kamatera_sim::SimError> {
+//! use std::time::Duration;
+//! use kamatera_sim::{SeedServer, SimConfig, Simulator};
+//!
+//! let (url, sim) = Simulator::start(SimConfig::default().with_credentials("id", "secret")).await?;
+//! sim.seed_server(SeedServer::new("existing").tags(["k8sca-c1"]))?;
+//! // ... point the client at `url`, POST /service/server ...
+//! sim.advance(Duration::from_secs(5)); // the create command completes
+//! assert_eq!(sim.counters().get("POST /service/server"), None);
+//! sim.shutdown().await?;
+//! # let _ = url; Ok(()) }
+//! ```
+//!
+//! # API endpoints served
+//!
+//! `GET /`, `GET /service/servers`, `POST /service/server/info`, `POST /service/server`,
+//! `POST /service/server/terminate`, `POST /service/server/poweron|poweroff|reboot`,
+//! `POST /server/tags`, `GET /service/queue?id=A%20B[&log=true]`, `GET /service/server`
+//! (`?datacenter=1`, `?images=1&datacenter=`, `?capabilities=1&datacenter=`, `?sizes=1&datacenter=`),
+//! `POST /service/server/ssh`. Parameters come from the query string merged with a JSON or
+//! form-encoded body (the body wins).
+//!
+//! # Model
+//!
+//! * Every state-changing call creates commands that go `pending` → `progress` → terminal, at
+//!   times derived from [`Timings`] (or [`TimingRule`]s) and the clock. Effects (power flips,
+//!   servers appearing or vanishing) happen exactly when the command completes.
+//! * Creates: the server is listed powered off from submission with its tags, and turned on at
+//!   completion when `poweronaftercreate=yes` ([`CreateVisibility::FromSubmission`], default), or
+//!   only appears at completion ([`CreateVisibility::AtCompletion`]). A failed or cancelled create
+//!   removes its server. Duplicate names are allowed by default ([`NameCollision::AllowDuplicates`]);
+//!   [`NameCollision::Suffix`] yields `<name>-1`, `<name>-2`, ...
+//! * Terminate: listed until completion ([`TerminateVisibility`]). `force` other than `true` on a
+//!   powered-on server ends in `error` with log `Server is powered on`.
+//! * Powering off an off server completes without change; reboot leaves the server on.
+//!
+//! # Control API (`/__sim/...`, JSON, no auth, not logged, never faulted)
+//!
+//! | Method and path | Body | Effect / answer |
+//! |---|---|---|
+//! | `GET /__sim/state` | – | `{now_ms, now, servers, commands, counters}` |
+//! | `GET /__sim/servers` | – | every server ([`SimServer`]), including not-yet-visible ones |
+//! | `POST /__sim/servers` | a [`SeedServer`] or an array | seeds servers; `{"ids": [...]}` |
+//! | `GET /__sim/commands` | – | every command ([`SimCommand`]) with its status history |
+//! | `GET /__sim/requests` | – | the request log ([`RequestRecord`]s) |
+//! | `GET /__sim/counters` | – | `{"GET /service/servers": 3, ...}` |
+//! | `POST /__sim/reset` | – | forget everything, restore the start-up behaviour (the clock keeps its time) |
+//! | `GET /__sim/clock` | – | `{now_ms, now}` |
+//! | `POST /__sim/clock/advance` | `{"ms": N}` and/or `{"seconds": N}` | moves simulated time |
+//! | `GET /__sim/behaviour` | – | the current [`Behaviour`] |
+//! | `PATCH /__sim/behaviour` | partial [`Behaviour`] JSON | deep-merged into the current one |
+//! | `PUT /__sim/behaviour` | [`Behaviour`] JSON | replaces it (missing fields take defaults) |
+//! | `GET /__sim/rules` | – | `{faults, outcomes, timings}` with rule ids |
+//! | `POST /__sim/faults` | a [`FaultRule`] or an array | `{"ids": [...]}` |
+//! | `POST /__sim/outcomes` | an [`OutcomeRule`] or an array | `{"ids": [...]}` |
+//! | `POST /__sim/timings` | a [`TimingRule`] or an array | `{"ids": [...]}` |
+//! | `DELETE /__sim/faults` (`outcomes`, `timings`) | – | removes all rules of that kind |
+//! | `DELETE /__sim/rules/{id}` | – | removes one rule of any kind |
+//!
+//! Examples of rule bodies:
+//!
+//! ```text
+//! {"method":"GET","path":"/service/servers","action":{"type":"respond","status":504,"text":"Gateway Timeout"},"times":4}
+//! {"method":"POST","path":"/service/server","body":{"name":"node-1"},"action":{"type":"drop_after_apply"}}
+//! {"path":"*","action":{"type":"delay","ms":2000},"probability":0.1}
+//! {"kind":"create","name":"big-.*","outcome":{"type":"error","log":"Insufficient resources"},"times":1}
+//! {"kind":"create","durations":{"pending_ms":1000,"progress_ms":60000}}
+//! ```
+//!
+//! Fault actions: `respond` (status plus `json` or raw `text`; see [`faults::MALFORMED_LIST`] and
+//! friends for the §7.4 vectors), `delay` (real time, added to the answer), `drop_after_apply`
+//! (the handler runs, then the connection is aborted without an answer) and `drop_before_apply`.
+//! `times` limits a rule to the next N matching calls, `probability` fires it at random from the
+//! seeded RNG ([`SimConfig::seed`]). Outcomes: `complete`, `error`/`cancelled` (with `log`),
+//! `missing_status` (items lack the `status` key, the effect still happens) and `stuck`.
+//! Behaviour switches include `auth_failure`, `auth_error_mode`, `legacy_tag_rows`,
+//! `queue_hidden_polls` / `queue_hidden_mode` (`empty_array` or `not_found`), the visibility
+//! modes, `name_collision` and `timings`.
+
+mod clock;
+mod commands;
+mod config;
+mod control;
+mod error;
+pub mod faults;
+mod fixtures;
+mod handle;
+mod model;
+mod routes;
+mod server;
+mod specs;
+mod state;
+
+pub use config::{
+    AuthErrorMode, Behaviour, ClockMode, CreateVisibility, Credentials, NameCollision,
+    PhaseDurations, QueueHiddenMode, SimConfig, TerminateVisibility, Timings,
+};
+pub use error::SimError;
+pub use faults::{FaultAction, FaultRule};
+pub use handle::SimHandle;
+pub use model::{
+    Nic, OpKind, Outcome, OutcomeRule, Power, RequestRecord, SeedServer, SimCommand, SimServer,
+    StatusChange, TimingRule,
+};
+pub use server::Simulator;

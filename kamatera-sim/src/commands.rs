@@ -1,0 +1,283 @@
+//! Asynchronous commands: scheduling, lazy completion against the clock, and queue views.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::clock::{SimMillis, format_timestamp};
+use crate::config::{CreateVisibility, PhaseDurations};
+use crate::model::{OpKind, Outcome, Power, SimCommand, StatusChange};
+use crate::state::State;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Command {
+    pub(crate) id: u64,
+    pub(crate) kind: OpKind,
+    pub(crate) server_seq: u64,
+    pub(crate) server_id: String,
+    pub(crate) server_name: String,
+    added: SimMillis,
+    executed: SimMillis,
+    /// `None` for stuck commands.
+    completed: Option<SimMillis>,
+    outcome: Outcome,
+    success_log: String,
+    hidden_polls: u32,
+    power_on_after: bool,
+}
+
+/// What a caller asks to schedule.
+pub(crate) struct NewCommand {
+    pub(crate) kind: OpKind,
+    pub(crate) server_seq: u64,
+    pub(crate) success_log: String,
+    pub(crate) power_on_after: bool,
+    /// Overrides the rule-chosen outcome (terminate of a running server without force).
+    pub(crate) forced_outcome: Option<Outcome>,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Command {
+    fn status_at(&self, now: SimMillis) -> Option<&'static str> {
+        if self.outcome == Outcome::MissingStatus {
+            return None;
+        }
+        Some(if now < self.executed {
+            "pending"
+        } else {
+            match self.completed {
+                Some(done) if now >= done => terminal_status(&self.outcome),
+                _ => "progress",
+            }
+        })
+    }
+
+    fn is_done(&self, now: SimMillis) -> bool {
+        self.completed.is_some_and(|done| now >= done)
+    }
+
+    fn log_at(&self, now: SimMillis) -> String {
+        if !self.is_done(now) {
+            return String::new();
+        }
+        match &self.outcome {
+            Outcome::Error { log } | Outcome::Cancelled { log } => log.clone(),
+            _ => self.success_log.clone(),
+        }
+    }
+
+    fn history(&self, now: SimMillis, epoch: i64) -> Vec<StatusChange> {
+        let label = |s: &str| {
+            if self.outcome == Outcome::MissingStatus {
+                "(none)".to_owned()
+            } else {
+                s.to_owned()
+            }
+        };
+        let mut steps = vec![(label("pending"), self.added)];
+        if now >= self.executed {
+            steps.push((label("progress"), self.executed));
+        }
+        if let Some(done) = self.completed.filter(|d| now >= *d) {
+            steps.push((label(terminal_status(&self.outcome)), done));
+        }
+        steps
+            .into_iter()
+            .map(|(status, at_ms)| StatusChange {
+                status,
+                at_ms,
+                at: format_timestamp(epoch, at_ms),
+            })
+            .collect()
+    }
+}
+
+fn terminal_status(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Error { .. } => "error",
+        Outcome::Cancelled { .. } => "cancelled",
+        _ => "complete",
+    }
+}
+
+impl State {
+    fn durations_for(&self, kind: OpKind, name: &str) -> PhaseDurations {
+        let t = &self.behaviour.timings;
+        let default = match kind {
+            OpKind::Create => t.create,
+            OpKind::Terminate => t.terminate,
+            OpKind::PowerOn => t.power_on,
+            OpKind::PowerOff => t.power_off,
+            OpKind::Reboot => t.reboot,
+        };
+        self.timings
+            .iter()
+            .rev()
+            .find(|r| r.rule.kind.is_none_or(|k| k == kind) && r.name_matches(name))
+            .map_or(default, |r| r.rule.durations)
+    }
+
+    fn outcome_for(&mut self, kind: OpKind, name: &str) -> Outcome {
+        let rule = self.outcomes.iter_mut().find(|r| {
+            r.rule.kind.is_none_or(|k| k == kind) && r.rule.times != Some(0) && r.name_matches(name)
+        });
+        match rule {
+            Some(r) => {
+                if let Some(n) = r.rule.times.as_mut() {
+                    *n -= 1;
+                }
+                r.rule.outcome.clone()
+            }
+            None => Outcome::Complete,
+        }
+    }
+
+    /// Schedules a command against the server at `server_seq`; returns its id.
+    pub(crate) fn schedule(&mut self, now: SimMillis, new: NewCommand) -> u64 {
+        let (server_id, server_name) = self
+            .server(new.server_seq)
+            .map(|s| (s.id.clone(), s.name.clone()))
+            .unwrap_or_default();
+        let outcome = new
+            .forced_outcome
+            .unwrap_or_else(|| self.outcome_for(new.kind, &server_name));
+        let durations = self.durations_for(new.kind, &server_name);
+        let executed = now.saturating_add(millis(durations.pending));
+        let completed =
+            (outcome != Outcome::Stuck).then(|| now.saturating_add(millis(durations.total())));
+        let id = self.next_command;
+        self.next_command += 1;
+        if let Some(done) = completed {
+            self.due.insert((done, id));
+        }
+        let command = Command {
+            id,
+            kind: new.kind,
+            server_seq: new.server_seq,
+            server_id,
+            server_name,
+            added: now,
+            executed,
+            completed,
+            outcome,
+            success_log: new.success_log,
+            hidden_polls: self.behaviour.queue_hidden_polls,
+            power_on_after: new.power_on_after,
+        };
+        self.commands.insert(id, command);
+        id
+    }
+
+    /// Applies the effects of every command that has finished by `now`.
+    pub(crate) fn settle(&mut self, now: SimMillis) {
+        while let Some(&(done, id)) = self.due.first() {
+            if done > now {
+                break;
+            }
+            self.due.remove(&(done, id));
+            if let Some(cmd) = self.commands.get(&id).cloned() {
+                self.apply(&cmd);
+            }
+        }
+    }
+
+    fn apply(&mut self, cmd: &Command) {
+        let success = matches!(cmd.outcome, Outcome::Complete | Outcome::MissingStatus);
+        match (cmd.kind, success) {
+            (OpKind::Create, true) => {
+                if let Some(s) = self.server_mut(cmd.server_seq) {
+                    s.visible = true;
+                    if cmd.power_on_after {
+                        s.power = Power::On;
+                    }
+                }
+            }
+            (OpKind::Create, false) | (OpKind::Terminate, true) => {
+                self.remove_server(cmd.server_seq);
+            }
+            (OpKind::PowerOn | OpKind::Reboot, true) => {
+                if let Some(s) = self.server_mut(cmd.server_seq) {
+                    s.power = Power::On;
+                }
+            }
+            (OpKind::PowerOff, true) => {
+                if let Some(s) = self.server_mut(cmd.server_seq) {
+                    s.power = Power::Off;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Queue items for `ids`. Returns `None` when hidden commands should make this poll a 404.
+    /// Unknown ids and hidden commands are left out.
+    pub(crate) fn queue_items(
+        &mut self,
+        ids: &[u64],
+        now: SimMillis,
+        log_only: bool,
+    ) -> (Vec<Value>, bool) {
+        let epoch = self.initial.epoch_unix;
+        let mut items = Vec::with_capacity(ids.len());
+        let mut any_hidden = false;
+        for id in ids {
+            let Some(cmd) = self.commands.get_mut(id) else {
+                continue;
+            };
+            if cmd.hidden_polls > 0 {
+                cmd.hidden_polls -= 1;
+                any_hidden = true;
+                continue;
+            }
+            let log = cmd.log_at(now);
+            if log_only {
+                items.push(json!({ "log": log }));
+                continue;
+            }
+            let mut item = Map::new();
+            item.insert("id".into(), json!(cmd.id));
+            if let Some(status) = cmd.status_at(now) {
+                item.insert("status".into(), json!(status));
+            }
+            item.insert("server".into(), json!(cmd.server_name));
+            item.insert("description".into(), json!(cmd.kind.description()));
+            item.insert("added".into(), json!(format_timestamp(epoch, cmd.added)));
+            let at = |t: SimMillis| {
+                if now >= t {
+                    json!(format_timestamp(epoch, t))
+                } else {
+                    Value::Null
+                }
+            };
+            item.insert("executed".into(), at(cmd.executed));
+            item.insert("completed".into(), cmd.completed.map_or(Value::Null, at));
+            item.insert("log".into(), json!(log));
+            items.push(Value::Object(item));
+        }
+        (items, any_hidden)
+    }
+
+    pub(crate) fn command_views(&self, now: SimMillis) -> Vec<SimCommand> {
+        let epoch = self.initial.epoch_unix;
+        self.commands
+            .values()
+            .map(|c| SimCommand {
+                id: c.id,
+                kind: c.kind,
+                server_id: c.server_id.clone(),
+                server_name: c.server_name.clone(),
+                outcome: c.outcome.clone(),
+                status: c.status_at(now).map(str::to_owned),
+                history: c.history(now, epoch),
+            })
+            .collect()
+    }
+
+    /// Whether the create visibility mode hides new servers until completion.
+    pub(crate) fn creates_are_hidden(&self) -> bool {
+        self.behaviour.create_visibility == CreateVisibility::AtCompletion
+    }
+}

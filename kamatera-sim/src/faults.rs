@@ -1,0 +1,288 @@
+//! Fault injection rules for API endpoints and their evaluation.
+
+use rand::Rng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Malformed list payloads used by the autoscaler's tests (§7.4).
+pub const MALFORMED_LIST: &[&str] = &[
+    r#"{"invalid":"response"}"#,
+    "[1,2]",
+    r#"[{"foo":"bar"}]"#,
+    r#"[{"name":123}]"#,
+    r#"[{"name":"foo","power":123}]"#,
+];
+/// Malformed payloads for endpoints returning command ids (§7.4).
+pub const MALFORMED_COMMAND_IDS: &[&str] = &[
+    r#"{"invalid":"response"}"#,
+    "[1,2]",
+    "[]",
+    "[null]",
+    "[1]",
+    r#"[""]"#,
+];
+/// Malformed tag-list payloads (§7.4).
+pub const MALFORMED_TAGS: &[&str] = &[
+    r#"{"invalid":"response"}"#,
+    "[1,2]",
+    r#"[{"foo":1}]"#,
+    r#"[{"foo":"bar"}]"#,
+];
+/// Malformed queue payloads (§7.4).
+pub const MALFORMED_QUEUE: &[&str] = &[
+    r#"{"invalid":"response"}"#,
+    "[]",
+    "[1,2]",
+    r#"[{"status":123}]"#,
+];
+
+/// What a fault does when it fires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FaultAction {
+    /// Answer with `status` and a body instead of running the handler. `json` is sent as JSON;
+    /// otherwise `text` is sent verbatim (may be malformed JSON or plain text like `Gateway Timeout`).
+    Respond {
+        /// HTTP status.
+        status: u16,
+        /// JSON body.
+        #[serde(default)]
+        json: Option<Value>,
+        /// Raw body, used when `json` is absent.
+        #[serde(default)]
+        text: Option<String>,
+    },
+    /// Add real (wall-clock) latency before handling; other rules still apply.
+    Delay {
+        /// Milliseconds to wait.
+        ms: u64,
+    },
+    /// Run the handler (so a create is applied), then close the connection without an answer.
+    DropAfterApply,
+    /// Close the connection without running the handler.
+    DropBeforeApply,
+}
+
+/// One fault rule. A request matches when method, path and every `body` field agree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FaultRule {
+    /// HTTP method (`GET`, `POST`); `None` matches any.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Exact request path (`/service/server`), or `*` for every API path.
+    pub path: String,
+    /// Parameters (query or body) that must equal these strings, e.g. `{"name":"node-1"}`.
+    #[serde(default)]
+    pub body: Map<String, Value>,
+    /// What to do.
+    pub action: FaultAction,
+    /// Fire for the next N matching calls only; `None` means unlimited.
+    #[serde(default)]
+    pub times: Option<u32>,
+    /// Fire with this probability (seeded RNG); `None` means always.
+    #[serde(default)]
+    pub probability: Option<f64>,
+}
+
+impl FaultRule {
+    /// A rule for `method path` doing `action` on every matching call.
+    #[must_use]
+    pub fn new(method: &str, path: &str, action: FaultAction) -> Self {
+        Self {
+            method: Some(method.to_owned()),
+            path: path.to_owned(),
+            body: Map::new(),
+            action,
+            times: None,
+            probability: None,
+        }
+    }
+
+    /// Answer with a JSON body.
+    #[must_use]
+    pub fn respond_json(method: &str, path: &str, status: u16, json: Value) -> Self {
+        Self::new(
+            method,
+            path,
+            FaultAction::Respond {
+                status,
+                json: Some(json),
+                text: None,
+            },
+        )
+    }
+
+    /// Answer with a raw body.
+    #[must_use]
+    pub fn respond_text(method: &str, path: &str, status: u16, text: impl Into<String>) -> Self {
+        Self::new(
+            method,
+            path,
+            FaultAction::Respond {
+                status,
+                json: None,
+                text: Some(text.into()),
+            },
+        )
+    }
+
+    /// The transient info failure seen in the wild: 500 `Failed to run command method (serversInfo)`.
+    #[must_use]
+    pub fn info_transient() -> Self {
+        Self::respond_json(
+            "POST",
+            "/service/server/info",
+            500,
+            serde_json::json!({"message": "Failed to run command method (serversInfo)"}),
+        )
+    }
+
+    /// Fire for the next `n` matching calls only.
+    #[must_use]
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = Some(n);
+        self
+    }
+
+    /// Fire with probability `p`.
+    #[must_use]
+    pub fn probability(mut self, p: f64) -> Self {
+        self.probability = Some(p);
+        self
+    }
+
+    /// Only match requests whose parameter `field` equals `value`.
+    #[must_use]
+    pub fn when(mut self, field: &str, value: &str) -> Self {
+        self.body
+            .insert(field.to_owned(), Value::String(value.to_owned()));
+        self
+    }
+
+    fn matches(&self, method: &str, path: &str, params: &Map<String, Value>) -> bool {
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && (self.path == "*" || self.path == path)
+            && self
+                .body
+                .iter()
+                .all(|(k, want)| params.get(k).is_some_and(|got| loosely_equal(got, want)))
+    }
+}
+
+fn loosely_equal(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::String(g), Value::String(w)) => g == w,
+        (g, Value::String(w)) => g.to_string() == *w,
+        (g, w) => g == w,
+    }
+}
+
+/// What the request pipeline must do, decided before the handler runs.
+#[derive(Debug, Default)]
+pub(crate) struct Verdict {
+    pub(crate) delay_ms: u64,
+    pub(crate) action: Option<FaultAction>,
+}
+
+/// Evaluates `rules` in order; delays accumulate, the first firing non-delay rule wins.
+pub(crate) fn evaluate(
+    rules: &mut [(u64, FaultRule)],
+    rng: &mut StdRng,
+    method: &str,
+    path: &str,
+    params: &Map<String, Value>,
+) -> Verdict {
+    let mut verdict = Verdict::default();
+    for (_, rule) in rules.iter_mut() {
+        let blocks = !matches!(rule.action, FaultAction::Delay { .. });
+        if (blocks && verdict.action.is_some())
+            || !rule.matches(method, path, params)
+            || rule.times == Some(0)
+        {
+            continue;
+        }
+        if let Some(p) = rule.probability
+            && !rng.random_bool(p.clamp(0.0, 1.0))
+        {
+            continue;
+        }
+        if let Some(n) = rule.times.as_mut() {
+            *n -= 1;
+        }
+        match &rule.action {
+            FaultAction::Delay { ms } => verdict.delay_ms = verdict.delay_ms.saturating_add(*ms),
+            other => verdict.action = Some(other.clone()),
+        }
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn counted_rules_expire_and_body_filters_apply() {
+        let mut rules = vec![(
+            1,
+            FaultRule::respond_text("GET", "/service/servers", 504, "Gateway Timeout").times(2),
+        )];
+        let mut rng = StdRng::seed_from_u64(1);
+        let empty = Map::new();
+        let fired = (0..3).filter(|_| {
+            evaluate(&mut rules, &mut rng, "GET", "/service/servers", &empty)
+                .action
+                .is_some()
+        });
+        assert_eq!(fired.count(), 2);
+
+        let mut rules = vec![(
+            1,
+            FaultRule::new("POST", "/service/server", FaultAction::DropAfterApply)
+                .when("name", "a"),
+        )];
+        let mut params = Map::new();
+        params.insert("name".into(), Value::String("b".into()));
+        assert!(
+            evaluate(&mut rules, &mut rng, "POST", "/service/server", &params)
+                .action
+                .is_none()
+        );
+        params.insert("name".into(), Value::String("a".into()));
+        assert_eq!(
+            evaluate(&mut rules, &mut rng, "POST", "/service/server", &params).action,
+            Some(FaultAction::DropAfterApply)
+        );
+    }
+
+    #[test]
+    fn probability_is_reproducible_with_a_seed() {
+        let run = || {
+            let mut rules = vec![(1, FaultRule::info_transient().probability(0.5))];
+            let mut rng = StdRng::seed_from_u64(42);
+            (0..64)
+                .map(|_| {
+                    evaluate(
+                        &mut rules,
+                        &mut rng,
+                        "POST",
+                        "/service/server/info",
+                        &Map::new(),
+                    )
+                    .action
+                    .is_some()
+                })
+                .collect::<Vec<_>>()
+        };
+        let a = run();
+        assert_eq!(a, run());
+        assert!(a.iter().any(|x| *x) && a.iter().any(|x| !*x));
+    }
+}

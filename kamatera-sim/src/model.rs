@@ -1,0 +1,353 @@
+//! Public data types: servers, commands, rules and request records as tests see them.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::PhaseDurations;
+
+/// The kind of an asynchronous operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OpKind {
+    /// `POST /service/server`.
+    Create,
+    /// `POST /service/server/terminate`.
+    Terminate,
+    /// `POST /service/server/poweron`.
+    PowerOn,
+    /// `POST /service/server/poweroff`.
+    PowerOff,
+    /// `POST /service/server/reboot`.
+    Reboot,
+}
+
+impl OpKind {
+    /// The queue item `description` for this kind.
+    #[must_use]
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Create => "Create Server",
+            Self::Terminate => "Terminate Server",
+            Self::PowerOn => "Power On Server",
+            Self::PowerOff => "Power Off Server",
+            Self::Reboot => "Reboot Server",
+        }
+    }
+}
+
+/// Power state of a server (`"on"` / `"off"` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Power {
+    /// Running.
+    #[default]
+    On,
+    /// Stopped.
+    Off,
+}
+
+impl Power {
+    /// The wire string.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::On => "on",
+            Self::Off => "off",
+        }
+    }
+}
+
+/// One NIC of a server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nic {
+    /// Network name (`wan-il`, `lan-123-x`).
+    pub network: String,
+    /// Assigned addresses.
+    pub ips: Vec<String>,
+}
+
+/// A server in simulator state, as returned by inspection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SimServer {
+    /// Server UUID.
+    pub id: String,
+    /// Final server name.
+    pub name: String,
+    /// Datacenter id.
+    pub datacenter: String,
+    /// Current power state.
+    pub power: Power,
+    /// CPU string such as `2B`.
+    pub cpu: String,
+    /// RAM in MB.
+    pub ram_mb: u32,
+    /// Disk sizes in GB, in slot order.
+    pub disks_gb: Vec<u32>,
+    /// NICs in slot order.
+    pub networks: Vec<Nic>,
+    /// Tags in the order they were added.
+    pub tags: Vec<String>,
+    /// `hourly` or `monthly`.
+    pub billing: String,
+    /// Traffic package (empty when hourly).
+    pub traffic: String,
+    /// Managed services enabled.
+    pub managed: bool,
+    /// Daily backup enabled.
+    pub backup: bool,
+    /// Image id.
+    pub image: String,
+    /// Whether the server is visible to the API yet (false while an invisible create runs).
+    pub visible: bool,
+    /// The full create request as received (after merging query and body), if created via the API.
+    pub creation_request: Option<Value>,
+}
+
+/// A pre-existing server to put into state (`POST /__sim/servers`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct SeedServer {
+    /// Server id; a UUID is generated when absent.
+    pub id: Option<String>,
+    /// Name (required, must not be empty).
+    pub name: String,
+    /// Datacenter id.
+    pub datacenter: String,
+    /// Power state.
+    pub power: Power,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// CPU string.
+    pub cpu: String,
+    /// RAM in MB.
+    pub ram_mb: u32,
+    /// Disk sizes in GB.
+    pub disks_gb: Vec<u32>,
+    /// `hourly` or `monthly`.
+    pub billing: String,
+}
+
+impl Default for SeedServer {
+    fn default() -> Self {
+        Self {
+            id: None,
+            name: String::new(),
+            datacenter: "IL".to_owned(),
+            power: Power::On,
+            tags: Vec::new(),
+            cpu: "2B".to_owned(),
+            ram_mb: 2048,
+            disks_gb: vec![20],
+            billing: "hourly".to_owned(),
+        }
+    }
+}
+
+impl SeedServer {
+    /// A powered-on server in IL with the given name and no tags.
+    #[must_use]
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the power state.
+    #[must_use]
+    pub fn power(mut self, power: Power) -> Self {
+        self.power = power;
+        self
+    }
+
+    /// Adds tags.
+    #[must_use]
+    pub fn tags<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tags: I) -> Self {
+        self.tags.extend(tags.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the datacenter.
+    #[must_use]
+    pub fn datacenter(mut self, dc: impl Into<String>) -> Self {
+        self.datacenter = dc.into();
+        self
+    }
+
+    /// Sets the server id.
+    #[must_use]
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+}
+
+/// How a command ends.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// `complete`; the operation takes effect.
+    #[default]
+    Complete,
+    /// `error` with this log; nothing changes (a failed create removes its server).
+    Error {
+        /// The queue item `log`.
+        log: String,
+    },
+    /// `cancelled` with this log; like `Error` otherwise.
+    Cancelled {
+        /// The queue item `log`.
+        log: String,
+    },
+    /// The queue item never carries a `status` key; the operation still takes effect on time.
+    MissingStatus,
+    /// Stays in `progress` for ever.
+    Stuck,
+}
+
+/// Chooses the outcome of future commands by kind and/or server-name pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OutcomeRule {
+    /// Operation kind to match; `None` matches every kind.
+    #[serde(default)]
+    pub kind: Option<OpKind>,
+    /// Full-match regex on the (final) server name; `None` matches every name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The outcome to apply.
+    pub outcome: Outcome,
+    /// Apply to the next N matching commands only; `None` means for ever.
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+impl OutcomeRule {
+    /// A rule applying `outcome` to every command.
+    #[must_use]
+    pub fn new(outcome: Outcome) -> Self {
+        Self {
+            kind: None,
+            name: None,
+            outcome,
+            times: None,
+        }
+    }
+
+    /// Restricts the rule to one operation kind.
+    #[must_use]
+    pub fn kind(mut self, kind: OpKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Restricts the rule to server names fully matching `pattern`.
+    #[must_use]
+    pub fn name(mut self, pattern: impl Into<String>) -> Self {
+        self.name = Some(pattern.into());
+        self
+    }
+
+    /// Limits the rule to the next `n` matching commands.
+    #[must_use]
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = Some(n);
+        self
+    }
+}
+
+/// Overrides phase durations by kind and/or server-name pattern (the last matching rule wins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TimingRule {
+    /// Operation kind to match; `None` matches every kind.
+    #[serde(default)]
+    pub kind: Option<OpKind>,
+    /// Full-match regex on the server name; `None` matches every name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Durations to use.
+    pub durations: PhaseDurations,
+}
+
+impl TimingRule {
+    /// A rule for every command.
+    #[must_use]
+    pub fn new(pending: Duration, progress: Duration) -> Self {
+        Self {
+            kind: None,
+            name: None,
+            durations: PhaseDurations::new(pending, progress),
+        }
+    }
+
+    /// Restricts the rule to one operation kind.
+    #[must_use]
+    pub fn kind(mut self, kind: OpKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Restricts the rule to server names fully matching `pattern`.
+    #[must_use]
+    pub fn name(mut self, pattern: impl Into<String>) -> Self {
+        self.name = Some(pattern.into());
+        self
+    }
+}
+
+/// One status transition of a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusChange {
+    /// Status entered (`pending`, `progress`, `complete`, `error`, `cancelled`, or `(none)`).
+    pub status: String,
+    /// Simulated milliseconds since start.
+    pub at_ms: u64,
+    /// The same instant as `YYYY-MM-DD HH:MM:SS`.
+    pub at: String,
+}
+
+/// A command as returned by inspection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SimCommand {
+    /// Command id (a number in queue items, a string in POST responses).
+    pub id: u64,
+    /// Operation kind.
+    pub kind: OpKind,
+    /// Target server id.
+    pub server_id: String,
+    /// Target server name.
+    pub server_name: String,
+    /// Planned outcome.
+    pub outcome: Outcome,
+    /// Current status (`None` for `MissingStatus` outcomes).
+    pub status: Option<String>,
+    /// Transitions that have happened so far.
+    pub history: Vec<StatusChange>,
+}
+
+/// One logged API request (control calls are not logged).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestRecord {
+    /// Sequence number, from 1.
+    pub seq: u64,
+    /// HTTP method.
+    pub method: String,
+    /// Path without query.
+    pub path: String,
+    /// Raw query string, if any.
+    pub query: Option<String>,
+    /// Parameters after merging query and body.
+    pub params: Value,
+    /// Response status (0 when the connection was dropped).
+    pub status: u16,
+    /// Simulated milliseconds since start when it arrived.
+    pub at_ms: u64,
+}

@@ -1,0 +1,241 @@
+//! The Kamatera API surface: one entry point that logs, injects faults, authenticates and dispatches.
+
+mod create;
+mod ops;
+mod options;
+pub(crate) mod params;
+mod queue;
+mod servers;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, SimMillis};
+use crate::config::AuthErrorMode;
+use crate::faults::{self, FaultAction};
+use crate::state::State;
+use params::Params;
+
+/// Shared between the server and every `SimHandle`.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) state: Mutex<State>,
+    pub(crate) clock: Clock,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl App {
+    /// Locks the state. A panic elsewhere must not wedge the simulator, so poisoning is ignored.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Locks the state after applying every command that finished by now.
+    pub(crate) fn settled(&self) -> (MutexGuard<'_, State>, SimMillis) {
+        let now = self.clock.now();
+        let mut st = self.lock();
+        st.settle(now);
+        (st, now)
+    }
+}
+
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new().fallback(entry).with_state(app)
+}
+
+async fn entry(
+    AxState(app): AxState<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path();
+    if path == "/__sim" || path.starts_with("/__sim/") {
+        return crate::control::handle(&app, &method, path, uri.query(), &body);
+    }
+    let params = params::merge(uri.query(), &headers, &body);
+    let (seq, verdict) = {
+        let (mut guard, now) = app.settled();
+        let st = &mut *guard;
+        let seq = st.log_request(
+            method.as_str(),
+            path,
+            uri.query().map(str::to_owned),
+            Value::Object(params.clone()),
+            now,
+        );
+        (
+            seq,
+            faults::evaluate(&mut st.faults, &mut st.rng, method.as_str(), path, &params),
+        )
+    };
+    if verdict.delay_ms > 0 {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(verdict.delay_ms)) => {}
+            () = app.shutdown.cancelled() => {}
+        }
+    }
+    let drop_after = match verdict.action {
+        Some(FaultAction::Respond { status, json, text }) => {
+            let response = fault_response(status, json, text);
+            app.lock()
+                .set_request_status(seq, response.status().as_u16());
+            return response;
+        }
+        Some(FaultAction::DropBeforeApply) => return dropped_connection(),
+        Some(FaultAction::DropAfterApply) => true,
+        _ => false,
+    };
+    let response = {
+        let (mut st, now) = app.settled();
+        let response = match check_auth(&st, &method, path, &headers) {
+            Some(denied) => denied,
+            None => dispatch(&mut st, &method, path, &params, now),
+        };
+        st.set_request_status(
+            seq,
+            if drop_after {
+                0
+            } else {
+                response.status().as_u16()
+            },
+        );
+        response
+    };
+    if drop_after {
+        dropped_connection()
+    } else {
+        response
+    }
+}
+
+fn dispatch(st: &mut State, method: &Method, path: &str, p: &Params, now: SimMillis) -> Response {
+    let get = *method == Method::GET;
+    let post = *method == Method::POST;
+    match path {
+        "/" if get => json_response(StatusCode::OK, &json!({"ready": true})),
+        "/service/servers" if get => servers::list(st),
+        "/service/server/info" if post => servers::info(st, p),
+        "/service/server/ssh" if post => servers::ssh(st, p),
+        "/server/tags" if post => servers::tags(st, p),
+        "/service/server" if post => create::create(st, p, now),
+        "/service/server" if get => options::options(p),
+        "/service/server/terminate" if post => ops::terminate(st, p, now),
+        "/service/server/poweron" if post => ops::power(st, p, now, crate::model::OpKind::PowerOn),
+        "/service/server/poweroff" if post => {
+            ops::power(st, p, now, crate::model::OpKind::PowerOff)
+        }
+        "/service/server/reboot" if post => ops::power(st, p, now, crate::model::OpKind::Reboot),
+        "/service/queue" if get || post => queue::queue(st, p, now),
+        "/"
+        | "/service/servers"
+        | "/service/server/info"
+        | "/service/server/ssh"
+        | "/server/tags"
+        | "/service/server"
+        | "/service/server/terminate"
+        | "/service/server/poweron"
+        | "/service/server/poweroff"
+        | "/service/server/reboot"
+        | "/service/queue" => json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({"message": "Method Not Allowed"}),
+        ),
+        _ => json_response(StatusCode::NOT_FOUND, &json!({"message": "Not Found"})),
+    }
+}
+
+const NOT_LOGGED_IN: &str = r#"{"errors":[{"code":1,"info":"you are not logged in"}]}"#;
+
+fn check_auth(st: &State, method: &Method, path: &str, headers: &HeaderMap) -> Option<Response> {
+    if path == "/" {
+        return None;
+    }
+    let b = &st.behaviour;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let ok = !b.auth_failure
+        && b.credentials.as_ref().is_none_or(|c| {
+            header("AuthClientId") == c.client_id && header("AuthSecret") == c.secret
+        });
+    if ok {
+        return None;
+    }
+    if b.auth_error_mode == AuthErrorMode::OkWithErrorsOnGet && *method == Method::GET {
+        return Some(raw_json(StatusCode::OK, NOT_LOGGED_IN.to_owned()));
+    }
+    Some(json_response(
+        StatusCode::UNAUTHORIZED,
+        &json!({ "message": NOT_LOGGED_IN }),
+    ))
+}
+
+fn fault_response(status: u16, json: Option<Value>, text: Option<String>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match (json, text) {
+        (Some(v), _) => json_response(status, &v),
+        (None, Some(t)) => {
+            let ct = if serde_json::from_str::<Value>(&t).is_ok() {
+                "application/json"
+            } else {
+                "text/plain"
+            };
+            let mut r = (status, t).into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            r
+        }
+        (None, None) => status.into_response(),
+    }
+}
+
+/// A response whose body fails immediately, which makes hyper abort the connection before the
+/// client sees a complete answer.
+fn dropped_connection() -> Response {
+    let failing = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "fault: dropped",
+        ))
+    });
+    Body::from_stream(failing).into_response()
+}
+
+pub(crate) fn raw_json(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut r = (status, body.into()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
+    raw_json(status, serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// HTTP 500 `{"message": ...}`.
+pub(crate) fn error_500(message: impl Into<String>) -> Response {
+    json_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &json!({ "message": message.into() }),
+    )
+}
+
+/// HTTP 500 `Failed to run command method (<method>)`: the proxy's catch-all for exceptions.
+pub(crate) fn method_failed(method: &str) -> Response {
+    error_500(format!("Failed to run command method ({method})"))
+}

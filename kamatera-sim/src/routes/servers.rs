@@ -1,0 +1,135 @@
+//! Read-mostly server endpoints: list, info, ssh and tags.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::params::{self, Params};
+use super::{error_500, json_response, method_failed, raw_json};
+use crate::model::SimServer;
+use crate::state::{Selector, State};
+
+/// Resolves the selection or produces the proxy's error response.
+pub(super) fn select(
+    st: &State,
+    p: &Params,
+    method: &str,
+) -> Result<(Selector, Vec<u64>), Response> {
+    let selector = params::selector(p).ok_or_else(|| method_failed(method))?;
+    let found = st.select(&selector).map_err(|_| method_failed(method))?;
+    Ok((selector, found))
+}
+
+fn no_servers(selector: &Selector) -> Response {
+    error_500(format!("No servers found ({})", selector.describe()))
+}
+
+/// Like `select`, but exactly one server must match.
+fn select_one(st: &State, p: &Params, method: &str) -> Result<u64, Response> {
+    let (selector, found) = select(st, p, method)?;
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(no_servers(&selector)),
+        _ => Err(error_500(format!(
+            "Too many matching servers ({})",
+            selector.describe()
+        ))),
+    }
+}
+
+pub(super) fn list(st: &mut State) -> Response {
+    raw_json(StatusCode::OK, st.list_body())
+}
+
+fn price(s: &SimServer) -> (String, String) {
+    let cores: f64 = s
+        .cpu
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        .parse()
+        .unwrap_or(1.0);
+    let disk: f64 = s.disks_gb.iter().map(|d| f64::from(*d)).sum();
+    let monthly = cores * 4.0 + f64::from(s.ram_mb) / 1024.0 * 2.0 + disk * 0.05;
+    (format!("{monthly:.2}"), format!("{:.3}", monthly / 720.0))
+}
+
+fn info_row(s: &SimServer) -> Value {
+    let (monthly, hourly) = price(s);
+    json!({
+        "id": s.id, "name": s.name, "datacenter": s.datacenter, "power": s.power.as_str(),
+        "cpu": s.cpu, "ram": s.ram_mb, "diskSizes": s.disks_gb, "networks": s.networks,
+        "billing": s.billing, "traffic": s.traffic,
+        "managed": if s.managed { "1" } else { "0" }, "backup": if s.backup { "1" } else { "0" },
+        // The proxy fills priceHourlyOff from the hourly-on price; mirror the bug.
+        "priceMonthlyOn": monthly, "priceHourlyOn": hourly, "priceHourlyOff": hourly,
+    })
+}
+
+pub(super) fn info(st: &mut State, p: &Params) -> Response {
+    let (selector, found) = match select(st, p, "serversInfo") {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    if found.is_empty() && !params::truthy(p, "allow-no-servers") {
+        return no_servers(&selector);
+    }
+    let rows: Vec<Value> = found
+        .iter()
+        .filter_map(|seq| st.server(*seq))
+        .map(info_row)
+        .collect();
+    json_response(StatusCode::OK, &Value::Array(rows))
+}
+
+pub(super) fn ssh(st: &mut State, p: &Params) -> Response {
+    let seq = match select_one(st, p, "sshServer") {
+        Ok(seq) => seq,
+        Err(e) => return e,
+    };
+    let Some(s) = st.server(seq) else {
+        return method_failed("sshServer");
+    };
+    let ip = s
+        .networks
+        .iter()
+        .find(|n| n.network.starts_with("wan-"))
+        .and_then(|n| n.ips.first())
+        .cloned()
+        .unwrap_or_default();
+    json_response(
+        StatusCode::OK,
+        &json!([{"id": s.id, "name": s.name, "externalIp": ip}]),
+    )
+}
+
+pub(super) fn tags(st: &mut State, p: &Params) -> Response {
+    let seq = match select_one(st, p, "serverTags") {
+        Ok(seq) => seq,
+        Err(e) => return e,
+    };
+    let legacy = st.behaviour.legacy_tag_rows;
+    let add = params::non_empty(p, "add");
+    let remove = params::non_empty(p, "remove");
+    let Some(server) = st.server_mut(seq) else {
+        return method_failed("serverTags");
+    };
+    if let Some(tag) = add
+        && !server.tags.contains(&tag)
+    {
+        server.tags.push(tag);
+    }
+    if let Some(tag) = remove {
+        server.tags.retain(|t| *t != tag);
+    }
+    let rows: Vec<Value> = server
+        .tags
+        .iter()
+        .map(|t| {
+            if legacy {
+                json!({"server id": server.id, "tag name": t})
+            } else {
+                json!({"id": server.id, "tagName": t})
+            }
+        })
+        .collect();
+    json_response(StatusCode::OK, &Value::Array(rows))
+}
