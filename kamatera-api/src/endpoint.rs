@@ -54,9 +54,10 @@ impl Endpoint {
     /// HTTP method.
     pub fn method(self) -> &'static str {
         match self {
-            Endpoint::Health | Endpoint::ListServers | Endpoint::Queue | Endpoint::ServerOptions => {
-                "GET"
-            }
+            Endpoint::Health
+            | Endpoint::ListServers
+            | Endpoint::Queue
+            | Endpoint::ServerOptions => "GET",
             _ => "POST",
         }
     }

@@ -161,7 +161,9 @@ impl FromStr for Cpu {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         const ACCEPTED: &str = "expected <cores><type> with type A, B, D or T, e.g. 2A";
         let mut chars = s.chars();
-        let letter = chars.next_back().ok_or_else(|| invalid("cpu", s, ACCEPTED))?;
+        let letter = chars
+            .next_back()
+            .ok_or_else(|| invalid("cpu", s, ACCEPTED))?;
         let cpu_type = match letter.to_ascii_uppercase() {
             'A' => CpuType::A,
             'B' => CpuType::B,
@@ -289,7 +291,11 @@ impl FromStr for DiskSpec {
                         .ok()
                         .filter(|gb| *gb > 0)
                         .ok_or_else(|| {
-                            invalid("disk", s, "size must be a whole number of GB, e.g. size=100")
+                            invalid(
+                                "disk",
+                                s,
+                                "size must be a whole number of GB, e.g. size=100",
+                            )
                         })?;
                     size = Some(gb);
                 }
@@ -453,7 +459,11 @@ pub(crate) fn check_slots(
         if let Some(slot) = slot {
             let taken = &mut used[usize::from(slot)];
             if *taken {
-                return Err(invalid(field, &text, format!("slot id {slot} is used twice")));
+                return Err(invalid(
+                    field,
+                    &text,
+                    format!("slot id {slot} is used twice"),
+                ));
             }
             *taken = true;
         }
@@ -558,8 +568,7 @@ impl BillingCycle {
     /// Monthly billing with `traffic_package` (e.g. `t5000`).
     pub fn monthly(traffic_package: impl Into<String>) -> Result<Self, Error> {
         let traffic_package = traffic_package.into();
-        if traffic_package.is_empty()
-            || !traffic_package.chars().all(|c| c.is_ascii_alphanumeric())
+        if traffic_package.is_empty() || !traffic_package.chars().all(|c| c.is_ascii_alphanumeric())
         {
             return Err(invalid(
                 "monthlypackage",
@@ -647,16 +656,31 @@ mod tests {
 
     #[test]
     fn disk_spec_round_trips_and_rejects_bad_grammar() {
-        assert_eq!("size=100".parse::<DiskSpec>().unwrap().to_string(), "size=100");
+        assert_eq!(
+            "size=100".parse::<DiskSpec>().unwrap().to_string(),
+            "size=100"
+        );
         assert_eq!(
             "size=20,id=3".parse::<DiskSpec>().unwrap().to_string(),
             "id=3,size=20"
         );
         for bad in [
-            "", "size", "size=", "size=abc", "size=0", "id=4,size=10", "id=0", "size=10,foo=1",
-            "size=10 size=20", "size=1=2", ",size=10",
+            "",
+            "size",
+            "size=",
+            "size=abc",
+            "size=0",
+            "id=4,size=10",
+            "id=0",
+            "size=10,foo=1",
+            "size=10 size=20",
+            "size=1=2",
+            ",size=10",
         ] {
-            assert!(bad.parse::<DiskSpec>().is_err(), "{bad:?} should be rejected");
+            assert!(
+                bad.parse::<DiskSpec>().is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 
@@ -666,8 +690,17 @@ mod tests {
         assert_eq!(net.slot(), Some(1));
         assert_eq!(net.ip(), Some("172.16.0.10"));
         assert_eq!(net.to_string(), "id=1,name=lan-1-x,ip=172.16.0.10");
-        for bad in ["ip=auto", "name=", "name=wan,mode=x", "name=wan ip=auto", "id=9,name=wan"] {
-            assert!(bad.parse::<NetworkSpec>().is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "ip=auto",
+            "name=",
+            "name=wan,mode=x",
+            "name=wan ip=auto",
+            "id=9,name=wan",
+        ] {
+            assert!(
+                bad.parse::<NetworkSpec>().is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 
@@ -685,7 +718,13 @@ mod tests {
     #[test]
     fn tags_follow_kamatera_limits() {
         assert!(Tag::new("k8scang-abcdefghijklmno").is_ok());
-        for bad in ["ab", "a b c", "tag/slash", "x".repeat(25).as_str(), "tab\tx"] {
+        for bad in [
+            "ab",
+            "a b c",
+            "tag/slash",
+            "x".repeat(25).as_str(),
+            "tab\tx",
+        ] {
             assert!(Tag::new(bad).is_err(), "{bad:?} should be rejected");
         }
     }
@@ -702,7 +741,13 @@ mod tests {
     #[test]
     fn passwords_are_checked_without_echoing_them() {
         assert!(Password::set("Abcdefgh12".to_owned().into()).is_ok());
-        for bad in ["short1A", "alllowercase123", "ALLUPPER123", "NoDigitsHere", "Bad space1A"] {
+        for bad in [
+            "short1A",
+            "alllowercase123",
+            "ALLUPPER123",
+            "NoDigitsHere",
+            "Bad space1A",
+        ] {
             let err = Password::set(bad.to_owned().into()).unwrap_err();
             assert!(!err.to_string().contains(bad), "secret leaked in {err}");
         }

@@ -1,0 +1,57 @@
+//! Server options (`GET /service/server` and its query variants).
+
+use crate::client::{Call, Client};
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::options::{Capabilities, Datacenter, Image, ServerOptions, SizePreset};
+
+fn datacenter_query(flag: &str, datacenter: &str) -> Result<String, Error> {
+    if datacenter.is_empty()
+        || !datacenter
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(Error::InvalidRequest {
+            field: "datacenter",
+            value: datacenter.to_owned(),
+            reason: "must be a datacenter id such as IL or US-NY2".into(),
+        });
+    }
+    Ok(format!("{flag}=1&datacenter={datacenter}"))
+}
+
+impl Client {
+    /// Everything that can be ordered: datacenters, CPU, memory, disks, images, traffic
+    /// packages, networks and billing cycles.
+    pub async fn server_options(&self) -> Result<ServerOptions, Error> {
+        self.call(Call::read(Endpoint::ServerOptions)).await
+    }
+
+    /// The datacenters (`?datacenter=1`).
+    pub async fn datacenters(&self) -> Result<Vec<Datacenter>, Error> {
+        self.call(Call::read(Endpoint::ServerOptions).with_query("datacenter=1".into()))
+            .await
+    }
+
+    /// The public images of `datacenter` (`?images=1&datacenter=DC`).
+    pub async fn images(&self, datacenter: &str) -> Result<Vec<Image>, Error> {
+        let query = datacenter_query("images", datacenter)?;
+        self.call(Call::read(Endpoint::ServerOptions).with_query(query))
+            .await
+    }
+
+    /// CPU types, memory and disk sizes and traffic packages of `datacenter`
+    /// (`?capabilities=1&datacenter=DC`).
+    pub async fn capabilities(&self, datacenter: &str) -> Result<Capabilities, Error> {
+        let query = datacenter_query("capabilities", datacenter)?;
+        self.call(Call::read(Endpoint::ServerOptions).with_query(query))
+            .await
+    }
+
+    /// The canned small / medium / large sizes of `datacenter` (`?sizes=1&datacenter=DC`).
+    pub async fn sizes(&self, datacenter: &str) -> Result<Vec<SizePreset>, Error> {
+        let query = datacenter_query("sizes", datacenter)?;
+        self.call(Call::read(Endpoint::ServerOptions).with_query(query))
+            .await
+    }
+}

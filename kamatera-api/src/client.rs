@@ -1,0 +1,505 @@
+//! The client, its builder, and the one request pipeline every call goes through.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::Retryable;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::decode::{decode, upstream_error_object};
+use crate::endpoint::Endpoint;
+use crate::error::{ApiError, Error};
+use crate::observe::{RequestEvent, RequestObserver, RequestOutcome};
+use crate::retry::RetryPolicy;
+
+/// The base URL every official Kamatera tool uses.
+pub const DEFAULT_BASE_URL: &str = "https://cloudcli.cloudwm.com";
+
+/// Default per-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A Kamatera API client.
+///
+/// Cheap to clone (it shares one connection pool) and safe to use from many tasks at once.
+/// Dropping a call's future cancels it, including any retries still waiting.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), kamatera_api::Error> {
+/// let client = kamatera_api::Client::builder()
+///     .credentials("my-client-id", "my-secret")
+///     .build()?;
+/// for server in client.list_servers().await? {
+///     println!("{} {} {}", server.name, server.datacenter, server.power);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base_url: Url,
+    client_id: SecretString,
+    secret: SecretString,
+    timeout: Duration,
+    retry: RetryPolicy,
+    limiter: Option<DefaultDirectRateLimiter>,
+    observer: Option<Arc<dyn RequestObserver>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url.as_str())
+            .field("credentials", &"<redacted>")
+            .field("timeout", &self.inner.timeout)
+            .field("retry", &self.inner.retry)
+            .field("rate_limited", &self.inner.limiter.is_some())
+            .finish()
+    }
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base_url
+    }
+
+    /// Sends one call and decodes a 200 answer as `T`. Idempotent calls are retried
+    /// according to the retry policy; others are sent exactly once.
+    pub(crate) async fn call<T: DeserializeOwned>(&self, call: Call) -> Result<T, Error> {
+        self.call_with(call, |endpoint, body| decode(endpoint, body))
+            .await
+    }
+
+    /// Like [`Client::call`] with a custom decoder for the 200 body.
+    pub(crate) async fn call_with<T>(
+        &self,
+        call: Call,
+        decoder: impl Fn(Endpoint, &[u8]) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let started = Instant::now();
+        let attempt = std::sync::atomic::AtomicU32::new(0);
+        let once = || async {
+            let n = attempt.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let body = self.send_once(&call, n).await?;
+            decoder(call.endpoint, &body)
+        };
+        if !call.idempotent {
+            return once().await;
+        }
+        let policy = &self.inner.retry;
+        once.retry(policy.backoff())
+            .sleep(tokio::time::sleep)
+            .when(|err: &Error| err.is_retryable() && started.elapsed() < policy.max_elapsed)
+            .notify(|err: &Error, delay: Duration| {
+                tracing::warn!(endpoint = %call.endpoint, error = %err, ?delay, "retrying Kamatera API call");
+            })
+            .await
+    }
+
+    async fn send_once(&self, call: &Call, attempt: u32) -> Result<Vec<u8>, Error> {
+        let inner = &self.inner;
+        if let Some(limiter) = &inner.limiter {
+            limiter.until_ready().await;
+        }
+        let endpoint = call.endpoint;
+        let url = call.url(&inner.base_url);
+        let mut request = inner
+            .http
+            .request(
+                if endpoint.method() == "GET" {
+                    reqwest::Method::GET
+                } else {
+                    reqwest::Method::POST
+                },
+                url,
+            )
+            .header("AuthClientId", inner.client_id.expose_secret())
+            .header("AuthSecret", inner.secret.expose_secret())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
+        let started = Instant::now();
+        let exchange = async {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, bytes))
+        };
+        let result = match tokio::time::timeout(inner.timeout, exchange).await {
+            Err(_) => Err(Error::Timeout {
+                endpoint,
+                after: inner.timeout,
+            }),
+            Ok(Err(source)) if source.is_timeout() => Err(Error::Timeout {
+                endpoint,
+                after: inner.timeout,
+            }),
+            Ok(Err(source)) => Err(Error::Transport { endpoint, source }),
+            Ok(Ok((200, body))) => match upstream_error_object(&body) {
+                Some(error) => Err(classify_error(endpoint, 200, error)),
+                None => Ok(body.to_vec()),
+            },
+            Ok(Ok((status, body))) => {
+                Err(classify_error(endpoint, status, api_error(status, &body)))
+            }
+        };
+        let elapsed = started.elapsed();
+        let outcome = RequestOutcome::of(&result);
+        tracing::debug!(
+            endpoint = %endpoint,
+            attempt,
+            outcome = outcome.label(),
+            elapsed_ms = elapsed.as_millis() as u64,
+            "Kamatera API request"
+        );
+        if let Some(observer) = &inner.observer {
+            observer.observe(&RequestEvent {
+                endpoint,
+                outcome,
+                elapsed,
+                attempt,
+            });
+        }
+        result
+    }
+}
+
+/// Builds an [`ApiError`] from a non-200 answer, reading `message` when the body is JSON.
+fn api_error(status: u16, body: &[u8]) -> ApiError {
+    let text = String::from_utf8_lossy(body);
+    let message = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|json| {
+            json.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        });
+    let mut body = text.trim().to_owned();
+    if body.len() > ApiError::MAX_BODY {
+        let mut cut = ApiError::MAX_BODY;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        body.truncate(cut);
+        body.push('…');
+    }
+    ApiError {
+        status,
+        message,
+        body,
+    }
+}
+
+/// Tells credential failures apart from other API errors: a 401/403, or the upstream
+/// "you are not logged in" error in any wrapping.
+fn classify_error(endpoint: Endpoint, status: u16, error: ApiError) -> Error {
+    let not_logged_in = error
+        .message
+        .as_deref()
+        .unwrap_or(&error.body)
+        .contains("not logged in");
+    if status == 401 || status == 403 || not_logged_in {
+        let message = error.message.clone().unwrap_or_else(|| error.body.clone());
+        return Error::Authentication { endpoint, message };
+    }
+    Error::Api {
+        endpoint,
+        error: Box::new(error),
+    }
+}
+
+/// One API call: where it goes, what it carries, and whether it may be repeated safely.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) query: Option<String>,
+    pub(crate) body: Option<serde_json::Value>,
+    pub(crate) idempotent: bool,
+}
+
+impl Call {
+    /// A call that only reads and may be retried.
+    pub(crate) fn read(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint,
+            query: None,
+            body: None,
+            idempotent: true,
+        }
+    }
+
+    /// A call that changes something and is never retried automatically.
+    pub(crate) fn mutate(endpoint: Endpoint, body: serde_json::Value) -> Self {
+        Self {
+            endpoint,
+            query: None,
+            body: Some(body),
+            idempotent: false,
+        }
+    }
+
+    /// Sets a pre-encoded query string.
+    pub(crate) fn with_query(mut self, query: String) -> Self {
+        self.query = Some(query);
+        self
+    }
+
+    /// Sets a JSON body.
+    pub(crate) fn with_body(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    fn url(&self, base: &Url) -> Url {
+        let mut url = base.clone();
+        let base_path = base.path().trim_end_matches('/');
+        url.set_path(&format!("{base_path}{}", self.endpoint.path()));
+        url.set_query(self.query.as_deref());
+        url
+    }
+}
+
+/// Configures a [`Client`].
+#[must_use]
+pub struct ClientBuilder {
+    base_url: String,
+    client_id: Option<SecretString>,
+    secret: Option<SecretString>,
+    timeout: Duration,
+    user_agent: String,
+    retry: RetryPolicy,
+    rate_limit: Option<NonZeroU32>,
+    observer: Option<Arc<dyn RequestObserver>>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            client_id: None,
+            secret: None,
+            timeout: DEFAULT_TIMEOUT,
+            user_agent: concat!("kamatera-api/", env!("CARGO_PKG_VERSION")).to_owned(),
+            retry: RetryPolicy::default(),
+            rate_limit: None,
+            observer: None,
+        }
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field(
+                "credentials_set",
+                &(self.client_id.is_some() && self.secret.is_some()),
+            )
+            .field("timeout", &self.timeout)
+            .field("user_agent", &self.user_agent)
+            .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// API base URL (default [`DEFAULT_BASE_URL`]); point it at a simulator or a mock in
+    /// tests. A path prefix is kept.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// API client id and secret (from the Kamatera console, "API keys"). Required.
+    pub fn credentials(
+        mut self,
+        client_id: impl Into<SecretString>,
+        secret: impl Into<SecretString>,
+    ) -> Self {
+        self.client_id = Some(client_id.into());
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// Time allowed for one request, from sending it to reading the whole answer
+    /// (default 30 s). Retries each get the full timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// `User-Agent` header (default `kamatera-api/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Retry policy for idempotent calls (default [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sends at most this many requests per second (retries included); off by default.
+    pub fn rate_limit(mut self, requests_per_second: NonZeroU32) -> Self {
+        self.rate_limit = Some(requests_per_second);
+        self
+    }
+
+    /// Receives an event after every request attempt, for metrics.
+    pub fn observer(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let base_url = Url::parse(&self.base_url).map_err(|e| Error::Config {
+            setting: "base_url",
+            reason: format!("{:?} is not a URL: {e}", self.base_url),
+        })?;
+        if !matches!(base_url.scheme(), "http" | "https") || base_url.cannot_be_a_base() {
+            return Err(Error::Config {
+                setting: "base_url",
+                reason: format!("{:?} must be an http or https URL", self.base_url),
+            });
+        }
+        let (Some(client_id), Some(secret)) = (self.client_id, self.secret) else {
+            return Err(Error::Config {
+                setting: "credentials",
+                reason: "the API client id and secret are required".into(),
+            });
+        };
+        if client_id.expose_secret().is_empty() || secret.expose_secret().is_empty() {
+            return Err(Error::Config {
+                setting: "credentials",
+                reason: "the API client id and secret must not be empty".into(),
+            });
+        }
+        if self.timeout.is_zero() {
+            return Err(Error::Config {
+                setting: "timeout",
+                reason: "must be greater than zero".into(),
+            });
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(self.user_agent)
+            .connect_timeout(self.timeout)
+            .build()
+            .map_err(|e| Error::Config {
+                setting: "http client",
+                reason: e.to_string(),
+            })?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                client_id,
+                secret,
+                timeout: self.timeout,
+                retry: self.retry,
+                limiter: self
+                    .rate_limit
+                    .map(|rps| RateLimiter::direct(Quota::per_second(rps))),
+                observer: self.observer,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_credentials() {
+        let client = Client::builder()
+            .credentials("id-123456", "secret-abcdef")
+            .build()
+            .unwrap();
+        let text = format!(
+            "{client:?} {:?}",
+            Client::builder().credentials("id-123456", "secret-abcdef")
+        );
+        assert!(
+            !text.contains("id-123456") && !text.contains("secret-abcdef"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn builder_rejects_bad_settings() {
+        let err = Client::builder().build().unwrap_err();
+        assert!(err.to_string().contains("credentials"), "{err}");
+        let err = Client::builder()
+            .credentials("a", "b")
+            .base_url("not a url")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("base_url"), "{err}");
+        let err = Client::builder()
+            .credentials("a", "b")
+            .base_url("ftp://example.com")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("http"), "{err}");
+        assert!(Client::builder().credentials("", "b").build().is_err());
+        assert!(
+            Client::builder()
+                .credentials("a", "b")
+                .timeout(Duration::ZERO)
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn urls_keep_a_base_path_prefix() {
+        let base = Url::parse("http://127.0.0.1:9/prefix/").unwrap();
+        let call = Call::read(Endpoint::Queue).with_query("id=1%202".into());
+        assert_eq!(
+            call.url(&base).as_str(),
+            "http://127.0.0.1:9/prefix/service/queue?id=1%202"
+        );
+        let base = Url::parse("http://127.0.0.1:9").unwrap();
+        assert_eq!(
+            Call::read(Endpoint::ServerTags).url(&base).as_str(),
+            "http://127.0.0.1:9/server/tags"
+        );
+    }
+
+    #[test]
+    fn auth_errors_are_recognised_in_every_wrapping() {
+        let nested =
+            br#"{"message":"{\"errors\":[{\"code\":1,\"info\":\"you are not logged in\"}]}"}"#;
+        assert!(
+            classify_error(Endpoint::ListServers, 500, api_error(500, nested)).is_authentication()
+        );
+        assert!(
+            classify_error(Endpoint::ListServers, 401, api_error(401, b"nope")).is_authentication()
+        );
+        let other = classify_error(
+            Endpoint::ListServers,
+            500,
+            api_error(500, b"Gateway Timeout"),
+        );
+        assert_eq!(other.status(), Some(500));
+    }
+}
