@@ -1,1 +1,14 @@
-//! Placeholder; built by a later issue.
+//! Node groups of the Kamatera cluster-autoscaler provider.
+//!
+//! This crate is the domain layer: it knows nothing about protobuf, gRPC or the command
+//! line. Today it holds the cloud-config reader ([`config`]); the scaling engine builds on
+//! the resolved [`CloudConfig`] it produces.
+
+pub mod config;
+pub mod error;
+
+pub use config::{
+    AutoscalingOptions, CloudConfig, Credentials, NodeGroupConfig, NodeTemplateConfig,
+    ServerTemplate, Taint, TaintEffect,
+};
+pub use error::{ConfigProblem, Error};
