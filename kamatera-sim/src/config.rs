@@ -210,7 +210,7 @@ impl Default for Timings {
 }
 
 /// Behaviour switches that tests may flip while the simulator runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct Behaviour {
@@ -234,23 +234,6 @@ pub struct Behaviour {
     pub queue_hidden_polls: u32,
     /// How invisible commands are answered.
     pub queue_hidden_mode: QueueHiddenMode,
-}
-
-impl Default for Behaviour {
-    fn default() -> Self {
-        Self {
-            credentials: None,
-            auth_error_mode: AuthErrorMode::default(),
-            auth_failure: false,
-            timings: Timings::default(),
-            create_visibility: CreateVisibility::default(),
-            terminate_visibility: TerminateVisibility::default(),
-            name_collision: NameCollision::default(),
-            legacy_tag_rows: false,
-            queue_hidden_polls: 0,
-            queue_hidden_mode: QueueHiddenMode::default(),
-        }
-    }
 }
 
 pub(crate) mod duration_ms {

@@ -24,8 +24,9 @@ fn bad_request(message: impl std::fmt::Display) -> Response {
     )
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body)
+        .map_err(|e| Box::new(bad_request(format!("invalid JSON body: {e}"))))
 }
 
 /// One object or an array of them.
@@ -84,7 +85,7 @@ fn merge(target: &mut Value, patch: Value) {
 fn patch_behaviour(app: &App, body: &[u8], replace: bool) -> Response {
     let patch: Value = match parse(body) {
         Ok(v) => v,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let mut st = app.lock();
     let mut current = if replace {
@@ -117,7 +118,7 @@ fn add_rules<T: DeserializeOwned>(
 ) -> Response {
     let rules: OneOrMany<T> = match parse(body) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let mut ids = Vec::new();
     for rule in rules.into_vec() {
@@ -133,7 +134,7 @@ fn add_rules<T: DeserializeOwned>(
 fn seed_servers(app: &App, body: &[u8]) -> Response {
     let seeds: OneOrMany<SeedServer> = match parse(body) {
         Ok(s) => s,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let mut ids = Vec::new();
     for seed in seeds.into_vec() {
@@ -183,7 +184,7 @@ pub(crate) fn handle(
                 ));
                 ok(&clock(app))
             }
-            Err(e) => e,
+            Err(e) => *e,
         },
         ("GET", "/behaviour") => {
             ok(&serde_json::to_value(&app.lock().behaviour).unwrap_or_default())

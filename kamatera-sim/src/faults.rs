@@ -177,7 +177,8 @@ impl FaultRule {
 fn loosely_equal(got: &Value, want: &Value) -> bool {
     match (got, want) {
         (Value::String(g), Value::String(w)) => g == w,
-        (g, Value::String(w)) => g.to_string() == *w,
+        // Numbers and booleans in the request match their JSON text in the rule.
+        (g, Value::String(w)) => serde_json::from_str::<Value>(w).is_ok_and(|parsed| parsed == *g),
         (g, w) => g == w,
     }
 }

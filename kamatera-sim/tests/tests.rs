@@ -1,1 +1,14 @@
-//! Integration tests.
+//! Integration tests: raw HTTP + JSON against a simulator on loopback.
+
+// Panicking on unexpected results is how these tests fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod auth;
+mod control;
+mod create;
+mod faults;
+mod lifecycle;
+mod scale;
+mod servers;

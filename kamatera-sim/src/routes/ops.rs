@@ -20,7 +20,7 @@ fn no_servers(selector: &Selector) -> Response {
 pub(super) fn terminate(st: &mut State, p: &Params, now: SimMillis) -> Response {
     let (selector, found) = match select(st, p, "terminateServer") {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     if found.is_empty() {
         return no_servers(&selector);
@@ -74,7 +74,7 @@ pub(super) fn power(st: &mut State, p: &Params, now: SimMillis, kind: OpKind) ->
     };
     let (selector, found) = match select(st, p, method) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     if found.is_empty() {
         return no_servers(&selector);

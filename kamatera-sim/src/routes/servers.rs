@@ -14,9 +14,11 @@ pub(super) fn select(
     st: &State,
     p: &Params,
     method: &str,
-) -> Result<(Selector, Vec<u64>), Response> {
-    let selector = params::selector(p).ok_or_else(|| method_failed(method))?;
-    let found = st.select(&selector).map_err(|_| method_failed(method))?;
+) -> Result<(Selector, Vec<u64>), Box<Response>> {
+    let selector = params::selector(p).ok_or_else(|| Box::new(method_failed(method)))?;
+    let found = st
+        .select(&selector)
+        .map_err(|_| Box::new(method_failed(method)))?;
     Ok((selector, found))
 }
 
@@ -25,15 +27,15 @@ fn no_servers(selector: &Selector) -> Response {
 }
 
 /// Like `select`, but exactly one server must match.
-fn select_one(st: &State, p: &Params, method: &str) -> Result<u64, Response> {
+fn select_one(st: &State, p: &Params, method: &str) -> Result<u64, Box<Response>> {
     let (selector, found) = select(st, p, method)?;
     match found.as_slice() {
         [one] => Ok(*one),
-        [] => Err(no_servers(&selector)),
-        _ => Err(error_500(format!(
+        [] => Err(Box::new(no_servers(&selector))),
+        _ => Err(Box::new(error_500(format!(
             "Too many matching servers ({})",
             selector.describe()
-        ))),
+        )))),
     }
 }
 
@@ -67,7 +69,7 @@ fn info_row(s: &SimServer) -> Value {
 pub(super) fn info(st: &mut State, p: &Params) -> Response {
     let (selector, found) = match select(st, p, "serversInfo") {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     if found.is_empty() && !params::truthy(p, "allow-no-servers") {
         return no_servers(&selector);
@@ -83,7 +85,7 @@ pub(super) fn info(st: &mut State, p: &Params) -> Response {
 pub(super) fn ssh(st: &mut State, p: &Params) -> Response {
     let seq = match select_one(st, p, "sshServer") {
         Ok(seq) => seq,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let Some(s) = st.server(seq) else {
         return method_failed("sshServer");
@@ -104,7 +106,7 @@ pub(super) fn ssh(st: &mut State, p: &Params) -> Response {
 pub(super) fn tags(st: &mut State, p: &Params) -> Response {
     let seq = match select_one(st, p, "serverTags") {
         Ok(seq) => seq,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let legacy = st.behaviour.legacy_tag_rows;
     let add = params::non_empty(p, "add");
