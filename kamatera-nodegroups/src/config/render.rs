@@ -167,6 +167,11 @@ impl CloudConfig {
         serde_json::to_value(self.view()).unwrap_or(serde_json::Value::Null)
     }
 
+    /// [`CloudConfig::to_json`] as indented text, with keys in the documented order.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.view()).unwrap_or_else(|_| "null".to_owned())
+    }
+
     /// A human-readable summary, in the file's own key names, without secrets.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -241,7 +246,15 @@ impl CloudConfig {
                 serde_json::to_value(&view.autoscaling_options).unwrap_or_default()
             {
                 for (key, value) in options {
-                    let _ = writeln!(out, "  {}: {value}", key.replace('_', "-"));
+                    let key = key.replace('_', "-");
+                    match value {
+                        serde_json::Value::String(text) => {
+                            let _ = writeln!(out, "  {key}: {text}");
+                        }
+                        other => {
+                            let _ = writeln!(out, "  {key}: {other}");
+                        }
+                    }
                 }
             }
         }

@@ -398,16 +398,16 @@ impl<'a> Resolver<'a> {
         };
         let (min, max) = (min?, max?);
         if min > max {
-            let origin = |value: Option<Located<'_>>, default_key: &str| match value {
-                Some(v) if v.from_global => format!("[global] {}", v.key),
-                Some(v) => v.key.to_owned(),
-                None => format!("the built-in default of {default_key}"),
+            let origin = |value: Option<Located<'_>>| match value {
+                Some(v) if v.from_global => format!("from [global] {}", v.key),
+                Some(_) => "set in this group".to_owned(),
+                None => "the default".to_owned(),
             };
             let message = format!(
-                "min-size {min} (from {}) is larger than max-size {max} (from {}); \
+                "min-size {min} ({}) is larger than max-size {max} ({}); \
                  min-size must be at most max-size",
-                origin(min_value, "min-size"),
-                origin(max_value, "max-size"),
+                origin(min_value),
+                origin(max_value),
             );
             // Point at the group's own line when it wrote either value; otherwise the
             // conflict is between the global defaults themselves.
