@@ -179,6 +179,34 @@ impl SeedServer {
         self
     }
 
+    /// Sets the CPU string (e.g. `4D`).
+    #[must_use]
+    pub fn cpu(mut self, cpu: impl Into<String>) -> Self {
+        self.cpu = cpu.into();
+        self
+    }
+
+    /// Sets the RAM in MB.
+    #[must_use]
+    pub fn ram_mb(mut self, ram_mb: u32) -> Self {
+        self.ram_mb = ram_mb;
+        self
+    }
+
+    /// Sets the disk sizes in GB.
+    #[must_use]
+    pub fn disks_gb(mut self, disks: impl Into<Vec<u32>>) -> Self {
+        self.disks_gb = disks.into();
+        self
+    }
+
+    /// Sets the billing cycle (`hourly` or `monthly`).
+    #[must_use]
+    pub fn billing(mut self, billing: impl Into<String>) -> Self {
+        self.billing = billing.into();
+        self
+    }
+
     /// Sets the server id.
     #[must_use]
     pub fn id(mut self, id: impl Into<String>) -> Self {

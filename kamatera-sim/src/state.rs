@@ -201,7 +201,7 @@ impl State {
                 .into_iter()
                 .collect()),
             // A pattern without metacharacters is an exact name: use the index, not a scan.
-            Selector::Name(name) if regex::escape(name) == *name => Ok(self
+            Selector::Name(name) if is_literal(name) => Ok(self
                 .by_name
                 .get(name)
                 .map(|set| set.iter().copied().filter(visible).collect())
@@ -338,6 +338,12 @@ impl State {
     }
 }
 
+/// True when `pattern` can only match itself. `regex::escape` is too strict for this test: it
+/// also escapes `-`, which is literal outside character classes and appears in every node name.
+pub(crate) fn is_literal(pattern: &str) -> bool {
+    !pattern.chars().any(|c| "\\.+*?()|[]{}^$".contains(c))
+}
+
 /// Keeps the first occurrence of each tag.
 pub(crate) fn dedup(tags: Vec<String>) -> Vec<String> {
     let mut seen = BTreeSet::new();
@@ -349,6 +355,12 @@ pub(crate) fn dedup(tags: Vec<String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_names_use_the_index() {
+        assert!(is_literal("k8s-ng1-3fa9c0d1e2b"));
+        assert!(!is_literal("a|b") && !is_literal("a.b") && !is_literal(r"a\d"));
+    }
 
     #[test]
     fn exact_and_regex_selection_agree() {

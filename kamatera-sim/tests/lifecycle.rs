@@ -314,3 +314,21 @@ async fn unknown_command_ids_give_an_empty_queue_answer() {
     assert_eq!(sim.queue("999").await, Value::Array(vec![]));
     assert_eq!(sim.queue("abc").await, Value::Array(vec![]));
 }
+
+#[tokio::test]
+async fn real_clock_mode_completes_commands_in_scaled_wall_time() {
+    // 5 s of simulated create time at 1000x is 5 ms of wall time.
+    let config = SimConfig::default().with_clock(kamatera_sim::ClockMode::Real { scale: 1000.0 });
+    let sim = Sim::start_with(config).await;
+    let id = one_id(&sim.create(json!({})).await.1);
+    let mut status = None;
+    for _ in 0..200 {
+        status = sim.queue_status(&id).await;
+        if status.as_deref() == Some("complete") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(status.as_deref(), Some("complete"));
+    assert_eq!(sim.listed("node-1").await.unwrap()["power"], "on");
+}

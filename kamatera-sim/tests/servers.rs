@@ -242,3 +242,56 @@ async fn unknown_paths_and_methods_are_json_errors() {
     assert_eq!(sim.get("/service/nothing").await.0, 404);
     assert_eq!(sim.get("/server/tags").await.0, 405);
 }
+
+#[tokio::test]
+async fn status_in_json_header_wraps_every_answer() {
+    let sim = Sim::start().await;
+    let resp = sim
+        .http
+        .post(sim.at("/service/server/info"))
+        .header("AuthClientId", crate::common::CLIENT_ID)
+        .header("AuthSecret", crate::common::SECRET)
+        .header("X-CLOUDCLI-STATUSINJSON", "true")
+        .json(&json!({"name": "nothing"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"response": {"message": "No servers found (name='nothing')"}, "status": 500})
+    );
+}
+
+#[tokio::test]
+async fn seeded_servers_carry_their_configuration_into_info() {
+    let sim = Sim::start().await;
+    let seed = SeedServer::new("big")
+        .cpu("8D")
+        .ram_mb(16384)
+        .disks_gb([100, 200])
+        .billing("monthly")
+        .id("fixed-id-123");
+    assert_eq!(
+        sim.handle.seed_server(seed.clone()).unwrap(),
+        "fixed-id-123"
+    );
+    assert!(
+        sim.handle.seed_server(seed).is_err(),
+        "duplicate ids are rejected"
+    );
+    let (_, info) = sim
+        .post("/service/server/info", json!({"id": "fixed-id-123"}))
+        .await;
+    let row = &info[0];
+    assert_eq!(
+        (row["cpu"].as_str(), row["ram"].as_u64()),
+        (Some("8D"), Some(16384))
+    );
+    assert_eq!(row["diskSizes"], json!([100, 200]));
+    assert_eq!(
+        (row["billing"].as_str(), row["traffic"].as_str()),
+        (Some("monthly"), Some("t5000"))
+    );
+}

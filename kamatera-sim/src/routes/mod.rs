@@ -89,7 +89,7 @@ async fn entry(
             let response = fault_response(status, json, text);
             app.lock()
                 .set_request_status(seq, response.status().as_u16());
-            return response;
+            return wrap_if_requested(&headers, response).await;
         }
         Some(FaultAction::DropBeforeApply) => return dropped_connection(),
         Some(FaultAction::DropAfterApply) => true,
@@ -114,8 +114,30 @@ async fn entry(
     if drop_after {
         dropped_connection()
     } else {
-        response
+        wrap_if_requested(&headers, response).await
     }
+}
+
+/// Honours `X-CLOUDCLI-STATUSINJSON: true`: HTTP 200 with `{"response": <body>, "status": <code>}`.
+async fn wrap_if_requested(headers: &HeaderMap, response: Response) -> Response {
+    let wanted = headers
+        .get("X-CLOUDCLI-STATUSINJSON")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if !wanted {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // Every body built here is already in memory, so collecting it cannot block on the network.
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let inner = serde_json::from_slice::<Value>(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    json_response(
+        StatusCode::OK,
+        &json!({"response": inner, "status": parts.status.as_u16()}),
+    )
 }
 
 fn dispatch(st: &mut State, method: &Method, path: &str, p: &Params, now: SimMillis) -> Response {
