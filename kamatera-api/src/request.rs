@@ -61,7 +61,7 @@ impl ServerSelector {
                     reason: "server name must not be empty".into(),
                 });
             }
-            ServerSelector::Name(name) => ("name", regex::escape(name)),
+            ServerSelector::Name(name) => ("name", escape_name(name)),
             ServerSelector::NamePattern(pattern) => {
                 regex::Regex::new(pattern).map_err(|e| Error::InvalidRequest {
                     field: "name",
@@ -97,6 +97,20 @@ impl fmt::Display for ServerSelector {
             ServerSelector::NamePattern(pattern) => write!(f, "name=~{pattern}"),
         }
     }
+}
+
+/// Escapes the characters that are special in the API's PCRE name match (and the `/`
+/// delimiter it wraps the pattern in), leaving ordinary names such as `k8s-ng1-0a1b` as
+/// they are.
+fn escape_name(name: &str) -> String {
+    let mut escaped = String::with_capacity(name.len());
+    for c in name.chars() {
+        if "\\.+*?()|[]{}^$/".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 /// A validated request to create one server (`POST /service/server`).
@@ -574,6 +588,8 @@ mod tests {
     fn selectors_escape_exact_names() {
         let fields = ServerSelector::name("a.b").to_fields().unwrap();
         assert_eq!(fields["name"], r"a\.b");
+        let fields = ServerSelector::name("k8s-ng1-(x)/y").to_fields().unwrap();
+        assert_eq!(fields["name"], r"k8s-ng1-\(x\)\/y");
         let fields = ServerSelector::name_pattern("a|b").to_fields().unwrap();
         assert_eq!(fields["name"], "a|b");
         assert!(ServerSelector::name_pattern("(").to_fields().is_err());
