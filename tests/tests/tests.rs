@@ -1,0 +1,11 @@
+//! End-to-end tests across the workspace's crates, in one test binary.
+
+// Tests fail loudly on the first unexpected value; that is what unwrap is for here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+/// The reference's §7.6 scenarios at the API level, with the simulator's faults.
+mod api_scenarios;
+/// The `kamatera-api` client against `kamatera-sim`: every endpoint and lifecycle.
+mod api_vs_sim;
