@@ -1,1 +1,1 @@
-//! placeholder
+//! Integration tests of the `kamatera-provider-grpc` binary.

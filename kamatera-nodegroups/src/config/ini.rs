@@ -63,6 +63,9 @@ struct BlockLines {
     header_line: Option<usize>,
     /// Lower-cased key → the lines it appears on, in order.
     keys: HashMap<String, Vec<usize>>,
+    /// The line of every key, in order; used when rust-ini's reading of a key name
+    /// (escapes) differs from the line pass's.
+    key_lines: Vec<usize>,
     /// Keys written without `=`, with their lines.
     bare_keys: Vec<(String, usize)>,
     /// Text after the header's `]`, if any.
@@ -130,6 +133,7 @@ fn prepare(text: &str) -> Prepared {
             let key = trimmed[..split].trim().to_ascii_lowercase();
             if let Some(block) = blocks.get_mut(current) {
                 block.keys.entry(key).or_default().push(number);
+                block.key_lines.push(number);
             }
             continues = line.ends_with('\\');
             out.push(trimmed.to_owned());
@@ -327,12 +331,13 @@ pub(crate) fn read(text: &str, problems: &mut Vec<ConfigProblem>) -> Option<RawC
         }
 
         let mut seen: HashMap<String, usize> = HashMap::new();
-        for (raw_key, value) in properties.iter() {
+        for (ordinal, (raw_key, value)) in properties.iter().enumerate() {
             let name = raw_key.trim().to_ascii_lowercase();
             let occurrence = seen.entry(name.clone()).or_insert(0);
             let line = lines
                 .and_then(|l| l.keys.get(&name))
                 .and_then(|found| found.get(*occurrence))
+                .or_else(|| lines.and_then(|l| l.key_lines.get(ordinal)))
                 .copied();
             *occurrence += 1;
             let value = RawValue {

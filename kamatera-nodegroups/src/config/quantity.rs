@@ -68,7 +68,7 @@ pub(crate) fn parse_memory_bytes(text: &str) -> Result<u64, String> {
 
 /// Formats millicores the way Kubernetes writes them: `100m`, or whole cores as `2`.
 pub(crate) fn format_cpu_millis(millis: u64) -> String {
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         (millis / 1000).to_string()
     } else {
         format!("{millis}m")
@@ -83,7 +83,7 @@ pub(crate) fn format_memory_bytes(bytes: u64) -> String {
         ("Mi", 1 << 20),
         ("Ki", 1 << 10),
     ] {
-        if bytes != 0 && bytes % unit == 0 {
+        if bytes != 0 && bytes.is_multiple_of(unit) {
             return format!("{}{suffix}", bytes / unit);
         }
     }

@@ -51,10 +51,10 @@ fn api_reason(error: kamatera_api::Error) -> String {
     }
 }
 
-/// The last non-empty value of a single-valued key: gcfg lets the last line win, and
-/// the Go provider treats an empty value as "not set".
+/// The value of a single-valued key: gcfg lets the last line win, and the Go provider
+/// treats an empty value as "not set" (so `key =` unsets an earlier line).
 fn last_set(values: Option<&Vec<RawValue>>) -> Option<&RawValue> {
-    values?.iter().rev().find(|v| !v.text.is_empty())
+    values?.last().filter(|v| !v.text.is_empty())
 }
 
 impl<'a> Resolver<'a> {
@@ -452,11 +452,11 @@ impl<'a> Resolver<'a> {
         for entry in &entries {
             match parse(entry.text) {
                 Ok(spec) => {
-                    if let Some(id) = slot(&spec) {
-                        if !used_slots.insert(id) {
-                            self.bad_value(group, *entry, &format!("slot id={id} is used twice"));
-                            ok = false;
-                        }
+                    if let Some(id) = slot(&spec)
+                        && !used_slots.insert(id)
+                    {
+                        self.bad_value(group, *entry, &format!("slot id={id} is used twice"));
+                        ok = false;
                     }
                     parsed.push(spec);
                 }
@@ -551,24 +551,24 @@ impl<'a> Resolver<'a> {
             }
             return None;
         }
-        if let Some(filter) = filter_name_prefix.filter(|f| !f.is_empty()) {
-            if !fixed_part.starts_with(filter) {
-                let reason = format!(
-                    "server names would start with {fixed_part:?}, not with filter-name-prefix \
-                     {filter:?}, so created servers would never be seen; use a name-prefix \
-                     that starts with the filter"
-                );
-                match value {
-                    Some(value) => self.bad_value(group, value, &reason),
-                    None => self.push(
-                        group.line,
-                        &ini::group_label(&group.name),
-                        Some("name-prefix"),
-                        format!("is not set: {reason}"),
-                    ),
-                }
-                return None;
+        if let Some(filter) = filter_name_prefix.filter(|f| !f.is_empty())
+            && !fixed_part.starts_with(filter)
+        {
+            let reason = format!(
+                "server names would start with {fixed_part:?}, not with filter-name-prefix \
+                 {filter:?}, so created servers would never be seen; use a name-prefix \
+                 that starts with the filter"
+            );
+            match value {
+                Some(value) => self.bad_value(group, value, &reason),
+                None => self.push(
+                    group.line,
+                    &ini::group_label(&group.name),
+                    Some("name-prefix"),
+                    format!("is not set: {reason}"),
+                ),
             }
+            return None;
         }
         Some(prefix.to_owned())
     }
@@ -894,19 +894,19 @@ pub(crate) fn resolve(
         problems: Vec::new(),
     };
     let cluster = resolver.cluster(env);
-    if let Some(cluster) = &cluster {
-        if cluster.cluster_tag().is_none() {
-            let message = format!(
-                "generated tag k8sca-{} is not a valid Kamatera tag",
-                cluster.cluster_name
-            );
-            resolver.push(
-                raw.global.line,
-                GLOBAL,
-                key(GlobalOnly::ClusterName),
-                message,
-            );
-        }
+    if let Some(cluster) = &cluster
+        && cluster.cluster_tag().is_none()
+    {
+        let message = format!(
+            "generated tag k8sca-{} is not a valid Kamatera tag",
+            cluster.cluster_name
+        );
+        resolver.push(
+            raw.global.line,
+            GLOBAL,
+            key(GlobalOnly::ClusterName),
+            message,
+        );
     }
     // The filter is needed to check name prefixes even when another cluster-level key is bad.
     let filter_name_prefix = raw
@@ -932,17 +932,17 @@ pub(crate) fn resolve(
         }
     }
     let mut problems = resolver.problems;
-    if problems.is_empty() {
-        if let Some(cluster) = cluster {
-            return Ok(CloudConfig {
-                cluster_name: cluster.cluster_name,
-                api_url: cluster.api_url,
-                credentials: cluster.credentials,
-                filter_name_prefix: cluster.filter_name_prefix,
-                provider_id_prefix: cluster.provider_id_prefix,
-                node_groups,
-            });
-        }
+    if problems.is_empty()
+        && let Some(cluster) = cluster
+    {
+        return Ok(CloudConfig {
+            cluster_name: cluster.cluster_name,
+            api_url: cluster.api_url,
+            credentials: cluster.credentials,
+            filter_name_prefix: cluster.filter_name_prefix,
+            provider_id_prefix: cluster.provider_id_prefix,
+            node_groups,
+        });
     }
     // A bad [global] default is seen once per group that inherits it; report it once.
     let mut seen = HashSet::new();

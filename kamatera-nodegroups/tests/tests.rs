@@ -1,0 +1,10 @@
+//! Integration tests of the cloud-config reader (one test binary; see the modules).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod config_compat;
+mod config_fixed_bugs;
+mod config_invalid;
+mod config_new_keys;
+mod config_props;
