@@ -11,7 +11,8 @@ fn check_locations(text: &str) {
             !problems.is_empty(),
             "config error without problems: {error}"
         );
-        let line_count = text.split('\n').count();
+        // CRLF, LF and a lone CR each end a line (as in rust-ini).
+        let line_count = text.replace("\r\n", "\n").split(['\n', '\r']).count();
         for problem in problems {
             assert!(
                 problem.line.is_some() || !problem.section.is_empty() || problem.key.is_some(),

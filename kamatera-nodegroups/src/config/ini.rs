@@ -96,13 +96,14 @@ fn header_end(header: &str) -> Option<usize> {
 
 fn prepare(text: &str) -> Prepared {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // rust-ini also ends a line at a lone CR; make the line pass agree with it.
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let mut out = Vec::new();
     // Block 0 is rust-ini's implicit section before the first header.
     let mut blocks = vec![BlockLines::default()];
     let mut continues = false;
-    for (index, raw_line) in text.split('\n').enumerate() {
+    for (index, line) in text.split('\n').enumerate() {
         let number = index + 1;
-        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
         if continues {
             continues = line.ends_with('\\');
             out.push(line.to_owned());

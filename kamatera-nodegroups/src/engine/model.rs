@@ -1,0 +1,198 @@
+//! What the engine knows about each server of a node group, and the views it gives out.
+
+use kamatera_api::{CommandId, ServerId};
+use tokio::time::Instant;
+
+/// The state of an instance as cluster-autoscaler sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InstanceState {
+    /// Being created (or powered on for reuse), or failed to be.
+    Creating,
+    /// Up; its node should be (or become) Ready.
+    Running,
+    /// Being scaled down.
+    Deleting,
+}
+
+/// The class of an instance error, as cluster-autoscaler groups them for back-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// Quota, capacity or a full datacenter: try another group.
+    OutOfResources,
+    /// Anything else.
+    Other,
+}
+
+/// Why an instance failed. Codes are stable; messages are for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceError {
+    /// The class, for cluster-autoscaler's back-off.
+    pub class: ErrorClass,
+    /// A stable code, e.g. `CREATE_REJECTED` (see [`codes`]).
+    pub code: &'static str,
+    /// What happened, with the API's words where there are any.
+    pub message: String,
+}
+
+/// The stable error codes of [`InstanceError`].
+pub mod codes {
+    /// The API refused the create request.
+    pub const CREATE_REJECTED: &str = "CREATE_REJECTED";
+    /// The create command ended in error.
+    pub const CREATE_FAILED: &str = "CREATE_FAILED";
+    /// The create command was cancelled.
+    pub const CREATE_CANCELLED: &str = "CREATE_CANCELLED";
+    /// The server did not come up within `max-node-provision-time`.
+    pub const CREATE_TIMEOUT: &str = "CREATE_TIMEOUT";
+    /// The create answer was lost and no server of that name appeared.
+    pub const CREATE_LOST: &str = "CREATE_LOST";
+    /// Powering a parked server on for a scale-up failed.
+    pub const POWER_ON_FAILED: &str = "POWER_ON_FAILED";
+}
+
+/// One instance of a node group, as reported to cluster-autoscaler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceView {
+    /// The instance id: `<provider-id-prefix><server name>`.
+    pub provider_id: String,
+    /// The server (and node) name.
+    pub name: String,
+    /// The state.
+    pub state: InstanceState,
+    /// Set when the instance failed (only meaningful while Creating for CA).
+    pub error: Option<InstanceError>,
+}
+
+/// Identity of an instance inside the engine (servers being created have no server id yet).
+pub(crate) type InstanceKey = u64;
+
+/// Where an instance is in its life.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Phase {
+    /// Scale-up recorded; the create request has not been sent.
+    CreateQueued,
+    /// The create request is being sent.
+    CreateSending,
+    /// The create was accepted; its command runs.
+    CreateRunning { command: CommandId },
+    /// The create answer was lost (timeout, dropped connection); looking for the server by
+    /// name until `give_up_at`.
+    CreateLost { give_up_at: Instant },
+    /// A parked server was chosen for reuse; power-on not sent yet.
+    PowerOnQueued,
+    /// The power-on request is being sent.
+    PowerOnSending,
+    /// Power-on accepted; its command runs.
+    PowerOnRunning { command: CommandId },
+    /// The command finished (or the server was adopted powered off); waiting to see the
+    /// server listed and powered on.
+    AwaitRunning,
+    /// Creation failed; the error is set. Waits for cluster-autoscaler to delete it.
+    CreateFailed,
+    /// Up and serving.
+    Running,
+    /// Scale-down in progress.
+    Deleting(DeleteStep),
+    /// Powered off and kept for reuse; not reported to cluster-autoscaler.
+    Parked,
+}
+
+/// The steps of a scale-down. Each step that calls the API first re-reads the server's
+/// tags and refuses to act on a server that no longer carries both membership tags.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum DeleteStep {
+    /// Waiting for the create (or power-on) command to finish before acting.
+    AfterCommand { command: CommandId },
+    /// Next: check tags and write the deleting marker.
+    Mark,
+    /// Next: power off.
+    PowerOff,
+    /// The power-off command runs.
+    PoweringOff { command: CommandId },
+    /// Next: park (power-off mode, under the cap) or terminate.
+    Finish,
+    /// The terminate command runs.
+    Terminating { command: CommandId },
+    /// Terminated: waiting for the server to leave the list.
+    AwaitGone,
+    /// An API call of the current step is in flight.
+    InFlight,
+}
+
+impl Phase {
+    /// The state reported to cluster-autoscaler, or `None` for parked servers.
+    pub(crate) fn reported_state(&self) -> Option<InstanceState> {
+        match self {
+            Phase::CreateQueued
+            | Phase::CreateSending
+            | Phase::CreateRunning { .. }
+            | Phase::CreateLost { .. }
+            | Phase::PowerOnQueued
+            | Phase::PowerOnSending
+            | Phase::PowerOnRunning { .. }
+            | Phase::AwaitRunning
+            | Phase::CreateFailed => Some(InstanceState::Creating),
+            Phase::Running => Some(InstanceState::Running),
+            Phase::Deleting(_) => Some(InstanceState::Deleting),
+            Phase::Parked => None,
+        }
+    }
+
+    /// The command this phase waits for, if any.
+    pub(crate) fn command(&self) -> Option<&CommandId> {
+        match self {
+            Phase::CreateRunning { command }
+            | Phase::PowerOnRunning { command }
+            | Phase::Deleting(
+                DeleteStep::AfterCommand { command }
+                | DeleteStep::PoweringOff { command }
+                | DeleteStep::Terminating { command },
+            ) => Some(command),
+            _ => None,
+        }
+    }
+}
+
+/// An instance of a node group.
+#[derive(Debug, Clone)]
+pub(crate) struct Instance {
+    pub(crate) key: InstanceKey,
+    pub(crate) group: String,
+    /// Server name (the requested one until the create log tells the final one).
+    pub(crate) name: String,
+    /// Known once the server has been listed.
+    pub(crate) server_id: Option<ServerId>,
+    pub(crate) phase: Phase,
+    pub(crate) error: Option<InstanceError>,
+    /// When the instance started to be created (for `max-node-provision-time`).
+    pub(crate) creating_since: Instant,
+    /// When the current command was started (for command deadlines).
+    pub(crate) command_since: Option<Instant>,
+    /// Failed attempts of the current delete step, for back-off.
+    pub(crate) delete_attempts: u32,
+    /// Do not retry the current step before this.
+    pub(crate) retry_at: Option<Instant>,
+    /// Whether cluster-autoscaler asked for the deletion of a still-creating instance.
+    pub(crate) delete_requested: bool,
+    /// When the instance was parked (most recently parked servers are reused first).
+    pub(crate) parked_at: Option<Instant>,
+}
+
+impl Instance {
+    pub(crate) fn new(key: InstanceKey, group: &str, name: String, phase: Phase, now: Instant) -> Self {
+        Self {
+            key,
+            group: group.to_owned(),
+            name,
+            server_id: None,
+            phase,
+            error: None,
+            creating_since: now,
+            command_since: None,
+            delete_attempts: 0,
+            retry_at: None,
+            delete_requested: false,
+            parked_at: None,
+        }
+    }
+}
