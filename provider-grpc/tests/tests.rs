@@ -1,1 +1,5 @@
 //! Integration tests of the `kamatera-provider-grpc` binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod check_config;
