@@ -117,6 +117,8 @@ pub(crate) enum DeleteStep {
     AwaitGone,
     /// An API call of the current step is in flight.
     InFlight,
+    /// The server is being parked (counts towards the parked cap).
+    Parking,
 }
 
 impl Phase {

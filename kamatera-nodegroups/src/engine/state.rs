@@ -1,0 +1,394 @@
+//! The engine's state: the node groups, their instances, and the servers last listed.
+//! Owned behind one mutex; every method here is synchronous and quick (no I/O).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kamatera_api::{CommandStatus, CommandStatuses, QueueItem, ServerId, ServerSummary};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio::time::Instant;
+
+use super::model::{
+    DeleteStep, ErrorClass, Instance, InstanceError, InstanceKey, Phase, codes,
+};
+use super::options::EngineOptions;
+use crate::config::{CloudConfig, NodeGroupConfig};
+use crate::naming::{DELETING_MARKER, MembershipTags, PARKED_MARKER};
+
+/// A server from the last successful list, with its tags once read.
+#[derive(Debug, Clone)]
+pub(crate) struct KnownServer {
+    pub(crate) name: String,
+    pub(crate) power_on: bool,
+    /// `None` until read.
+    pub(crate) tags: Option<Vec<String>>,
+    pub(crate) tags_read_at: Option<Instant>,
+}
+
+impl KnownServer {
+    pub(crate) fn has_tag(&self, tag: &str) -> bool {
+        self.tags.as_ref().is_some_and(|tags| tags.iter().any(|t| t == tag))
+    }
+}
+
+/// A node group's fixed facts.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupFacts {
+    pub(crate) config: NodeGroupConfig,
+    pub(crate) tags: MembershipTags,
+}
+
+impl GroupFacts {
+    /// How long an instance may take to come up before it is reported failed.
+    pub(crate) fn provision_time(&self, options: &EngineOptions) -> Duration {
+        self.config
+            .autoscaling
+            .max_node_provision_time
+            .unwrap_or(options.default_max_node_provision_time)
+    }
+}
+
+/// Everything the engine knows.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) config: Arc<CloudConfig>,
+    pub(crate) options: EngineOptions,
+    pub(crate) groups: BTreeMap<String, GroupFacts>,
+    pub(crate) instances: BTreeMap<InstanceKey, Instance>,
+    pub(crate) next_key: InstanceKey,
+    pub(crate) servers: HashMap<ServerId, KnownServer>,
+    pub(crate) last_list_ok: Option<Instant>,
+    pub(crate) last_list_error: Option<String>,
+    pub(crate) last_refresh_call: Option<Instant>,
+    pub(crate) rng: StdRng,
+}
+
+impl State {
+    pub(crate) fn new(
+        config: Arc<CloudConfig>,
+        options: EngineOptions,
+    ) -> Result<Self, kamatera_api::Error> {
+        let mut groups = BTreeMap::new();
+        for (name, group) in &config.node_groups {
+            let tags = MembershipTags::new(&config.cluster_name, name)?;
+            groups.insert(
+                name.clone(),
+                GroupFacts {
+                    config: group.clone(),
+                    tags,
+                },
+            );
+        }
+        let rng = match options.name_seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_os_rng(),
+        };
+        Ok(Self {
+            config,
+            options,
+            groups,
+            instances: BTreeMap::new(),
+            next_key: 1,
+            servers: HashMap::new(),
+            last_list_ok: None,
+            last_list_error: None,
+            last_refresh_call: None,
+            rng,
+        })
+    }
+
+    pub(crate) fn add_instance(&mut self, group: &str, name: String, phase: Phase, now: Instant) -> InstanceKey {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.instances
+            .insert(key, Instance::new(key, group, name, phase, now));
+        key
+    }
+
+    /// True while a cluster-autoscaler has called `Refresh` recently (or when the engine
+    /// is configured not to wait for one).
+    pub(crate) fn is_active(&self, now: Instant) -> bool {
+        !self.options.require_active_caller
+            || self
+                .last_refresh_call
+                .is_some_and(|at| now.saturating_duration_since(at) <= self.options.active_window)
+    }
+
+    /// Records a successful list: known servers are updated, vanished ones forgotten, new
+    /// ones remembered. A new server whose name is that of an instance being created gets
+    /// the tags the instance was created with, so it needs no tags call.
+    pub(crate) fn apply_list(&mut self, listed: Vec<ServerSummary>, now: Instant) {
+        let prefix = self.config.filter_name_prefix.as_str();
+        let creating: HashMap<&str, &str> = self
+            .instances
+            .values()
+            .filter(|i| i.server_id.is_none())
+            .map(|i| (i.name.as_str(), i.group.as_str()))
+            .collect();
+        let mut next = HashMap::with_capacity(listed.len());
+        for server in listed {
+            if !server.name.starts_with(prefix) {
+                continue;
+            }
+            let known = match self.servers.remove(&server.id) {
+                Some(mut known) => {
+                    known.name = server.name;
+                    known.power_on = server.power.is_on();
+                    known
+                }
+                None => {
+                    let tags = creating
+                        .get(server.name.as_str())
+                        .and_then(|group| self.groups.get(*group))
+                        .map(|g| vec![g.tags.cluster.to_string(), g.tags.group.to_string()]);
+                    KnownServer {
+                        tags_read_at: tags.as_ref().map(|_| now),
+                        tags,
+                        name: server.name,
+                        power_on: server.power.is_on(),
+                    }
+                }
+            };
+            next.insert(server.id, known);
+        }
+        self.servers = next;
+        self.last_list_ok = Some(now);
+        self.last_list_error = None;
+    }
+
+    /// Servers whose tags must be read: never read, or read longer ago than the refresh
+    /// interval (at most `budget` of those per pass, so re-reads spread out).
+    pub(crate) fn servers_needing_tags(&self, now: Instant) -> Vec<ServerId> {
+        let mut unread = Vec::new();
+        let mut stale = Vec::new();
+        for (id, server) in &self.servers {
+            match server.tags_read_at {
+                None => unread.push(id.clone()),
+                Some(at) if now.saturating_duration_since(at) >= self.options.tag_refresh_interval => {
+                    stale.push((at, id.clone()))
+                }
+                Some(_) => {}
+            }
+        }
+        stale.sort();
+        unread.extend(
+            stale
+                .into_iter()
+                .take(self.options.tag_refresh_budget)
+                .map(|(_, id)| id),
+        );
+        unread
+    }
+
+    /// Records tags read for `server`.
+    pub(crate) fn apply_tags(&mut self, server: &ServerId, tags: Vec<String>, now: Instant) {
+        if let Some(known) = self.servers.get_mut(server) {
+            known.tags = Some(tags);
+            known.tags_read_at = Some(now);
+        }
+    }
+
+    /// Every command some instance waits for.
+    pub(crate) fn outstanding_commands(&self) -> Vec<kamatera_api::CommandId> {
+        self.instances
+            .values()
+            .filter_map(|i| i.phase.command().cloned())
+            .collect()
+    }
+
+    /// Routes command results to the instances that own them and moves those instances
+    /// on. A command the queue does not show (yet) or a failed poll changes nothing: only
+    /// a command's own deadline can fail an instance.
+    pub(crate) fn apply_statuses(&mut self, statuses: &CommandStatuses, now: Instant) {
+        let keys: Vec<InstanceKey> = self.instances.keys().copied().collect();
+        for key in keys {
+            let Some(command) = self.instances.get(&key).and_then(|i| i.phase.command().cloned())
+            else {
+                continue;
+            };
+            let Some(item) = statuses.get(&command) else {
+                continue;
+            };
+            if item.is_terminal() {
+                self.command_finished(key, item, now);
+            }
+        }
+    }
+
+    fn command_finished(&mut self, key: InstanceKey, item: &QueueItem, now: Instant) {
+        let Some(instance) = self.instances.get_mut(&key) else {
+            return;
+        };
+        let status = item.status.clone().unwrap_or(CommandStatus::Pending);
+        let log = item.log.clone().unwrap_or_default();
+        let group = instance.group.clone();
+        instance.command_since = None;
+        match (&instance.phase, status) {
+            (Phase::CreateRunning { .. }, CommandStatus::Complete) => {
+                if let Some(final_name) = item.created_server_name()
+                    && final_name != instance.name
+                {
+                    tracing::info!(group, requested = %instance.name, server = final_name, "Kamatera renamed the new server");
+                    instance.name = final_name.to_owned();
+                }
+                tracing::info!(group, server = %instance.name, "create command completed");
+                instance.phase = Phase::AwaitRunning;
+            }
+            (Phase::CreateRunning { command }, status) => {
+                let (code, what) = if status == CommandStatus::Cancelled {
+                    (codes::CREATE_CANCELLED, "was cancelled")
+                } else {
+                    (codes::CREATE_FAILED, "failed")
+                };
+                let message = format!("create command {command} {what}: {}", summarize_log(&log));
+                tracing::warn!(group, server = %instance.name, %message, "scale-up failed");
+                instance.error = Some(InstanceError {
+                    class: classify(&log),
+                    code,
+                    message,
+                });
+                instance.phase = Phase::CreateFailed;
+            }
+            (Phase::PowerOnRunning { .. }, CommandStatus::Complete) => {
+                tracing::info!(group, server = %instance.name, "power-on for reuse completed");
+                instance.phase = Phase::AwaitRunning;
+            }
+            (Phase::PowerOnRunning { command }, _) => {
+                let message = format!("power-on command {command} did not complete: {}", summarize_log(&log));
+                tracing::warn!(group, server = %instance.name, %message, "scale-up by power-on failed");
+                instance.error = Some(InstanceError {
+                    class: ErrorClass::Other,
+                    code: codes::POWER_ON_FAILED,
+                    message,
+                });
+                instance.phase = Phase::CreateFailed;
+            }
+            (Phase::Deleting(DeleteStep::AfterCommand { .. }), status) => {
+                // The create or power-on that was running when the deletion was asked for
+                // has ended; if it produced a server, delete that.
+                if status == CommandStatus::Complete {
+                    if let Some(final_name) = item.created_server_name() {
+                        instance.name = final_name.to_owned();
+                    }
+                    instance.phase = Phase::Deleting(DeleteStep::Mark);
+                } else {
+                    instance.phase = Phase::Deleting(DeleteStep::AwaitGone);
+                }
+            }
+            (Phase::Deleting(DeleteStep::PoweringOff { command }), CommandStatus::Complete) => {
+                tracing::info!(group, server = %instance.name, %command, "power-off completed");
+                instance.phase = Phase::Deleting(DeleteStep::Finish);
+                instance.delete_attempts = 0;
+            }
+            (Phase::Deleting(DeleteStep::Terminating { command }), CommandStatus::Complete) => {
+                tracing::info!(group, server = %instance.name, %command, "terminate completed");
+                instance.phase = Phase::Deleting(DeleteStep::AwaitGone);
+            }
+            (Phase::Deleting(step @ (DeleteStep::PoweringOff { .. } | DeleteStep::Terminating { .. })), _) => {
+                let retry = if matches!(step, DeleteStep::PoweringOff { .. }) {
+                    DeleteStep::Mark
+                } else {
+                    DeleteStep::Finish
+                };
+                let reason = format!("command ended without completing: {}", summarize_log(&log));
+                let delay = self.options.delete_backoff(instance.delete_attempts);
+                schedule_delete_retry(instance, retry, &reason, delay, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Finds the group whose membership tags `server` carries.
+    pub(crate) fn group_of(&self, server: &KnownServer) -> Option<&str> {
+        let tags = server.tags.as_ref()?;
+        self.groups
+            .iter()
+            .find(|(_, g)| g.tags.matches(tags.iter().map(String::as_str)))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// Number of parked servers in `group` (including those being parked right now).
+    pub(crate) fn parked_count(&self, group: &str) -> usize {
+        self.instances
+            .values()
+            .filter(|i| i.group == group)
+            .filter(|i| matches!(i.phase, Phase::Parked | Phase::Deleting(DeleteStep::Parking)))
+            .count()
+    }
+
+    /// True when `server` carries `marker`.
+    pub(crate) fn server_has_marker(&self, server: &ServerId, marker: &str) -> bool {
+        self.servers.get(server).is_some_and(|s| s.has_tag(marker))
+    }
+}
+
+/// Moves a failed delete step back to `retry` after a back-off, keeping it visible.
+pub(crate) fn schedule_delete_retry(
+    instance: &mut Instance,
+    retry: DeleteStep,
+    reason: &str,
+    delay: Duration,
+    now: Instant,
+) {
+    instance.delete_attempts += 1;
+    instance.retry_at = Some(now + delay);
+    instance.phase = Phase::Deleting(retry);
+    tracing::warn!(
+        group = %instance.group,
+        server = %instance.name,
+        attempt = instance.delete_attempts,
+        retry_in = ?delay,
+        reason,
+        "scale-down step failed; will retry"
+    );
+}
+
+/// Quota, capacity and "datacenter full" messages mean "try elsewhere" to
+/// cluster-autoscaler; everything else is a plain failure.
+pub(crate) fn classify(message: &str) -> ErrorClass {
+    let lower = message.to_ascii_lowercase();
+    const OUT_OF_RESOURCES: [&str; 7] = [
+        "quota",
+        "insufficient",
+        "capacity",
+        "limit",
+        "out of resources",
+        "not enough",
+        "no available",
+    ];
+    if OUT_OF_RESOURCES.iter().any(|word| lower.contains(word)) {
+        ErrorClass::OutOfResources
+    } else {
+        ErrorClass::Other
+    }
+}
+
+/// The first lines of a command log, enough to say why it failed.
+pub(crate) fn summarize_log(log: &str) -> String {
+    let text: String = log.lines().take(3).collect::<Vec<_>>().join(" / ");
+    if text.is_empty() {
+        "no log".to_owned()
+    } else if text.chars().count() > 300 {
+        text.chars().take(300).collect::<String>() + "…"
+    } else {
+        text
+    }
+}
+
+/// Markers that decide how a member server found without an instance is adopted.
+pub(crate) fn adoption_phase(server: &KnownServer, poweroff_mode: bool) -> Phase {
+    if server.has_tag(DELETING_MARKER) {
+        Phase::Deleting(DeleteStep::Mark)
+    } else if server.power_on {
+        Phase::Running
+    } else if server.has_tag(PARKED_MARKER) || poweroff_mode {
+        Phase::Parked
+    } else {
+        // Powered off without a marker in terminate mode: most likely a create that was
+        // running when the provider restarted. Report it as creating; if it does not come
+        // up within the provision time it fails and cluster-autoscaler removes it.
+        Phase::AwaitRunning
+    }
+}
