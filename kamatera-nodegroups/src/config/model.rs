@@ -185,3 +185,25 @@ pub struct AutoscalingOptions {
     /// `ignore-daemonsets-utilization`.
     pub ignore_daemonsets_utilization: Option<bool>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taints_display_in_kubectl_syntax() {
+        let with_value = Taint {
+            key: "dedicated".to_owned(),
+            value: "gpu".to_owned(),
+            effect: TaintEffect::NoSchedule,
+        };
+        assert_eq!(with_value.to_string(), "dedicated=gpu:NoSchedule");
+        let without_value = Taint {
+            key: "spot".to_owned(),
+            value: String::new(),
+            effect: TaintEffect::PreferNoSchedule,
+        };
+        assert_eq!(without_value.to_string(), "spot:PreferNoSchedule");
+        assert_eq!(TaintEffect::NoExecute.as_str(), "NoExecute");
+    }
+}

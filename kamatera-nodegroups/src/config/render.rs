@@ -83,8 +83,10 @@ struct AutoscalingView {
     ignore_daemonsets_utilization: Option<bool>,
 }
 
+/// `1h30m`: humantime's notation without its spaces, which reads like Go durations and
+/// parses back.
 fn duration_text(duration: Option<std::time::Duration>) -> Option<String> {
-    duration.map(|d| humantime::format_duration(d).to_string())
+    duration.map(|d| humantime::format_duration(d).to_string().replace(' ', ""))
 }
 
 impl AutoscalingView {
@@ -259,5 +261,28 @@ impl CloudConfig {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn autoscaling_view_lists_only_what_is_set() {
+        let empty = serde_json::to_value(AutoscalingView::new(&AutoscalingOptions::default()));
+        assert_eq!(empty.unwrap(), serde_json::json!({}));
+        let options = AutoscalingOptions {
+            scale_down_unneeded_time: Some(Duration::from_secs(5400)),
+            zero_or_max_node_scaling: Some(false),
+            ..AutoscalingOptions::default()
+        };
+        assert_eq!(
+            serde_json::to_value(AutoscalingView::new(&options)).unwrap(),
+            serde_json::json!({"scale_down_unneeded_time": "1h30m", "zero_or_max_node_scaling": false})
+        );
     }
 }

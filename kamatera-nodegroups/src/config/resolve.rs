@@ -957,3 +957,73 @@ pub(crate) fn resolve(
     }
     Err(problems)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::config::empty_env;
+
+    fn value(text: &str) -> RawValue {
+        RawValue {
+            text: text.to_owned(),
+            line: None,
+        }
+    }
+
+    const BASE: &str = "[global]\ncluster-name = c\ndefault-datacenter = IL\n\
+        default-image = i\ndefault-cpu = 1A\ndefault-ram = 1024\ndefault-disk = size=10\n\
+        default-network = name=wan\ndefault-script-base64 = IyEvYmluL2Jhc2gK\n";
+
+    fn resolve_text(text: &str) -> Result<CloudConfig, Vec<ConfigProblem>> {
+        let mut problems = Vec::new();
+        let raw = ini::read(text, &mut problems).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        resolve(&raw, &empty_env)
+    }
+
+    #[test]
+    fn the_last_line_wins_and_an_empty_value_unsets() {
+        assert_eq!(
+            last_set(Some(&vec![value("a"), value("b")])).unwrap().text,
+            "b"
+        );
+        assert!(last_set(Some(&vec![value("a"), value("")])).is_none());
+        assert!(last_set(Some(&vec![])).is_none());
+        assert!(last_set(None).is_none());
+    }
+
+    #[test]
+    fn merged_lists_keep_defaults_and_let_the_group_win() {
+        let text = format!(
+            "{BASE}default-template-taint = a=1:NoSchedule\ndefault-template-taint = b:NoExecute\n\
+             [nodegroup \"g\"]\ntemplate-taint = a=2:PreferNoSchedule\n"
+        );
+        let config = resolve_text(&text).unwrap();
+        let taints: Vec<_> = config.node_groups["g"]
+            .template
+            .taints
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(taints, ["b:NoExecute", "a=2:PreferNoSchedule"]);
+    }
+
+    #[test]
+    fn an_inherited_bad_value_is_reported_where_it_was_written() {
+        let text = format!("{BASE}default-max-pods = 0\n[nodegroup \"g\"]\n");
+        let problems = resolve_text(&text).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].section, "global");
+        assert_eq!(problems[0].key.as_deref(), Some("default-max-pods"));
+        assert_eq!(problems[0].line, Some(10));
+    }
+
+    #[test]
+    fn secret_values_are_not_echoed() {
+        let text = format!("{BASE}[nodegroup \"g\"]\npassword = TooShort1\n");
+        let problems = resolve_text(&text).unwrap_err();
+        assert_eq!(problems[0].key.as_deref(), Some("password"));
+        assert!(!problems[0].message.contains("TooShort1"), "{problems:?}");
+    }
+}

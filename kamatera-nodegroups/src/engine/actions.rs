@@ -1,0 +1,229 @@
+//! The API calls the engine makes on behalf of an instance, and what came of them.
+//!
+//! Every destructive call (power-off, terminate, parking) first re-reads the server's tags
+//! and refuses to act unless the server still carries both membership tags: a server that
+//! was re-tagged or replaced under the same id is never touched.
+
+use kamatera_api::{
+    Client, CommandId, CreateServerRequest, Error as ApiError, ServerId, ServerSelector, Tag,
+    TerminateOptions,
+};
+
+use super::model::InstanceKey;
+use crate::naming::{DELETING_MARKER, MembershipTags, PARKED_MARKER};
+
+/// A call to make, planned under the state lock and run outside it.
+#[derive(Debug)]
+pub(crate) enum Action {
+    /// Send the create request.
+    Create {
+        key: InstanceKey,
+        group: String,
+        request: Box<CreateServerRequest>,
+    },
+    /// Power a parked server on for reuse.
+    PowerOn { key: InstanceKey, group: String, server: ServerId, name: String },
+    /// Check tags, write the deleting marker, and power off when on.
+    BeginDelete {
+        key: InstanceKey,
+        group: String,
+        server: ServerId,
+        name: String,
+        power_on: bool,
+        tags: MembershipTags,
+    },
+    /// Check tags, then keep the server off for reuse.
+    Park { key: InstanceKey, group: String, server: ServerId, name: String, tags: MembershipTags },
+    /// Check tags, then terminate.
+    Terminate { key: InstanceKey, group: String, server: ServerId, name: String, tags: MembershipTags },
+    /// Remove the parked marker from a server that is in use again.
+    ClearParkedMarker { server: ServerId, name: String },
+}
+
+/// Why a scale-down step did not happen.
+#[derive(Debug)]
+pub(crate) enum StepError {
+    /// The server no longer carries both membership tags.
+    NotOurs { tags: Vec<String> },
+    /// The server no longer exists.
+    Gone,
+    /// The API failed.
+    Api(ApiError),
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::NotOurs { tags } => write!(f, "server no longer carries the node group tags (tags now: {tags:?})"),
+            StepError::Gone => f.write_str("server no longer exists"),
+            StepError::Api(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+/// What an action achieved.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Created(Result<CommandId, ApiError>),
+    PowerOnStarted(Result<CommandId, ApiError>),
+    /// `None`: the server was already off.
+    DeleteBegun(Result<Option<CommandId>, StepError>),
+    Parked(Result<(), StepError>),
+    TerminateStarted(Result<CommandId, StepError>),
+}
+
+impl Action {
+    /// The instance the action is for, if any.
+    pub(crate) fn key(&self) -> Option<InstanceKey> {
+        match self {
+            Action::Create { key, .. }
+            | Action::PowerOn { key, .. }
+            | Action::BeginDelete { key, .. }
+            | Action::Park { key, .. }
+            | Action::Terminate { key, .. } => Some(*key),
+            Action::ClearParkedMarker { .. } => None,
+        }
+    }
+
+    /// Runs the action against the API.
+    pub(crate) async fn run(self, client: &Client) -> Option<Outcome> {
+        match self {
+            Action::Create { group, request, .. } => {
+                let result = client.create_server(&request).await;
+                match &result {
+                    Ok(created) => tracing::info!(group, server = %request.name(), command = %created.command_id, "Kamatera create accepted"),
+                    Err(err) => tracing::warn!(group, server = %request.name(), error = %err, "Kamatera create failed"),
+                }
+                Some(Outcome::Created(result.map(|created| created.command_id)))
+            }
+            Action::PowerOn { group, server, name, .. } => {
+                let result = single_command(client.power_on(&ServerSelector::id(server)).await);
+                log_command(&group, &name, "power-on", &result);
+                Some(Outcome::PowerOnStarted(result))
+            }
+            Action::BeginDelete { group, server, name, power_on, tags, .. } => {
+                let result = begin_delete(client, &server, power_on, &tags).await;
+                match &result {
+                    Ok(Some(command)) => tracing::info!(group, server = %name, %command, "Kamatera power-off started for scale-down"),
+                    Ok(None) => tracing::info!(group, server = %name, "server already off; finishing scale-down"),
+                    Err(err) => tracing::warn!(group, server = %name, error = %err, "could not begin scale-down"),
+                }
+                Some(Outcome::DeleteBegun(result))
+            }
+            Action::Park { group, server, name, tags, .. } => {
+                let result = park(client, &server, &tags).await;
+                match &result {
+                    Ok(()) => tracing::info!(group, server = %name, "server parked (kept powered off for reuse)"),
+                    Err(err) => tracing::warn!(group, server = %name, error = %err, "could not park server"),
+                }
+                Some(Outcome::Parked(result))
+            }
+            Action::Terminate { group, server, name, tags, .. } => {
+                let result = terminate(client, &server, &tags).await;
+                match &result {
+                    Ok(command) => tracing::info!(group, server = %name, %command, "Kamatera terminate started"),
+                    Err(err) => tracing::warn!(group, server = %name, error = %err, "could not terminate server"),
+                }
+                Some(Outcome::TerminateStarted(result))
+            }
+            Action::ClearParkedMarker { server, name } => {
+                if let Ok(tag) = Tag::new(PARKED_MARKER)
+                    && let Err(err) = client.remove_server_tag(&ServerSelector::id(server), &tag).await
+                {
+                    tracing::warn!(server = %name, error = %err, "could not remove the parked marker; will retry");
+                }
+                None
+            }
+        }
+    }
+}
+
+fn log_command(group: &str, name: &str, what: &str, result: &Result<CommandId, ApiError>) {
+    match result {
+        Ok(command) => tracing::info!(group, server = %name, %command, "Kamatera {what} started"),
+        Err(err) => tracing::warn!(group, server = %name, error = %err, "Kamatera {what} failed"),
+    }
+}
+
+/// An id selects one server, so the client guarantees exactly one command.
+fn single_command(result: Result<Vec<CommandId>, ApiError>) -> Result<CommandId, ApiError> {
+    result.and_then(|mut ids| {
+        ids.pop().ok_or_else(|| ApiError::InvalidRequest {
+            field: "id",
+            value: String::new(),
+            reason: "no command id returned".into(),
+        })
+    })
+}
+
+/// Reads the server's tags and checks it is still a member.
+async fn check_membership(
+    client: &Client,
+    server: &ServerId,
+    tags: &MembershipTags,
+) -> Result<Vec<String>, StepError> {
+    let current: Vec<String> = match client.server_tags(&ServerSelector::id(server.clone())).await {
+        Ok(current) => current.into_iter().map(|t| t.as_str().to_owned()).collect(),
+        Err(err) if err.is_not_found() => return Err(StepError::Gone),
+        Err(err) => return Err(StepError::Api(err)),
+    };
+    if tags.matches(current.iter().map(String::as_str)) {
+        Ok(current)
+    } else {
+        Err(StepError::NotOurs { tags: current })
+    }
+}
+
+fn marker(name: &str) -> Result<Tag, StepError> {
+    Tag::new(name).map_err(StepError::Api)
+}
+
+fn api_step<T>(result: Result<T, ApiError>) -> Result<T, StepError> {
+    result.map_err(|err| {
+        if err.is_not_found() {
+            StepError::Gone
+        } else {
+            StepError::Api(err)
+        }
+    })
+}
+
+async fn begin_delete(
+    client: &Client,
+    server: &ServerId,
+    power_on: bool,
+    tags: &MembershipTags,
+) -> Result<Option<CommandId>, StepError> {
+    let current = check_membership(client, server, tags).await?;
+    let selector = ServerSelector::id(server.clone());
+    if !current.iter().any(|t| t == DELETING_MARKER) {
+        api_step(client.add_server_tag(&selector, &marker(DELETING_MARKER)?).await)?;
+    }
+    if !power_on {
+        return Ok(None);
+    }
+    api_step(single_command(client.power_off(&selector).await)).map(Some)
+}
+
+async fn park(client: &Client, server: &ServerId, tags: &MembershipTags) -> Result<(), StepError> {
+    let current = check_membership(client, server, tags).await?;
+    let selector = ServerSelector::id(server.clone());
+    // Parked first, then drop the deleting marker: a restart in between still sees a
+    // deletion to finish, never an unmarked powered-off server.
+    if !current.iter().any(|t| t == PARKED_MARKER) {
+        api_step(client.add_server_tag(&selector, &marker(PARKED_MARKER)?).await)?;
+    }
+    if current.iter().any(|t| t == DELETING_MARKER) {
+        api_step(client.remove_server_tag(&selector, &marker(DELETING_MARKER)?).await)?;
+    }
+    Ok(())
+}
+
+async fn terminate(client: &Client, server: &ServerId, tags: &MembershipTags) -> Result<CommandId, StepError> {
+    check_membership(client, server, tags).await?;
+    api_step(single_command(
+        client
+            .terminate(&ServerSelector::id(server.clone()), TerminateOptions { force: true })
+            .await,
+    ))
+}
