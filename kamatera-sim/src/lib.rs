@@ -87,15 +87,31 @@
 //! {"kind":"create","durations":{"pending_ms":1000,"progress_ms":60000}}
 //! ```
 //!
-//! Fault actions: `respond` (status plus `json` or raw `text`; see [`faults::MALFORMED_LIST`] and
-//! friends for the §7.4 vectors), `delay` (real time, added to the answer), `drop_after_apply`
-//! (the handler runs, then the connection is aborted without an answer) and `drop_before_apply`.
-//! `times` limits a rule to the next N matching calls, `probability` fires it at random from the
-//! seeded RNG ([`SimConfig::seed`]). Outcomes: `complete`, `error`/`cancelled` (with `log`),
-//! `missing_status` (items lack the `status` key, the effect still happens) and `stuck`.
-//! Behaviour switches include `auth_failure`, `auth_error_mode`, `legacy_tag_rows`,
-//! `queue_hidden_polls` / `queue_hidden_mode` (`empty_array` or `not_found`), the visibility
-//! modes, `name_collision` and `timings`.
+//! # Faults, outcomes and switches
+//!
+//! Request pipeline: count and log the request, evaluate fault rules (so faults fire even for
+//! bad credentials), check credentials, run the handler.
+//!
+//! * Fault actions: `respond` (status plus `json`, or raw `text`; [`faults::MALFORMED_LIST`],
+//!   [`faults::MALFORMED_COMMAND_IDS`], [`faults::MALFORMED_TAGS`] and [`faults::MALFORMED_QUEUE`]
+//!   hold the §7.4 vectors, [`FaultRule::info_transient`] the flaky-info answer), `delay` (real
+//!   time, so client timeouts can be exercised), `drop_after_apply` (the handler runs, then the
+//!   connection is aborted before any response byte: the client sees an empty reply) and
+//!   `drop_before_apply`. `times` limits a rule to the next N matching calls; `probability` fires
+//!   it from the RNG seeded by [`SimConfig::seed`]. Delays add up; the first other firing rule wins.
+//! * Outcomes ([`Outcome`]): `complete`, `error` / `cancelled` (with `log`, e.g.
+//!   `Insufficient resources`), `missing_status` (items lack the `status` key; the effect still
+//!   happens) and `stuck` (`progress` for ever).
+//! * [`Behaviour`] switches: `credentials`, `auth_failure` (every call fails auth),
+//!   `auth_error_mode` (`unauthorized` or `ok_with_errors_on_get`), `legacy_tag_rows`,
+//!   `queue_hidden_polls` with `queue_hidden_mode` (`empty_array` or `not_found`), the visibility
+//!   modes, `name_collision` and `timings`.
+//! * `X-CLOUDCLI-STATUSINJSON: true` wraps any answer as HTTP 200 `{"response": ..., "status": ...}`.
+//!
+//! Queue items carry `id` as a number, `status`, `server` (name), `description`, `added`,
+//! `executed` and `completed` (`null` until reached) and `log` (empty until the command is
+//! terminal). Unknown ids are left out, so polling one gives `[]`. Command ids are never reused,
+//! not even across a reset.
 
 mod clock;
 mod commands;

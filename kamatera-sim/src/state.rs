@@ -101,10 +101,13 @@ impl State {
         }
     }
 
-    /// Back to the start-up configuration: no servers, commands, rules, log or counters.
-    /// The clock keeps running so timestamps never go backwards.
+    /// Back to the start-up configuration: no servers, commands, rules, log or counters, and a
+    /// re-seeded RNG. The clock keeps running so timestamps never go backwards.
     pub(crate) fn reset(&mut self) {
+        // Command ids stay monotonic so a client polling a pre-reset id never sees a new command.
+        let next_command = self.next_command;
         *self = Self::new(self.initial.clone());
+        self.next_command = next_command;
     }
 
     pub(crate) fn next_rule_id(&mut self) -> u64 {

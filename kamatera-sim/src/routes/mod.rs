@@ -63,6 +63,7 @@ async fn entry(
         return crate::control::handle(&app, &method, path, uri.query(), &body);
     }
     let params = params::merge(uri.query(), &headers, &body);
+    tracing::debug!(%method, path, "api request");
     let (seq, verdict) = {
         let (mut guard, now) = app.settled();
         let st = &mut *guard;
