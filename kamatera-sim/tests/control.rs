@@ -31,7 +31,9 @@ async fn seed_inspect_and_reset_over_http() {
         .await;
     assert_eq!(status, 400);
 
-    sim.create(json!({})).await;
+    let before_reset = one_id(&sim.create(json!({})).await.1)
+        .parse::<u64>()
+        .unwrap();
     let (_, state) = sim.control(Method::GET, "/__sim/state", None).await;
     assert_eq!(state["servers"].as_array().unwrap().len(), 3);
     assert_eq!(state["servers"][2]["creation_request"]["name"], "node-1");
@@ -48,6 +50,10 @@ async fn seed_inspect_and_reset_over_http() {
     let (_, counters) = sim.control(Method::GET, "/__sim/counters", None).await;
     assert_eq!(counters, json!({"GET /service/servers": 1}));
     assert!(sim.handle.commands().is_empty());
+    let after_reset = one_id(&sim.create(json!({})).await.1)
+        .parse::<u64>()
+        .unwrap();
+    assert!(after_reset > before_reset, "command ids are never reused");
 }
 
 #[tokio::test]
