@@ -80,6 +80,32 @@ impl CloudConfig {
 
     /// Parses and validates cloud-config `text`. `source_name` is the file name used in
     /// error messages. Every problem is reported at once in [`Error::Config`].
+    ///
+    /// ```
+    /// use kamatera_nodegroups::CloudConfig;
+    /// use kamatera_nodegroups::config::empty_env;
+    ///
+    /// let text = r#"
+    /// [global]
+    /// cluster-name = prod
+    /// default-datacenter = IL
+    /// default-image = ubuntu_server_24.04_64-bit
+    /// default-cpu = 2A
+    /// default-ram = 4096
+    /// default-disk = size=100
+    /// default-network = name=wan,ip=auto
+    /// default-script-base64 = IyEvYmluL2Jhc2gK
+    ///
+    /// [nodegroup "workers"]
+    /// min-size = 0
+    /// max-size = 5
+    /// "#;
+    /// let config = CloudConfig::parse(text, "cloud-config.ini", &empty_env).unwrap();
+    /// assert_eq!(config.node_groups["workers"].max_size, 5);
+    ///
+    /// let error = CloudConfig::parse("[global]\nmax-size = 1\n", "c.ini", &empty_env).unwrap_err();
+    /// assert!(error.to_string().contains("c.ini:2: [global] max-size: unknown key"));
+    /// ```
     pub fn parse(text: &str, source_name: &str, env: EnvLookup<'_>) -> Result<CloudConfig, Error> {
         let mut problems = Vec::new();
         let resolved = ini::read(text, &mut problems).map(|raw| resolve::resolve(&raw, env));

@@ -267,6 +267,14 @@ impl<'a> Resolver<'a> {
         let api_url = match self.global_value(GlobalKey::Only(GlobalOnly::ApiUrl)) {
             None => Some(DEFAULT_API_URL.to_owned()),
             Some(value) => match url::Url::parse(&value.text) {
+                Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+                    // The URL is printed by check-config; credentials have their own keys.
+                    let message = "invalid value: must not contain a user name or password; \
+                                   use kamatera-api-client-id and kamatera-api-secret"
+                        .to_owned();
+                    self.push(value.line, GLOBAL, key(GlobalOnly::ApiUrl), message);
+                    None
+                }
                 Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
                     Some(value.text.clone())
                 }

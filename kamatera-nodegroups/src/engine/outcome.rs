@@ -1,0 +1,118 @@
+//! Applying what an API call achieved to the instance it was for.
+
+use tokio::time::Instant;
+
+use super::actions::{Outcome, StepError};
+use super::model::{DeleteStep, InstanceError, InstanceKey, Phase, codes};
+use super::state::{State, classify, schedule_delete_retry};
+
+impl State {
+    pub(crate) fn apply_outcome(&mut self, key: InstanceKey, outcome: Outcome, now: Instant) {
+        let lost_grace = self.options.lost_create_grace;
+        let Some(instance) = self.instances.get_mut(&key) else {
+            return;
+        };
+        let backoff = self.options.delete_backoff(instance.delete_attempts);
+        match outcome {
+            Outcome::Created(Ok(command)) | Outcome::PowerOnStarted(Ok(command)) => {
+                instance.command_since = Some(now);
+                instance.phase = if instance.delete_requested {
+                    Phase::Deleting(DeleteStep::AfterCommand { command })
+                } else if matches!(instance.phase, Phase::PowerOnSending) {
+                    Phase::PowerOnRunning { command }
+                } else {
+                    Phase::CreateRunning { command }
+                };
+            }
+            Outcome::Created(Err(err)) if err.outcome_unknown() => {
+                // The create may have happened: look for the server, never resend.
+                instance.phase = Phase::CreateLost {
+                    give_up_at: now + lost_grace,
+                };
+            }
+            Outcome::Created(Err(err)) => {
+                if instance.delete_requested {
+                    self.instances.remove(&key);
+                    return;
+                }
+                let message = err.to_string();
+                instance.error = Some(InstanceError {
+                    class: classify(&message),
+                    code: codes::CREATE_REJECTED,
+                    message,
+                });
+                instance.phase = Phase::CreateFailed;
+            }
+            Outcome::PowerOnStarted(Err(err)) if err.outcome_unknown() => {
+                // It may be powering on: the list will tell, within the provision time.
+                instance.phase = if instance.delete_requested {
+                    Phase::Deleting(DeleteStep::Mark)
+                } else {
+                    Phase::AwaitRunning
+                };
+            }
+            Outcome::PowerOnStarted(Err(err)) => {
+                if instance.delete_requested {
+                    instance.phase = Phase::Parked;
+                    instance.delete_requested = false;
+                    return;
+                }
+                instance.error = Some(InstanceError {
+                    class: classify(&err.to_string()),
+                    code: codes::POWER_ON_FAILED,
+                    message: err.to_string(),
+                });
+                instance.phase = Phase::CreateFailed;
+            }
+            Outcome::DeleteBegun(Ok(Some(command))) => {
+                instance.command_since = Some(now);
+                instance.phase = Phase::Deleting(DeleteStep::PoweringOff { command });
+            }
+            Outcome::DeleteBegun(Ok(None)) => {
+                instance.phase = Phase::Deleting(DeleteStep::Finish);
+            }
+            Outcome::Parked(Ok(())) => {
+                instance.phase = Phase::Parked;
+                instance.parked_at = Some(now);
+                instance.error = None;
+                instance.delete_requested = false;
+                instance.delete_attempts = 0;
+                instance.retry_at = None;
+            }
+            Outcome::TerminateStarted(Ok(command)) => {
+                instance.command_since = Some(now);
+                instance.phase = Phase::Deleting(DeleteStep::Terminating { command });
+            }
+            Outcome::DeleteBegun(Err(err)) => step_failed(self, key, err, DeleteStep::Mark, backoff, now),
+            Outcome::Parked(Err(err)) | Outcome::TerminateStarted(Err(err)) => {
+                step_failed(self, key, err, DeleteStep::Finish, backoff, now)
+            }
+        }
+    }
+}
+
+/// A scale-down step did not happen: stop for good when the server is not ours or gone,
+/// otherwise try `retry` again after a back-off.
+fn step_failed(
+    state: &mut State,
+    key: InstanceKey,
+    err: StepError,
+    retry: DeleteStep,
+    backoff: std::time::Duration,
+    now: Instant,
+) {
+    let Some(instance) = state.instances.get_mut(&key) else {
+        return;
+    };
+    match err {
+        StepError::NotOurs { .. } => {
+            tracing::error!(group = %instance.group, server = %instance.name, error = %err, "refusing to power off or terminate a server that is not ours");
+            state.instances.remove(&key);
+        }
+        StepError::Gone => {
+            tracing::info!(group = %instance.group, server = %instance.name, "server is gone; scale-down finished");
+            state.instances.remove(&key);
+        }
+        StepError::Api(api) => schedule_delete_retry(instance, retry, &api.to_string(), backoff, now),
+    }
+}

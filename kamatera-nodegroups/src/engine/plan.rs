@@ -1,0 +1,307 @@
+//! One step of the state machine: attach and adopt listed servers, move every instance
+//! on, and plan the API calls to make.
+
+use std::collections::{HashMap, HashSet};
+
+use kamatera_api::{CreateServerRequest, ServerId};
+use tokio::time::Instant;
+
+use super::actions::Action;
+use super::model::{DeleteStep, ErrorClass, InstanceError, InstanceKey, Phase, codes};
+use super::state::{GroupFacts, State, adoption_phase};
+use crate::naming::PARKED_MARKER;
+
+/// The create request for a new server `name` of `group`.
+pub(crate) fn create_request(
+    group: &GroupFacts,
+    name: &str,
+) -> Result<CreateServerRequest, kamatera_api::Error> {
+    let server = &group.config.server;
+    let mut builder = CreateServerRequest::builder(name, &server.datacenter, &server.image)
+        .cpu(server.cpu)
+        .ram_mb(server.ram_mb)
+        .disks(server.disks.iter().copied())
+        .networks(server.networks.iter().cloned())
+        .daily_backup(server.daily_backup)
+        .managed(server.managed)
+        .billing(server.billing.clone())
+        .password(server.password.clone())
+        .power_on_after_create(true)
+        .script(server.script.clone())
+        .tags(group.tags.to_vec());
+    if let Some(key) = &server.ssh_key {
+        builder = builder.ssh_key(key.clone());
+    }
+    builder.build()
+}
+
+impl State {
+    /// Advances every instance with what the last list and polls showed, and returns the
+    /// API calls to make now (none unless a cluster-autoscaler is active).
+    pub(crate) fn advance(&mut self, now: Instant) -> Vec<Action> {
+        if self.last_list_ok.is_none() {
+            return Vec::new();
+        }
+        self.attach_servers();
+        self.adopt_servers(now);
+        let active = self.is_active(now);
+        let mut actions = Vec::new();
+        let keys: Vec<InstanceKey> = self.instances.keys().copied().collect();
+        for key in keys {
+            self.advance_instance(key, now, active, &mut actions);
+        }
+        actions
+    }
+
+    /// Gives instances being created the id of the listed server with their name.
+    fn attach_servers(&mut self) {
+        let mut by_name: HashMap<(&str, &str), ServerId> = HashMap::new();
+        for (id, server) in &self.servers {
+            if let Some(group) = self.group_of(server) {
+                by_name.insert((group, server.name.as_str()), id.clone());
+            }
+        }
+        let claimed: HashSet<ServerId> = self
+            .instances
+            .values()
+            .filter_map(|i| i.server_id.clone())
+            .collect();
+        let mut attach = Vec::new();
+        for instance in self.instances.values() {
+            if instance.server_id.is_none()
+                && let Some(id) = by_name.get(&(instance.group.as_str(), instance.name.as_str()))
+                && !claimed.contains(id)
+            {
+                attach.push((instance.key, id.clone()));
+            }
+        }
+        for (key, id) in attach {
+            if let Some(instance) = self.instances.get_mut(&key) {
+                instance.server_id = Some(id);
+            }
+        }
+    }
+
+    /// Member servers nobody tracks yet become instances (at start-up, after a restart,
+    /// or servers tagged by hand).
+    fn adopt_servers(&mut self, now: Instant) {
+        let claimed: HashSet<&ServerId> = self
+            .instances
+            .values()
+            .filter_map(|i| i.server_id.as_ref())
+            .collect();
+        let mut adopt = Vec::new();
+        for (id, server) in &self.servers {
+            if claimed.contains(id) {
+                continue;
+            }
+            if let Some(group) = self.group_of(server) {
+                let poweroff_mode = self.groups[group].config.poweroff_on_scale_down;
+                let phase = adoption_phase(server, poweroff_mode);
+                adopt.push((group.to_owned(), id.clone(), server.name.clone(), phase));
+            }
+        }
+        for (group, id, name, phase) in adopt {
+            tracing::info!(group, server = %name, state = ?phase, "adopting existing server");
+            let parked = phase == Phase::Parked;
+            let key = self.add_instance(&group, name, phase, now);
+            if let Some(instance) = self.instances.get_mut(&key) {
+                instance.server_id = Some(id);
+                if parked {
+                    instance.parked_at = Some(now);
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, key: InstanceKey, code: &'static str, class: ErrorClass, message: String) {
+        if let Some(instance) = self.instances.get_mut(&key) {
+            tracing::warn!(group = %instance.group, server = %instance.name, code, %message, "scale-up failed");
+            instance.error = Some(InstanceError { class, code, message });
+            instance.phase = Phase::CreateFailed;
+        }
+    }
+
+    fn forget(&mut self, key: InstanceKey, why: &str) {
+        if let Some(instance) = self.instances.remove(&key) {
+            tracing::info!(group = %instance.group, server = %instance.name, why, "instance removed");
+        }
+    }
+
+    #[allow(clippy::too_many_lines)] // one match over the phases reads best as a whole
+    fn advance_instance(&mut self, key: InstanceKey, now: Instant, active: bool, actions: &mut Vec<Action>) {
+        let Some(instance) = self.instances.get(&key) else {
+            return;
+        };
+        let group_name = instance.group.clone();
+        let Some(group) = self.groups.get(&group_name) else {
+            return;
+        };
+        let provision_time = group.provision_time(&self.options);
+        let membership = group.tags.clone();
+        let listed = instance.server_id.as_ref().and_then(|id| self.servers.get(id));
+        let vanished = instance.server_id.is_some() && listed.is_none();
+        let power_on = listed.is_some_and(|s| s.power_on);
+        if let Some(server) = listed
+            && let Some(tags) = &server.tags
+            && !membership.matches(tags.iter().map(String::as_str))
+        {
+            tracing::warn!(group = group_name, server = %server.name, "server lost its node group tags; no longer managed");
+            self.instances.remove(&key);
+            return;
+        }
+        let has_parked_marker = listed.is_some_and(|s| s.has_tag(PARKED_MARKER));
+        let can_act = active && instance.retry_at.is_none_or(|at| now >= at);
+        let overdue = now.saturating_duration_since(instance.creating_since) > provision_time;
+        let command_overdue = instance
+            .command_since
+            .is_some_and(|at| now.saturating_duration_since(at) > self.options.command_timeout);
+        let server_id = instance.server_id.clone();
+        let name = instance.name.clone();
+        let delete_requested = instance.delete_requested;
+        let phase = instance.phase.clone();
+
+        let clear_marker = |actions: &mut Vec<Action>| {
+            if has_parked_marker && let Some(server) = server_id.clone() {
+                actions.push(Action::ClearParkedMarker { server, name: name.clone() });
+            }
+        };
+        let set_phase = |state: &mut State, phase: Phase| {
+            if let Some(instance) = state.instances.get_mut(&key) {
+                if matches!(phase, Phase::Deleting(_)) {
+                    instance.command_since = None;
+                }
+                instance.phase = phase;
+            }
+        };
+
+        match phase {
+            Phase::CreateQueued if active => {
+                match create_request(group, &name) {
+                    Ok(request) => {
+                        set_phase(self, Phase::CreateSending);
+                        actions.push(Action::Create { key, group: group_name, request: Box::new(request) });
+                    }
+                    Err(err) => self.fail(key, codes::CREATE_REJECTED, ErrorClass::Other, err.to_string()),
+                }
+            }
+            Phase::CreateRunning { .. } | Phase::PowerOnRunning { .. } | Phase::AwaitRunning
+                if delete_requested && server_id.is_some() =>
+            {
+                set_phase(self, Phase::Deleting(DeleteStep::Mark));
+            }
+            Phase::CreateRunning { .. } | Phase::PowerOnRunning { .. } | Phase::AwaitRunning if power_on => {
+                tracing::info!(group = group_name, server = %name, "instance is running");
+                clear_marker(actions);
+                if let Some(instance) = self.instances.get_mut(&key) {
+                    instance.phase = Phase::Running;
+                    instance.error = None;
+                    instance.command_since = None;
+                }
+            }
+            Phase::CreateRunning { .. } | Phase::PowerOnRunning { .. } | Phase::AwaitRunning if vanished => {
+                self.fail(key, codes::CREATE_FAILED, ErrorClass::Other, "the server disappeared while it was being created".into());
+            }
+            Phase::CreateRunning { .. } | Phase::AwaitRunning if overdue => {
+                if delete_requested {
+                    self.forget(key, "deleted before its server appeared");
+                } else {
+                    self.fail(
+                        key,
+                        codes::CREATE_TIMEOUT,
+                        ErrorClass::Other,
+                        format!("the server did not come up within {provision_time:?} (max-node-provision-time)"),
+                    );
+                }
+            }
+            Phase::PowerOnRunning { .. } if overdue => {
+                self.fail(key, codes::POWER_ON_FAILED, ErrorClass::Other, format!("the server did not power on within {provision_time:?}"));
+            }
+            Phase::CreateLost { .. } if server_id.is_some() => {
+                tracing::info!(group = group_name, server = %name, "found the server whose create answer was lost");
+                let next = if delete_requested { Phase::Deleting(DeleteStep::Mark) } else { Phase::AwaitRunning };
+                set_phase(self, next);
+            }
+            Phase::CreateLost { give_up_at } if now >= give_up_at => {
+                if delete_requested {
+                    self.forget(key, "deleted; its lost create never produced a server");
+                } else {
+                    self.fail(
+                        key,
+                        codes::CREATE_LOST,
+                        ErrorClass::Other,
+                        "the create answer was lost and no server with this name appeared".into(),
+                    );
+                }
+            }
+            Phase::PowerOnQueued if active => {
+                if let Some(server) = server_id {
+                    set_phase(self, Phase::PowerOnSending);
+                    actions.push(Action::PowerOn { key, group: group_name, server, name });
+                }
+            }
+            Phase::Running | Phase::Parked if vanished => self.forget(key, "the server no longer exists"),
+            Phase::Parked if power_on => {
+                tracing::info!(group = group_name, server = %name, "parked server was powered on; running again");
+                clear_marker(actions);
+                set_phase(self, Phase::Running);
+            }
+            Phase::Deleting(
+                DeleteStep::Mark | DeleteStep::PowerOff | DeleteStep::PoweringOff { .. } | DeleteStep::Finish
+                | DeleteStep::Terminating { .. } | DeleteStep::AwaitGone,
+            ) if vanished => self.forget(key, "scale-down finished"),
+            Phase::Deleting(DeleteStep::AwaitGone) if server_id.is_none() => {
+                self.forget(key, "scale-down finished (no server was created)")
+            }
+            Phase::Deleting(DeleteStep::AwaitGone) if command_overdue => {
+                set_phase(self, Phase::Deleting(DeleteStep::Finish));
+            }
+            Phase::Deleting(DeleteStep::Mark | DeleteStep::PowerOff) if server_id.is_none() && overdue => {
+                self.forget(key, "deleted; its server never appeared");
+            }
+            Phase::Deleting(DeleteStep::Mark | DeleteStep::PowerOff) if can_act => {
+                if let Some(server) = server_id {
+                    set_phase(self, Phase::Deleting(DeleteStep::InFlight));
+                    actions.push(Action::BeginDelete { key, group: group_name, server, name, power_on, tags: membership });
+                }
+            }
+            Phase::Deleting(DeleteStep::PoweringOff { .. }) if listed.is_some() && !power_on => {
+                set_phase(self, Phase::Deleting(DeleteStep::Finish));
+            }
+            Phase::Deleting(DeleteStep::PoweringOff { .. }) if command_overdue => {
+                let delay = self.options.delete_backoff(self.instances[&key].delete_attempts);
+                if let Some(instance) = self.instances.get_mut(&key) {
+                    super::state::schedule_delete_retry(instance, DeleteStep::Mark, "power-off did not finish in time", delay, now);
+                }
+            }
+            Phase::Deleting(DeleteStep::Terminating { .. }) if command_overdue => {
+                let delay = self.options.delete_backoff(self.instances[&key].delete_attempts);
+                if let Some(instance) = self.instances.get_mut(&key) {
+                    super::state::schedule_delete_retry(instance, DeleteStep::Finish, "terminate did not finish in time", delay, now);
+                }
+            }
+            Phase::Deleting(DeleteStep::Finish) if can_act => {
+                let Some(server) = server_id else { return };
+                let config = &self.groups[&group_name].config;
+                let cap = config.poweroff_on_scale_down_max_servers as usize;
+                let park = config.poweroff_on_scale_down && (cap == 0 || self.parked_count(&group_name) < cap);
+                if park {
+                    set_phase(self, Phase::Deleting(DeleteStep::Parking));
+                    actions.push(Action::Park { key, group: group_name, server, name, tags: membership });
+                } else {
+                    set_phase(self, Phase::Deleting(DeleteStep::InFlight));
+                    actions.push(Action::Terminate { key, group: group_name, server, name, tags: membership });
+                }
+            }
+            Phase::Deleting(DeleteStep::AfterCommand { .. }) if overdue => {
+                // The create or power-on never reported an end: act on what the list shows.
+                if server_id.is_some() {
+                    set_phase(self, Phase::Deleting(DeleteStep::Mark));
+                } else {
+                    self.forget(key, "deleted; its create never produced a server");
+                }
+            }
+            _ => {}
+        }
+    }
+}
