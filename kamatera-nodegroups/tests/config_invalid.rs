@@ -766,3 +766,11 @@ fn syntax_errors_have_a_line() {
         assert!(problems[0].message.contains("syntax error"), "{problems:?}");
     }
 }
+
+#[test]
+fn a_stray_line_is_not_echoed() {
+    // It may be the second half of a wrapped secret.
+    let text = file_with("", "Sup3rStrayLine");
+    let error = parse(&text).unwrap_err();
+    assert!(!error.to_string().contains("Sup3rStrayLine"), "{error}");
+}

@@ -302,14 +302,22 @@ pub(crate) fn read(text: &str, problems: &mut Vec<ConfigProblem>) -> Option<RawC
                     format!("unexpected text {junk:?} after the section header"),
                 ));
             }
-            for (key, line) in &lines.bare_keys {
-                let shown_section = if kind.is_none() { "" } else { label.as_str() };
-                problems.push(problem(
-                    Some(*line),
-                    shown_section,
-                    Some(&key.to_ascii_lowercase()),
-                    format!("line has no `=`; write `{key} = value` (for a flag, `{key} = true`)"),
-                ));
+            for (text, line) in &lines.bare_keys {
+                let name = text.to_ascii_lowercase();
+                let is_known_key =
+                    keys::global_key(&name).is_some() || keys::group_key(&name).is_some();
+                // Only a known key name is echoed: a stray line may be part of a secret.
+                let (key, message) = if is_known_key {
+                    let message = format!(
+                        "line has no `=`; write `{name} = value` (for a flag, `{name} = true`)"
+                    );
+                    (Some(name.as_str()), message)
+                } else {
+                    let message =
+                        "line is not a comment, a [section] header or `key = value`".to_owned();
+                    (None, message)
+                };
+                problems.push(problem(Some(*line), &label, key, message));
             }
         }
         let group_slot = match &kind {

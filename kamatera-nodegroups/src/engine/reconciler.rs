@@ -1,0 +1,183 @@
+//! The background task that owns all I/O: it lists servers, reads tags, polls commands
+//! and runs the planned API calls, then folds the results into the state.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kamatera_api::{Client, ServerId, ServerSelector};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::Shared;
+use super::actions::Action;
+use crate::error::Error;
+
+/// How long shutdown waits for API calls in flight before abandoning them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What one pass did, for logs, metrics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Servers listed (after `filter-name-prefix`).
+    pub servers: usize,
+    /// Tag reads made.
+    pub tag_reads: usize,
+    /// Commands polled.
+    pub commands_polled: usize,
+    /// Queue requests made for them.
+    pub queue_requests: usize,
+    /// API calls started for instances (creates, power, deletes).
+    pub actions_started: usize,
+}
+
+/// Runs reconcile passes. Create one with [`Engine::new`](super::Engine::new); run it
+/// with [`Reconciler::run`], or drive it pass by pass in tests.
+pub struct Reconciler {
+    shared: Arc<Shared>,
+    client: Client,
+    tasks: JoinSet<()>,
+    permits: Arc<Semaphore>,
+}
+
+impl Reconciler {
+    pub(crate) fn new(shared: Arc<Shared>, client: Client) -> Self {
+        let permits = Arc::new(Semaphore::new(shared.options.mutation_concurrency.max(1)));
+        Self {
+            shared,
+            client,
+            tasks: JoinSet::new(),
+            permits,
+        }
+    }
+
+    /// Runs passes every `reconcile_interval` (and plans calls at once after a scale
+    /// request) until `cancel` fires; then waits briefly for calls in flight.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let interval = self.shared.options.reconcile_interval;
+        let mut next_pass = Instant::now();
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep_until(next_pass) => {
+                    if let Err(err) = self.run_pass().await {
+                        tracing::warn!(error = %err, "reconcile pass failed");
+                    }
+                    next_pass = Instant::now() + interval;
+                }
+                () = self.shared.wake.notified() => self.dispatch(),
+                Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
+            }
+        }
+        tracing::info!(in_flight = self.tasks.len(), "reconciler stopping");
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.settle()).await.is_err() {
+            tracing::warn!(abandoned = self.tasks.len(), "API calls still in flight at shutdown were abandoned");
+            self.tasks.abort_all();
+        }
+    }
+
+    /// Waits until every API call started so far has finished and been applied.
+    pub async fn settle(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Plans and starts calls from the current state, without new data from the API.
+    pub fn dispatch(&mut self) -> usize {
+        let actions = self.shared.with_state(|state| state.advance(Instant::now()));
+        self.spawn_all(actions)
+    }
+
+    /// One full pass: list, read tags where needed, poll outstanding commands, advance
+    /// every instance and start the calls that are due.
+    pub async fn run_pass(&mut self) -> Result<PassReport, Error> {
+        let started = Instant::now();
+        let result = self.pass().await;
+        self.shared.record_pass(started.elapsed(), result.is_ok());
+        result
+    }
+
+    async fn pass(&mut self) -> Result<PassReport, Error> {
+        let mut report = PassReport::default();
+        let listed = match self.client.list_servers().await {
+            Ok(listed) => listed,
+            Err(source) => {
+                let message = source.to_string();
+                self.shared.with_state(|state| state.last_list_error = Some(message));
+                return Err(Error::Kamatera {
+                    action: "listing servers",
+                    source,
+                });
+            }
+        };
+        let need_tags = self.shared.with_state(|state| {
+            state.apply_list(listed, Instant::now());
+            report.servers = state.servers.len();
+            state.servers_needing_tags(Instant::now())
+        });
+        report.tag_reads = need_tags.len();
+        self.read_tags(need_tags).await;
+
+        let commands = self
+            .shared
+            .with_state(|state| state.outstanding_commands());
+        report.commands_polled = commands.len();
+        for chunk in commands.chunks(self.shared.options.queue_batch.max(1)) {
+            report.queue_requests += 1;
+            match self.client.command_statuses(chunk).await {
+                Ok(statuses) => self
+                    .shared
+                    .with_state(|state| state.apply_statuses(&statuses, Instant::now())),
+                // A failed poll changes nothing; the next pass polls again.
+                Err(err) => tracing::warn!(error = %err, commands = chunk.len(), "polling commands failed"),
+            }
+        }
+        let actions = self.shared.with_state(|state| state.advance(Instant::now()));
+        report.actions_started = self.spawn_all(actions);
+        Ok(report)
+    }
+
+    async fn read_tags(&self, servers: Vec<ServerId>) {
+        let client = &self.client;
+        let mut reads = futures::stream::iter(servers)
+            .map(|id| async move {
+                let result = client.server_tags(&ServerSelector::id(id.clone())).await;
+                (id, result)
+            })
+            .buffer_unordered(self.shared.options.tag_concurrency.max(1));
+        while let Some((id, result)) = reads.next().await {
+            match result {
+                Ok(tags) => {
+                    let tags = tags.into_iter().map(|t| t.as_str().to_owned()).collect();
+                    self.shared
+                        .with_state(|state| state.apply_tags(&id, tags, Instant::now()));
+                }
+                // The server was deleted since the list: the next list drops it.
+                Err(err) if err.is_not_found() => {}
+                Err(err) => tracing::warn!(server = %id, error = %err, "reading tags failed; will retry"),
+            }
+        }
+    }
+
+    fn spawn_all(&mut self, actions: Vec<Action>) -> usize {
+        let count = actions.len();
+        for action in actions {
+            let shared = self.shared.clone();
+            let client = self.client.clone();
+            let permits = self.permits.clone();
+            self.tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let key = action.key();
+                if let Some(outcome) = action.run(&client).await
+                    && let Some(key) = key
+                {
+                    shared.with_state(|state| state.apply_outcome(key, outcome, Instant::now()));
+                    // Follow-up calls (e.g. terminate after finding the server off) go out now.
+                    shared.wake.notify_one();
+                }
+            });
+        }
+        count
+    }
+}
