@@ -5,10 +5,15 @@
 //! the resolved [`CloudConfig`] it produces.
 
 pub mod config;
+pub mod engine;
 pub mod error;
+pub mod naming;
+pub mod template;
 
 pub use config::{
     AutoscalingOptions, CloudConfig, Credentials, NodeGroupConfig, NodeTemplateConfig,
     ServerTemplate, Taint, TaintEffect,
 };
+pub use engine::{Engine, EngineOptions, NodeRef, Reconciler};
 pub use error::{ConfigProblem, Error};
+pub use template::NodeTemplate;

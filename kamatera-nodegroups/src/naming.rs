@@ -84,9 +84,16 @@ mod tests {
         let name = new_server_name("k8s-ng1", &mut rng);
         let suffix = name.strip_prefix("k8s-ng1-").unwrap();
         assert_eq!(suffix.len(), NAME_SUFFIX_LEN);
-        assert!(suffix.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            suffix
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_eq!(new_server_name("", &mut rng).len(), NAME_SUFFIX_LEN);
-        assert_ne!(new_server_name("x", &mut rng), new_server_name("x", &mut rng));
+        assert_ne!(
+            new_server_name("x", &mut rng),
+            new_server_name("x", &mut rng)
+        );
     }
 
     #[test]

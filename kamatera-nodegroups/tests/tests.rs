@@ -8,3 +8,8 @@ mod config_fixed_bugs;
 mod config_invalid;
 mod config_new_keys;
 mod config_props;
+
+// The node-group engine against the simulated cloud.
+mod engine_safety;
+mod engine_scaling;
+mod engine_support;

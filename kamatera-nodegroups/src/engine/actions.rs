@@ -22,7 +22,12 @@ pub(crate) enum Action {
         request: Box<CreateServerRequest>,
     },
     /// Power a parked server on for reuse.
-    PowerOn { key: InstanceKey, group: String, server: ServerId, name: String },
+    PowerOn {
+        key: InstanceKey,
+        group: String,
+        server: ServerId,
+        name: String,
+    },
     /// Check tags, write the deleting marker, and power off when on.
     BeginDelete {
         key: InstanceKey,
@@ -33,9 +38,21 @@ pub(crate) enum Action {
         tags: MembershipTags,
     },
     /// Check tags, then keep the server off for reuse.
-    Park { key: InstanceKey, group: String, server: ServerId, name: String, tags: MembershipTags },
+    Park {
+        key: InstanceKey,
+        group: String,
+        server: ServerId,
+        name: String,
+        tags: MembershipTags,
+    },
     /// Check tags, then terminate.
-    Terminate { key: InstanceKey, group: String, server: ServerId, name: String, tags: MembershipTags },
+    Terminate {
+        key: InstanceKey,
+        group: String,
+        server: ServerId,
+        name: String,
+        tags: MembershipTags,
+    },
     /// Remove the parked marker from a server that is in use again.
     ClearParkedMarker { server: ServerId, name: String },
 }
@@ -54,7 +71,10 @@ pub(crate) enum StepError {
 impl std::fmt::Display for StepError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StepError::NotOurs { tags } => write!(f, "server no longer carries the node group tags (tags now: {tags:?})"),
+            StepError::NotOurs { tags } => write!(
+                f,
+                "server no longer carries the node group tags (tags now: {tags:?})"
+            ),
             StepError::Gone => f.write_str("server no longer exists"),
             StepError::Api(err) => write!(f, "{err}"),
         }
@@ -91,44 +111,88 @@ impl Action {
             Action::Create { group, request, .. } => {
                 let result = client.create_server(&request).await;
                 match &result {
-                    Ok(created) => tracing::info!(group, server = %request.name(), command = %created.command_id, "Kamatera create accepted"),
-                    Err(err) => tracing::warn!(group, server = %request.name(), error = %err, "Kamatera create failed"),
+                    Ok(created) => {
+                        tracing::info!(group, server = %request.name(), command = %created.command_id, "Kamatera create accepted")
+                    }
+                    Err(err) => {
+                        tracing::warn!(group, server = %request.name(), error = %err, "Kamatera create failed")
+                    }
                 }
                 Some(Outcome::Created(result.map(|created| created.command_id)))
             }
-            Action::PowerOn { group, server, name, .. } => {
+            Action::PowerOn {
+                group,
+                server,
+                name,
+                ..
+            } => {
                 let result = single_command(client.power_on(&ServerSelector::id(server)).await);
                 log_command(&group, &name, "power-on", &result);
                 Some(Outcome::PowerOnStarted(result))
             }
-            Action::BeginDelete { group, server, name, power_on, tags, .. } => {
+            Action::BeginDelete {
+                group,
+                server,
+                name,
+                power_on,
+                tags,
+                ..
+            } => {
                 let result = begin_delete(client, &server, power_on, &tags).await;
                 match &result {
-                    Ok(Some(command)) => tracing::info!(group, server = %name, %command, "Kamatera power-off started for scale-down"),
-                    Ok(None) => tracing::info!(group, server = %name, "server already off; finishing scale-down"),
-                    Err(err) => tracing::warn!(group, server = %name, error = %err, "could not begin scale-down"),
+                    Ok(Some(command)) => {
+                        tracing::info!(group, server = %name, %command, "Kamatera power-off started for scale-down")
+                    }
+                    Ok(None) => {
+                        tracing::info!(group, server = %name, "server already off; finishing scale-down")
+                    }
+                    Err(err) => {
+                        tracing::warn!(group, server = %name, error = %err, "could not begin scale-down")
+                    }
                 }
                 Some(Outcome::DeleteBegun(result))
             }
-            Action::Park { group, server, name, tags, .. } => {
+            Action::Park {
+                group,
+                server,
+                name,
+                tags,
+                ..
+            } => {
                 let result = park(client, &server, &tags).await;
                 match &result {
-                    Ok(()) => tracing::info!(group, server = %name, "server parked (kept powered off for reuse)"),
-                    Err(err) => tracing::warn!(group, server = %name, error = %err, "could not park server"),
+                    Ok(()) => {
+                        tracing::info!(group, server = %name, "server parked (kept powered off for reuse)")
+                    }
+                    Err(err) => {
+                        tracing::warn!(group, server = %name, error = %err, "could not park server")
+                    }
                 }
                 Some(Outcome::Parked(result))
             }
-            Action::Terminate { group, server, name, tags, .. } => {
+            Action::Terminate {
+                group,
+                server,
+                name,
+                tags,
+                ..
+            } => {
                 let result = terminate(client, &server, &tags).await;
                 match &result {
-                    Ok(command) => tracing::info!(group, server = %name, %command, "Kamatera terminate started"),
-                    Err(err) => tracing::warn!(group, server = %name, error = %err, "could not terminate server"),
+                    Ok(command) => {
+                        tracing::info!(group, server = %name, %command, "Kamatera terminate started")
+                    }
+                    Err(err) => {
+                        tracing::warn!(group, server = %name, error = %err, "could not terminate server")
+                    }
                 }
                 Some(Outcome::TerminateStarted(result))
             }
             Action::ClearParkedMarker { server, name } => {
                 if let Ok(tag) = Tag::new(PARKED_MARKER)
-                    && let Err(err) = client.remove_server_tag(&ServerSelector::id(server), &tag).await
+                    && let Err(err) = client
+                        .remove_server_tag(&ServerSelector::id(server), &tag)
+                        .await
                 {
                     tracing::warn!(server = %name, error = %err, "could not remove the parked marker; will retry");
                 }
@@ -162,7 +226,10 @@ async fn check_membership(
     server: &ServerId,
     tags: &MembershipTags,
 ) -> Result<Vec<String>, StepError> {
-    let current: Vec<String> = match client.server_tags(&ServerSelector::id(server.clone())).await {
+    let current: Vec<String> = match client
+        .server_tags(&ServerSelector::id(server.clone()))
+        .await
+    {
         Ok(current) => current.into_iter().map(|t| t.as_str().to_owned()).collect(),
         Err(err) if err.is_not_found() => return Err(StepError::Gone),
         Err(err) => return Err(StepError::Api(err)),
@@ -197,7 +264,11 @@ async fn begin_delete(
     let current = check_membership(client, server, tags).await?;
     let selector = ServerSelector::id(server.clone());
     if !current.iter().any(|t| t == DELETING_MARKER) {
-        api_step(client.add_server_tag(&selector, &marker(DELETING_MARKER)?).await)?;
+        api_step(
+            client
+                .add_server_tag(&selector, &marker(DELETING_MARKER)?)
+                .await,
+        )?;
     }
     if !power_on {
         return Ok(None);
@@ -211,19 +282,34 @@ async fn park(client: &Client, server: &ServerId, tags: &MembershipTags) -> Resu
     // Parked first, then drop the deleting marker: a restart in between still sees a
     // deletion to finish, never an unmarked powered-off server.
     if !current.iter().any(|t| t == PARKED_MARKER) {
-        api_step(client.add_server_tag(&selector, &marker(PARKED_MARKER)?).await)?;
+        api_step(
+            client
+                .add_server_tag(&selector, &marker(PARKED_MARKER)?)
+                .await,
+        )?;
     }
     if current.iter().any(|t| t == DELETING_MARKER) {
-        api_step(client.remove_server_tag(&selector, &marker(DELETING_MARKER)?).await)?;
+        api_step(
+            client
+                .remove_server_tag(&selector, &marker(DELETING_MARKER)?)
+                .await,
+        )?;
     }
     Ok(())
 }
 
-async fn terminate(client: &Client, server: &ServerId, tags: &MembershipTags) -> Result<CommandId, StepError> {
+async fn terminate(
+    client: &Client,
+    server: &ServerId,
+    tags: &MembershipTags,
+) -> Result<CommandId, StepError> {
     check_membership(client, server, tags).await?;
     api_step(single_command(
         client
-            .terminate(&ServerSelector::id(server.clone()), TerminateOptions { force: true })
+            .terminate(
+                &ServerSelector::id(server.clone()),
+                TerminateOptions { force: true },
+            )
             .await,
     ))
 }

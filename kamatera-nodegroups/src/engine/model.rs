@@ -103,10 +103,8 @@ pub(crate) enum Phase {
 pub(crate) enum DeleteStep {
     /// Waiting for the create (or power-on) command to finish before acting.
     AfterCommand { command: CommandId },
-    /// Next: check tags and write the deleting marker.
+    /// Next: check tags, write the deleting marker, power off when on.
     Mark,
-    /// Next: power off.
-    PowerOff,
     /// The power-off command runs.
     PoweringOff { command: CommandId },
     /// Next: park (power-off mode, under the cap) or terminate.
@@ -181,7 +179,13 @@ pub(crate) struct Instance {
 }
 
 impl Instance {
-    pub(crate) fn new(key: InstanceKey, group: &str, name: String, phase: Phase, now: Instant) -> Self {
+    pub(crate) fn new(
+        key: InstanceKey,
+        group: &str,
+        name: String,
+        phase: Phase,
+        now: Instant,
+    ) -> Self {
         Self {
             key,
             group: group.to_owned(),

@@ -5,6 +5,7 @@ use tokio::time::Instant;
 use super::actions::{Outcome, StepError};
 use super::model::{DeleteStep, InstanceError, InstanceKey, Phase, codes};
 use super::state::{State, classify, schedule_delete_retry};
+use crate::naming::{DELETING_MARKER, PARKED_MARKER};
 
 impl State {
     pub(crate) fn apply_outcome(&mut self, key: InstanceKey, outcome: Outcome, now: Instant) {
@@ -64,12 +65,16 @@ impl State {
                 });
                 instance.phase = Phase::CreateFailed;
             }
-            Outcome::DeleteBegun(Ok(Some(command))) => {
-                instance.command_since = Some(now);
-                instance.phase = Phase::Deleting(DeleteStep::PoweringOff { command });
-            }
-            Outcome::DeleteBegun(Ok(None)) => {
-                instance.phase = Phase::Deleting(DeleteStep::Finish);
+            Outcome::DeleteBegun(Ok(command)) => {
+                instance.phase = match command {
+                    Some(command) => {
+                        instance.command_since = Some(now);
+                        Phase::Deleting(DeleteStep::PoweringOff { command })
+                    }
+                    None => Phase::Deleting(DeleteStep::Finish),
+                };
+                let server = instance.server_id.clone();
+                self.note_marker(server.as_ref(), Some(DELETING_MARKER), None);
             }
             Outcome::Parked(Ok(())) => {
                 instance.phase = Phase::Parked;
@@ -78,12 +83,16 @@ impl State {
                 instance.delete_requested = false;
                 instance.delete_attempts = 0;
                 instance.retry_at = None;
+                let server = instance.server_id.clone();
+                self.note_marker(server.as_ref(), Some(PARKED_MARKER), Some(DELETING_MARKER));
             }
             Outcome::TerminateStarted(Ok(command)) => {
                 instance.command_since = Some(now);
                 instance.phase = Phase::Deleting(DeleteStep::Terminating { command });
             }
-            Outcome::DeleteBegun(Err(err)) => step_failed(self, key, err, DeleteStep::Mark, backoff, now),
+            Outcome::DeleteBegun(Err(err)) => {
+                step_failed(self, key, err, DeleteStep::Mark, backoff, now)
+            }
             Outcome::Parked(Err(err)) | Outcome::TerminateStarted(Err(err)) => {
                 step_failed(self, key, err, DeleteStep::Finish, backoff, now)
             }
@@ -105,14 +114,20 @@ fn step_failed(
         return;
     };
     match err {
-        StepError::NotOurs { .. } => {
-            tracing::error!(group = %instance.group, server = %instance.name, error = %err, "refusing to power off or terminate a server that is not ours");
+        StepError::NotOurs { tags } => {
+            tracing::error!(group = %instance.group, server = %instance.name, current_tags = ?tags, "refusing to power off or terminate a server that no longer carries the node group tags");
+            // Remember the fresh tags so the server is not adopted again from stale ones.
+            if let Some(server) = instance.server_id.clone() {
+                state.apply_tags(&server, tags, now);
+            }
             state.instances.remove(&key);
         }
         StepError::Gone => {
             tracing::info!(group = %instance.group, server = %instance.name, "server is gone; scale-down finished");
             state.instances.remove(&key);
         }
-        StepError::Api(api) => schedule_delete_retry(instance, retry, &api.to_string(), backoff, now),
+        StepError::Api(api) => {
+            schedule_delete_retry(instance, retry, &api.to_string(), backoff, now)
+        }
     }
 }

@@ -117,7 +117,11 @@ impl State {
     fn fail(&mut self, key: InstanceKey, code: &'static str, class: ErrorClass, message: String) {
         if let Some(instance) = self.instances.get_mut(&key) {
             tracing::warn!(group = %instance.group, server = %instance.name, code, %message, "scale-up failed");
-            instance.error = Some(InstanceError { class, code, message });
+            instance.error = Some(InstanceError {
+                class,
+                code,
+                message,
+            });
             instance.phase = Phase::CreateFailed;
         }
     }
@@ -129,7 +133,13 @@ impl State {
     }
 
     #[allow(clippy::too_many_lines)] // one match over the phases reads best as a whole
-    fn advance_instance(&mut self, key: InstanceKey, now: Instant, active: bool, actions: &mut Vec<Action>) {
+    fn advance_instance(
+        &mut self,
+        key: InstanceKey,
+        now: Instant,
+        active: bool,
+        actions: &mut Vec<Action>,
+    ) {
         let Some(instance) = self.instances.get(&key) else {
             return;
         };
@@ -139,7 +149,10 @@ impl State {
         };
         let provision_time = group.provision_time(&self.options);
         let membership = group.tags.clone();
-        let listed = instance.server_id.as_ref().and_then(|id| self.servers.get(id));
+        let listed = instance
+            .server_id
+            .as_ref()
+            .and_then(|id| self.servers.get(id));
         let vanished = instance.server_id.is_some() && listed.is_none();
         let power_on = listed.is_some_and(|s| s.power_on);
         if let Some(server) = listed
@@ -161,9 +174,13 @@ impl State {
         let delete_requested = instance.delete_requested;
         let phase = instance.phase.clone();
 
-        let clear_marker = |actions: &mut Vec<Action>| {
+        let clear_marker = |state: &mut State, actions: &mut Vec<Action>| {
             if has_parked_marker && let Some(server) = server_id.clone() {
-                actions.push(Action::ClearParkedMarker { server, name: name.clone() });
+                state.note_marker(Some(&server), None, Some(PARKED_MARKER));
+                actions.push(Action::ClearParkedMarker {
+                    server,
+                    name: name.clone(),
+                });
             }
         };
         let set_phase = |state: &mut State, phase: Phase| {
@@ -176,31 +193,47 @@ impl State {
         };
 
         match phase {
-            Phase::CreateQueued if active => {
-                match create_request(group, &name) {
-                    Ok(request) => {
-                        set_phase(self, Phase::CreateSending);
-                        actions.push(Action::Create { key, group: group_name, request: Box::new(request) });
-                    }
-                    Err(err) => self.fail(key, codes::CREATE_REJECTED, ErrorClass::Other, err.to_string()),
+            Phase::CreateQueued if active => match create_request(group, &name) {
+                Ok(request) => {
+                    set_phase(self, Phase::CreateSending);
+                    actions.push(Action::Create {
+                        key,
+                        group: group_name,
+                        request: Box::new(request),
+                    });
                 }
-            }
+                Err(err) => self.fail(
+                    key,
+                    codes::CREATE_REJECTED,
+                    ErrorClass::Other,
+                    err.to_string(),
+                ),
+            },
             Phase::CreateRunning { .. } | Phase::PowerOnRunning { .. } | Phase::AwaitRunning
                 if delete_requested && server_id.is_some() =>
             {
                 set_phase(self, Phase::Deleting(DeleteStep::Mark));
             }
-            Phase::CreateRunning { .. } | Phase::PowerOnRunning { .. } | Phase::AwaitRunning if power_on => {
+            Phase::CreateRunning { .. } | Phase::PowerOnRunning { .. } | Phase::AwaitRunning
+                if power_on =>
+            {
                 tracing::info!(group = group_name, server = %name, "instance is running");
-                clear_marker(actions);
+                clear_marker(self, actions);
                 if let Some(instance) = self.instances.get_mut(&key) {
                     instance.phase = Phase::Running;
                     instance.error = None;
                     instance.command_since = None;
                 }
             }
-            Phase::CreateRunning { .. } | Phase::PowerOnRunning { .. } | Phase::AwaitRunning if vanished => {
-                self.fail(key, codes::CREATE_FAILED, ErrorClass::Other, "the server disappeared while it was being created".into());
+            Phase::CreateRunning { .. } | Phase::PowerOnRunning { .. } | Phase::AwaitRunning
+                if vanished =>
+            {
+                self.fail(
+                    key,
+                    codes::CREATE_FAILED,
+                    ErrorClass::Other,
+                    "the server disappeared while it was being created".into(),
+                );
             }
             Phase::CreateRunning { .. } | Phase::AwaitRunning if overdue => {
                 if delete_requested {
@@ -215,11 +248,20 @@ impl State {
                 }
             }
             Phase::PowerOnRunning { .. } if overdue => {
-                self.fail(key, codes::POWER_ON_FAILED, ErrorClass::Other, format!("the server did not power on within {provision_time:?}"));
+                self.fail(
+                    key,
+                    codes::POWER_ON_FAILED,
+                    ErrorClass::Other,
+                    format!("the server did not power on within {provision_time:?}"),
+                );
             }
             Phase::CreateLost { .. } if server_id.is_some() => {
                 tracing::info!(group = group_name, server = %name, "found the server whose create answer was lost");
-                let next = if delete_requested { Phase::Deleting(DeleteStep::Mark) } else { Phase::AwaitRunning };
+                let next = if delete_requested {
+                    Phase::Deleting(DeleteStep::Mark)
+                } else {
+                    Phase::AwaitRunning
+                };
                 set_phase(self, next);
             }
             Phase::CreateLost { give_up_at } if now >= give_up_at => {
@@ -237,18 +279,28 @@ impl State {
             Phase::PowerOnQueued if active => {
                 if let Some(server) = server_id {
                     set_phase(self, Phase::PowerOnSending);
-                    actions.push(Action::PowerOn { key, group: group_name, server, name });
+                    actions.push(Action::PowerOn {
+                        key,
+                        group: group_name,
+                        server,
+                        name,
+                    });
                 }
             }
-            Phase::Running | Phase::Parked if vanished => self.forget(key, "the server no longer exists"),
+            Phase::Running | Phase::Parked if vanished => {
+                self.forget(key, "the server no longer exists")
+            }
             Phase::Parked if power_on => {
                 tracing::info!(group = group_name, server = %name, "parked server was powered on; running again");
-                clear_marker(actions);
+                clear_marker(self, actions);
                 set_phase(self, Phase::Running);
             }
             Phase::Deleting(
-                DeleteStep::Mark | DeleteStep::PowerOff | DeleteStep::PoweringOff { .. } | DeleteStep::Finish
-                | DeleteStep::Terminating { .. } | DeleteStep::AwaitGone,
+                DeleteStep::Mark
+                | DeleteStep::PoweringOff { .. }
+                | DeleteStep::Finish
+                | DeleteStep::Terminating { .. }
+                | DeleteStep::AwaitGone,
             ) if vanished => self.forget(key, "scale-down finished"),
             Phase::Deleting(DeleteStep::AwaitGone) if server_id.is_none() => {
                 self.forget(key, "scale-down finished (no server was created)")
@@ -256,41 +308,77 @@ impl State {
             Phase::Deleting(DeleteStep::AwaitGone) if command_overdue => {
                 set_phase(self, Phase::Deleting(DeleteStep::Finish));
             }
-            Phase::Deleting(DeleteStep::Mark | DeleteStep::PowerOff) if server_id.is_none() && overdue => {
+            Phase::Deleting(DeleteStep::Mark) if server_id.is_none() && overdue => {
                 self.forget(key, "deleted; its server never appeared");
             }
-            Phase::Deleting(DeleteStep::Mark | DeleteStep::PowerOff) if can_act => {
+            Phase::Deleting(DeleteStep::Mark) if can_act => {
                 if let Some(server) = server_id {
                     set_phase(self, Phase::Deleting(DeleteStep::InFlight));
-                    actions.push(Action::BeginDelete { key, group: group_name, server, name, power_on, tags: membership });
+                    actions.push(Action::BeginDelete {
+                        key,
+                        group: group_name,
+                        server,
+                        name,
+                        power_on,
+                        tags: membership,
+                    });
                 }
             }
             Phase::Deleting(DeleteStep::PoweringOff { .. }) if listed.is_some() && !power_on => {
                 set_phase(self, Phase::Deleting(DeleteStep::Finish));
             }
             Phase::Deleting(DeleteStep::PoweringOff { .. }) if command_overdue => {
-                let delay = self.options.delete_backoff(self.instances[&key].delete_attempts);
+                let delay = self
+                    .options
+                    .delete_backoff(self.instances[&key].delete_attempts);
                 if let Some(instance) = self.instances.get_mut(&key) {
-                    super::state::schedule_delete_retry(instance, DeleteStep::Mark, "power-off did not finish in time", delay, now);
+                    super::state::schedule_delete_retry(
+                        instance,
+                        DeleteStep::Mark,
+                        "power-off did not finish in time",
+                        delay,
+                        now,
+                    );
                 }
             }
             Phase::Deleting(DeleteStep::Terminating { .. }) if command_overdue => {
-                let delay = self.options.delete_backoff(self.instances[&key].delete_attempts);
+                let delay = self
+                    .options
+                    .delete_backoff(self.instances[&key].delete_attempts);
                 if let Some(instance) = self.instances.get_mut(&key) {
-                    super::state::schedule_delete_retry(instance, DeleteStep::Finish, "terminate did not finish in time", delay, now);
+                    super::state::schedule_delete_retry(
+                        instance,
+                        DeleteStep::Finish,
+                        "terminate did not finish in time",
+                        delay,
+                        now,
+                    );
                 }
             }
             Phase::Deleting(DeleteStep::Finish) if can_act => {
                 let Some(server) = server_id else { return };
                 let config = &self.groups[&group_name].config;
                 let cap = config.poweroff_on_scale_down_max_servers as usize;
-                let park = config.poweroff_on_scale_down && (cap == 0 || self.parked_count(&group_name) < cap);
+                let park = config.poweroff_on_scale_down
+                    && (cap == 0 || self.parked_count(&group_name) < cap);
                 if park {
                     set_phase(self, Phase::Deleting(DeleteStep::Parking));
-                    actions.push(Action::Park { key, group: group_name, server, name, tags: membership });
+                    actions.push(Action::Park {
+                        key,
+                        group: group_name,
+                        server,
+                        name,
+                        tags: membership,
+                    });
                 } else {
                     set_phase(self, Phase::Deleting(DeleteStep::InFlight));
-                    actions.push(Action::Terminate { key, group: group_name, server, name, tags: membership });
+                    actions.push(Action::Terminate {
+                        key,
+                        group: group_name,
+                        server,
+                        name,
+                        tags: membership,
+                    });
                 }
             }
             Phase::Deleting(DeleteStep::AfterCommand { .. }) if overdue => {

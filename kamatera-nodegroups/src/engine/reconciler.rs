@@ -67,13 +67,21 @@ impl Reconciler {
                     }
                     next_pass = Instant::now() + interval;
                 }
-                () = self.shared.wake.notified() => self.dispatch(),
+                () = self.shared.wake.notified() => {
+                    self.dispatch();
+                }
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
             }
         }
         tracing::info!(in_flight = self.tasks.len(), "reconciler stopping");
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.settle()).await.is_err() {
-            tracing::warn!(abandoned = self.tasks.len(), "API calls still in flight at shutdown were abandoned");
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.settle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                abandoned = self.tasks.len(),
+                "API calls still in flight at shutdown were abandoned"
+            );
             self.tasks.abort_all();
         }
     }
@@ -85,7 +93,7 @@ impl Reconciler {
 
     /// Plans and starts calls from the current state, without new data from the API.
     pub fn dispatch(&mut self) -> usize {
-        let actions = self.shared.with_state(|state| state.advance(Instant::now()));
+        let actions = self.shared.update(|state| state.advance(Instant::now()));
         self.spawn_all(actions)
     }
 
@@ -104,36 +112,38 @@ impl Reconciler {
             Ok(listed) => listed,
             Err(source) => {
                 let message = source.to_string();
-                self.shared.with_state(|state| state.last_list_error = Some(message));
+                self.shared
+                    .update(|state| state.last_list_error = Some(message));
                 return Err(Error::Kamatera {
                     action: "listing servers",
                     source,
                 });
             }
         };
-        let need_tags = self.shared.with_state(|state| {
+        let need_tags = self.shared.update(|state| {
             state.apply_list(listed, Instant::now());
             report.servers = state.servers.len();
             state.servers_needing_tags(Instant::now())
         });
         report.tag_reads = need_tags.len();
         self.read_tags(need_tags).await;
+        self.shared.update(|_| ());
 
-        let commands = self
-            .shared
-            .with_state(|state| state.outstanding_commands());
+        let commands = self.shared.with_state(|state| state.outstanding_commands());
         report.commands_polled = commands.len();
         for chunk in commands.chunks(self.shared.options.queue_batch.max(1)) {
             report.queue_requests += 1;
             match self.client.command_statuses(chunk).await {
                 Ok(statuses) => self
                     .shared
-                    .with_state(|state| state.apply_statuses(&statuses, Instant::now())),
+                    .update(|state| state.apply_statuses(&statuses, Instant::now())),
                 // A failed poll changes nothing; the next pass polls again.
-                Err(err) => tracing::warn!(error = %err, commands = chunk.len(), "polling commands failed"),
+                Err(err) => {
+                    tracing::warn!(error = %err, commands = chunk.len(), "polling commands failed")
+                }
             }
         }
-        let actions = self.shared.with_state(|state| state.advance(Instant::now()));
+        let actions = self.shared.update(|state| state.advance(Instant::now()));
         report.actions_started = self.spawn_all(actions);
         Ok(report)
     }
@@ -150,12 +160,15 @@ impl Reconciler {
             match result {
                 Ok(tags) => {
                     let tags = tags.into_iter().map(|t| t.as_str().to_owned()).collect();
+                    // Published once after all reads, not per read.
                     self.shared
                         .with_state(|state| state.apply_tags(&id, tags, Instant::now()));
                 }
                 // The server was deleted since the list: the next list drops it.
                 Err(err) if err.is_not_found() => {}
-                Err(err) => tracing::warn!(server = %id, error = %err, "reading tags failed; will retry"),
+                Err(err) => {
+                    tracing::warn!(server = %id, error = %err, "reading tags failed; will retry")
+                }
             }
         }
     }
@@ -172,7 +185,7 @@ impl Reconciler {
                 if let Some(outcome) = action.run(&client).await
                     && let Some(key) = key
                 {
-                    shared.with_state(|state| state.apply_outcome(key, outcome, Instant::now()));
+                    shared.update(|state| state.apply_outcome(key, outcome, Instant::now()));
                     // Follow-up calls (e.g. terminate after finding the server off) go out now.
                     shared.wake.notify_one();
                 }

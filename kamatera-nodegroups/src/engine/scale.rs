@@ -46,7 +46,12 @@ impl State {
 
     /// Records `delta` new instances (powering parked ones on first when the group reuses
     /// them). Nothing is sent here.
-    pub(crate) fn increase_size(&mut self, group: &str, delta: i64, now: Instant) -> Result<(), Error> {
+    pub(crate) fn increase_size(
+        &mut self,
+        group: &str,
+        delta: i64,
+        now: Instant,
+    ) -> Result<(), Error> {
         self.group_or_err(group)?;
         if delta <= 0 {
             return Err(Error::InvalidDelta {
@@ -60,7 +65,7 @@ impl State {
         let reuse = facts.config.poweron_on_scale_up;
         let name_prefix = facts.config.server.name_prefix.clone();
         let target = self.target_size(group);
-        if i64::from(target) + delta > i64::from(max) {
+        if i64::from(target).saturating_add(delta) > i64::from(max) {
             return Err(Error::MaxSizeExceeded {
                 group: group.to_owned(),
                 target,
@@ -98,13 +103,23 @@ impl State {
             tracing::info!(group, server = %name, "scale-up: new server queued");
             self.add_instance(group, name, Phase::CreateQueued, now);
         }
-        tracing::info!(group, from = target, to = i64::from(target) + delta, "increasing node group size");
+        tracing::info!(
+            group,
+            from = target,
+            to = i64::from(target).saturating_add(delta),
+            "increasing node group size"
+        );
         Ok(())
     }
 
     /// Marks the instances behind `nodes` for deletion, after checking every one of them.
     /// Either all are accepted or nothing changes.
-    pub(crate) fn delete_nodes(&mut self, group: &str, nodes: &[NodeRef], now: Instant) -> Result<(), Error> {
+    pub(crate) fn delete_nodes(
+        &mut self,
+        group: &str,
+        nodes: &[NodeRef],
+        now: Instant,
+    ) -> Result<(), Error> {
         self.group_or_err(group)?;
         let prefix = self.config.provider_id_prefix.clone();
         let mut keys = Vec::with_capacity(nodes.len());
@@ -230,7 +245,11 @@ impl State {
         for key in queued.into_iter().take(wanted) {
             self.instances.remove(&key);
         }
-        tracing::info!(group, delta, "decreased target size by dropping unsent creates");
+        tracing::info!(
+            group,
+            delta,
+            "decreased target size by dropping unsent creates"
+        );
         Ok(())
     }
 }

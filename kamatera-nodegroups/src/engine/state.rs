@@ -10,9 +10,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::time::Instant;
 
-use super::model::{
-    DeleteStep, ErrorClass, Instance, InstanceError, InstanceKey, Phase, codes,
-};
+use super::model::{DeleteStep, ErrorClass, Instance, InstanceError, InstanceKey, Phase, codes};
 use super::options::EngineOptions;
 use crate::config::{CloudConfig, NodeGroupConfig};
 use crate::naming::{DELETING_MARKER, MembershipTags, PARKED_MARKER};
@@ -29,7 +27,9 @@ pub(crate) struct KnownServer {
 
 impl KnownServer {
     pub(crate) fn has_tag(&self, tag: &str) -> bool {
-        self.tags.as_ref().is_some_and(|tags| tags.iter().any(|t| t == tag))
+        self.tags
+            .as_ref()
+            .is_some_and(|tags| tags.iter().any(|t| t == tag))
     }
 }
 
@@ -99,7 +99,13 @@ impl State {
         })
     }
 
-    pub(crate) fn add_instance(&mut self, group: &str, name: String, phase: Phase, now: Instant) -> InstanceKey {
+    pub(crate) fn add_instance(
+        &mut self,
+        group: &str,
+        name: String,
+        phase: Phase,
+        now: Instant,
+    ) -> InstanceKey {
         let key = self.next_key;
         self.next_key += 1;
         self.instances
@@ -166,7 +172,9 @@ impl State {
         for (id, server) in &self.servers {
             match server.tags_read_at {
                 None => unread.push(id.clone()),
-                Some(at) if now.saturating_duration_since(at) >= self.options.tag_refresh_interval => {
+                Some(at)
+                    if now.saturating_duration_since(at) >= self.options.tag_refresh_interval =>
+                {
                     stale.push((at, id.clone()))
                 }
                 Some(_) => {}
@@ -190,6 +198,29 @@ impl State {
         }
     }
 
+    /// Keeps the cached tags of `server` in step with a marker change the engine made.
+    pub(crate) fn note_marker(
+        &mut self,
+        server: Option<&ServerId>,
+        add: Option<&str>,
+        remove: Option<&str>,
+    ) {
+        let Some(known) = server.and_then(|id| self.servers.get_mut(id)) else {
+            return;
+        };
+        let Some(tags) = known.tags.as_mut() else {
+            return;
+        };
+        if let Some(remove) = remove {
+            tags.retain(|t| t != remove);
+        }
+        if let Some(add) = add
+            && !tags.iter().any(|t| t == add)
+        {
+            tags.push(add.to_owned());
+        }
+    }
+
     /// Every command some instance waits for.
     pub(crate) fn outstanding_commands(&self) -> Vec<kamatera_api::CommandId> {
         self.instances
@@ -204,7 +235,10 @@ impl State {
     pub(crate) fn apply_statuses(&mut self, statuses: &CommandStatuses, now: Instant) {
         let keys: Vec<InstanceKey> = self.instances.keys().copied().collect();
         for key in keys {
-            let Some(command) = self.instances.get(&key).and_then(|i| i.phase.command().cloned())
+            let Some(command) = self
+                .instances
+                .get(&key)
+                .and_then(|i| i.phase.command().cloned())
             else {
                 continue;
             };
@@ -256,7 +290,10 @@ impl State {
                 instance.phase = Phase::AwaitRunning;
             }
             (Phase::PowerOnRunning { command }, _) => {
-                let message = format!("power-on command {command} did not complete: {}", summarize_log(&log));
+                let message = format!(
+                    "power-on command {command} did not complete: {}",
+                    summarize_log(&log)
+                );
                 tracing::warn!(group, server = %instance.name, %message, "scale-up by power-on failed");
                 instance.error = Some(InstanceError {
                     class: ErrorClass::Other,
@@ -286,7 +323,12 @@ impl State {
                 tracing::info!(group, server = %instance.name, %command, "terminate completed");
                 instance.phase = Phase::Deleting(DeleteStep::AwaitGone);
             }
-            (Phase::Deleting(step @ (DeleteStep::PoweringOff { .. } | DeleteStep::Terminating { .. })), _) => {
+            (
+                Phase::Deleting(
+                    step @ (DeleteStep::PoweringOff { .. } | DeleteStep::Terminating { .. }),
+                ),
+                _,
+            ) => {
                 let retry = if matches!(step, DeleteStep::PoweringOff { .. }) {
                     DeleteStep::Mark
                 } else {
@@ -314,13 +356,13 @@ impl State {
         self.instances
             .values()
             .filter(|i| i.group == group)
-            .filter(|i| matches!(i.phase, Phase::Parked | Phase::Deleting(DeleteStep::Parking)))
+            .filter(|i| {
+                matches!(
+                    i.phase,
+                    Phase::Parked | Phase::Deleting(DeleteStep::Parking)
+                )
+            })
             .count()
-    }
-
-    /// True when `server` carries `marker`.
-    pub(crate) fn server_has_marker(&self, server: &ServerId, marker: &str) -> bool {
-        self.servers.get(server).is_some_and(|s| s.has_tag(marker))
     }
 }
 

@@ -1,0 +1,309 @@
+//! The node-group engine: which servers belong to which group, what state each is in, and
+//! carrying out scale-up and scale-down against the Kamatera API.
+//!
+//! [`Engine`] is the handle cluster-autoscaler's calls go through. Reads come from an
+//! in-memory snapshot and never call the API. Scale requests are checked and recorded at
+//! once (the target size reflects them immediately) and carried out in the background by
+//! the [`Reconciler`], the one task that talks to the API.
+//!
+//! # Restart safety
+//!
+//! All state can be rebuilt from the cloud. Before a server is powered off or terminated
+//! for a scale-down it gets the marker tag `k8scam-deleting`; a parked server (kept
+//! powered off for reuse) carries `k8scam-parked`. A restarted engine adopts member
+//! servers by these rules:
+//!
+//! | server | adopted as |
+//! |---|---|
+//! | has `k8scam-deleting` | Deleting: the scale-down is finished |
+//! | powered on | Running (a stale parked marker is removed) |
+//! | off with `k8scam-parked`, or off in power-off mode | Parked |
+//! | off without marker in terminate mode | Creating; fails after `max-node-provision-time` unless it comes up, so cluster-autoscaler removes it |
+
+mod actions;
+mod model;
+mod options;
+mod outcome;
+mod plan;
+mod reconciler;
+mod scale;
+mod snapshot;
+mod state;
+
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use kamatera_api::Client;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+pub use model::{ErrorClass, InstanceError, InstanceState, InstanceView, codes};
+pub use options::EngineOptions;
+pub use reconciler::{PassReport, Reconciler};
+pub use scale::NodeRef;
+pub use snapshot::GroupView;
+
+use crate::config::{CloudConfig, NodeGroupConfig};
+use crate::error::Error;
+use crate::naming::new_server_name;
+use crate::template::NodeTemplate;
+use snapshot::Snapshot;
+use state::State;
+
+/// Counters about the reconciler, for metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Passes that listed the servers.
+    pub passes_ok: u64,
+    /// Passes that failed.
+    pub passes_failed: u64,
+    /// How long the last pass took.
+    pub last_pass_duration: Duration,
+    /// Time since the last successful list, if there was one.
+    pub since_last_success: Option<Duration>,
+    /// Commands being polled.
+    pub commands_in_flight: usize,
+}
+
+/// State shared by the [`Engine`] handles and the [`Reconciler`].
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    snapshot: RwLock<Arc<Snapshot>>,
+    wake: Notify,
+    options: EngineOptions,
+    config: Arc<CloudConfig>,
+    stats: Mutex<EngineStats>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-changed in a way
+        // that matters more than stopping would, so keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the state without publishing a new snapshot.
+    pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.lock())
+    }
+
+    /// Runs `f` on the state and publishes the result to readers.
+    pub(crate) fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let mut state = self.lock();
+        let result = f(&mut state);
+        let snapshot = Arc::new(Snapshot::build(&state));
+        drop(state);
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = snapshot;
+        result
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn record_pass(&self, took: Duration, ok: bool) {
+        let mut stats = self
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        stats.last_pass_duration = took;
+        if ok {
+            stats.passes_ok += 1;
+        } else {
+            stats.passes_failed += 1;
+        }
+    }
+}
+
+/// The handle cluster-autoscaler's calls go through. Cheap to clone; safe to use from many
+/// tasks at once.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("groups", &self.shared.config.node_groups.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Creates the engine and its reconciler for `config`, talking to the API through
+    /// `client`. Nothing runs until the reconciler is run.
+    pub fn new(
+        config: Arc<CloudConfig>,
+        client: Client,
+        options: EngineOptions,
+    ) -> Result<(Engine, Reconciler), Error> {
+        let state =
+            State::new(config.clone(), options.clone()).map_err(|source| Error::Kamatera {
+                action: "building node group tags",
+                source,
+            })?;
+        let snapshot = Arc::new(Snapshot::build(&state));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            snapshot: RwLock::new(snapshot),
+            wake: Notify::new(),
+            options,
+            config,
+            stats: Mutex::new(EngineStats::default()),
+        });
+        Ok((
+            Engine {
+                shared: shared.clone(),
+            },
+            Reconciler::new(shared, client),
+        ))
+    }
+
+    /// The configuration the engine runs with.
+    pub fn config(&self) -> &CloudConfig {
+        &self.shared.config
+    }
+
+    /// Every node group, sorted by name.
+    pub fn node_groups(&self) -> Vec<GroupView> {
+        self.shared.snapshot().groups.values().cloned().collect()
+    }
+
+    /// One node group.
+    pub fn node_group(&self, group: &str) -> Result<GroupView, Error> {
+        self.shared
+            .snapshot()
+            .groups
+            .get(group)
+            .cloned()
+            .ok_or_else(|| unknown(group))
+    }
+
+    /// The group's target size: instances that are Creating or Running.
+    pub fn target_size(&self, group: &str) -> Result<u32, Error> {
+        self.shared
+            .snapshot()
+            .groups
+            .get(group)
+            .map(|g| g.target_size)
+            .ok_or_else(|| unknown(group))
+    }
+
+    /// The group's instances with their states and errors.
+    pub fn nodes(&self, group: &str) -> Result<Vec<InstanceView>, Error> {
+        self.shared
+            .snapshot()
+            .groups
+            .get(group)
+            .map(|g| g.instances.clone())
+            .ok_or_else(|| unknown(group))
+    }
+
+    /// The group a node belongs to: matched by provider id, or by node name when the
+    /// node has no provider id. `None` means the node is not managed here.
+    pub fn node_group_for_node(&self, provider_id: &str, node_name: &str) -> Option<String> {
+        let snapshot = self.shared.snapshot();
+        if provider_id.is_empty() {
+            snapshot.by_name.get(node_name).cloned()
+        } else {
+            snapshot.by_provider_id.get(provider_id).cloned()
+        }
+    }
+
+    /// The group's configuration.
+    pub fn group_config(&self, group: &str) -> Result<&NodeGroupConfig, Error> {
+        self.shared
+            .config
+            .node_groups
+            .get(group)
+            .ok_or_else(|| unknown(group))
+    }
+
+    /// A template of the group's next node, for scaling up from zero.
+    pub fn template(&self, group: &str) -> Result<NodeTemplate, Error> {
+        let config = self.group_config(group)?;
+        let name = new_server_name(&config.server.name_prefix, &mut rand::rng());
+        Ok(NodeTemplate::for_group(config, &name))
+    }
+
+    /// Called at the start of every cluster-autoscaler loop. Marks the caller as active
+    /// (so changes are carried out) and fails when the snapshot is missing or older than
+    /// `stale_after`, so that no decision is made on old data.
+    pub fn refresh(&self) -> Result<(), Error> {
+        let now = Instant::now();
+        self.shared
+            .with_state(|state| state.last_refresh_call = Some(now));
+        let snapshot = self.shared.snapshot();
+        match snapshot.last_list_ok {
+            None => Err(Error::NotReady {
+                last_error: snapshot.last_list_error.clone(),
+            }),
+            Some(at) if now.saturating_duration_since(at) > self.shared.options.stale_after => {
+                Err(Error::StaleSnapshot {
+                    age: now.saturating_duration_since(at),
+                    last_error: snapshot.last_list_error.clone(),
+                })
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// True once the servers have been listed successfully at least once.
+    pub fn is_ready(&self) -> bool {
+        self.shared.snapshot().last_list_ok.is_some()
+    }
+
+    /// Adds `delta` instances to the group: checked and recorded at once, created in the
+    /// background.
+    pub fn increase_size(&self, group: &str, delta: i64) -> Result<(), Error> {
+        self.shared
+            .update(|state| state.increase_size(group, delta, Instant::now()))?;
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Scales the group down by the given nodes: every node is checked first (all or
+    /// nothing), then marked and deleted in the background.
+    pub fn delete_nodes(&self, group: &str, nodes: &[NodeRef]) -> Result<(), Error> {
+        self.shared
+            .update(|state| state.delete_nodes(group, nodes, Instant::now()))?;
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Lowers the target by dropping requested instances whose create was not sent yet
+    /// (`delta` is negative).
+    pub fn decrease_target_size(&self, group: &str, delta: i64) -> Result<(), Error> {
+        self.shared
+            .update(|state| state.decrease_target_size(group, delta))
+    }
+
+    /// Reconciler counters.
+    pub fn stats(&self) -> EngineStats {
+        let snapshot = self.shared.snapshot();
+        let mut stats = self
+            .shared
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        stats.since_last_success = snapshot.last_list_ok.map(|at| at.elapsed());
+        stats.commands_in_flight = snapshot.commands_in_flight;
+        stats
+    }
+}
+
+fn unknown(group: &str) -> Error {
+    Error::UnknownNodeGroup {
+        group: group.to_owned(),
+    }
+}
