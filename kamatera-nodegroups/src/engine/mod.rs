@@ -63,6 +63,8 @@ pub struct EngineStats {
     pub since_last_success: Option<Duration>,
     /// Commands being polled.
     pub commands_in_flight: usize,
+    /// Scale-downs whose last step failed and is being retried with back-off.
+    pub deletions_retrying: usize,
 }
 
 /// State shared by the [`Engine`] handles and the [`Reconciler`].
@@ -298,6 +300,7 @@ impl Engine {
             .clone();
         stats.since_last_success = snapshot.last_list_ok.map(|at| at.elapsed());
         stats.commands_in_flight = snapshot.commands_in_flight;
+        stats.deletions_retrying = snapshot.deletions_retrying;
         stats
     }
 }

@@ -37,6 +37,7 @@ pub(crate) struct Snapshot {
     pub(crate) last_list_ok: Option<Instant>,
     pub(crate) last_list_error: Option<String>,
     pub(crate) commands_in_flight: usize,
+    pub(crate) deletions_retrying: usize,
 }
 
 impl Snapshot {
@@ -91,6 +92,7 @@ impl Snapshot {
             last_list_ok: state.last_list_ok,
             last_list_error: state.last_list_error.clone(),
             commands_in_flight: state.outstanding_commands().len(),
+            deletions_retrying: state.instances.values().filter(|i| i.delete_attempts > 0).count(),
         }
     }
 }
