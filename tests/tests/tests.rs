@@ -9,3 +9,5 @@ mod support;
 mod api_scenarios;
 /// The `kamatera-api` client against `kamatera-sim`: every endpoint and lifecycle.
 mod api_vs_sim;
+/// The shipped examples: cloud config, Kubernetes manifests, init scripts, Dockerfile.
+mod examples;
