@@ -221,6 +221,26 @@ impl Engine {
         }
     }
 
+    /// The instance id a managed server's Node should carry as `spec.providerID`, when
+    /// `server_name` is a reported instance of some group.
+    pub fn expected_provider_id(&self, server_name: &str) -> Option<String> {
+        let snapshot = self.shared.snapshot();
+        snapshot
+            .by_name
+            .contains_key(server_name)
+            .then(|| crate::naming::provider_id(&self.shared.config.provider_id_prefix, server_name))
+    }
+
+    /// Names of every parked server (kept powered off for reuse), in all groups.
+    pub fn parked_servers(&self) -> Vec<String> {
+        let snapshot = self.shared.snapshot();
+        snapshot
+            .groups
+            .values()
+            .flat_map(|g| g.parked_servers.iter().cloned())
+            .collect()
+    }
+
     /// The group's configuration.
     pub fn group_config(&self, group: &str) -> Result<&NodeGroupConfig, Error> {
         self.shared

@@ -24,6 +24,8 @@ pub struct GroupView {
     pub instances: Vec<InstanceView>,
     /// Servers kept powered off for reuse.
     pub parked: u32,
+    /// Names of the parked servers, sorted.
+    pub parked_servers: Vec<String>,
 }
 
 /// Everything readers need, consistent at one moment.
@@ -56,6 +58,7 @@ impl Snapshot {
                         target_size: 0,
                         instances: Vec::new(),
                         parked: 0,
+                        parked_servers: Vec::new(),
                     },
                 )
             })
@@ -68,6 +71,7 @@ impl Snapshot {
             };
             if instance.phase == Phase::Parked {
                 view.parked += 1;
+                view.parked_servers.push(instance.name.clone());
             }
             let Some(reported) = instance.phase.reported_state() else {
                 continue;
@@ -84,6 +88,9 @@ impl Snapshot {
                 state: reported,
                 error: instance.error.clone(),
             });
+        }
+        for view in groups.values_mut() {
+            view.parked_servers.sort_unstable();
         }
         Self {
             groups,
