@@ -76,6 +76,8 @@ struct BlockLines {
 struct Prepared {
     text: String,
     blocks: Vec<BlockLines>,
+    /// Lines the line pass cannot hand to rust-ini, with why.
+    syntax_errors: Vec<(usize, String)>,
 }
 
 /// The byte offset just past the `]` that closes a header, skipping quoted text.
@@ -101,6 +103,7 @@ fn prepare(text: &str) -> Prepared {
     let mut out = Vec::new();
     // Block 0 is rust-ini's implicit section before the first header.
     let mut blocks = vec![BlockLines::default()];
+    let mut syntax_errors = Vec::new();
     let mut continues = false;
     for (index, line) in text.split('\n').enumerate() {
         let number = index + 1;
@@ -114,22 +117,25 @@ fn prepare(text: &str) -> Prepared {
         if trimmed.is_empty() || trimmed.starts_with([';', '#']) {
             out.push(String::new());
         } else if trimmed.starts_with('[') {
-            let mut block = BlockLines {
-                header_line: Some(number),
-                ..BlockLines::default()
-            };
             match header_end(trimmed) {
                 Some(end) => {
                     let rest = trimmed[end..].trim();
-                    if !rest.is_empty() && !rest.starts_with([';', '#']) {
-                        block.trailing_junk = Some(rest.to_owned());
-                    }
+                    let trailing_junk = (!rest.is_empty() && !rest.starts_with([';', '#']))
+                        .then(|| rest.to_owned());
+                    blocks.push(BlockLines {
+                        header_line: Some(number),
+                        trailing_junk,
+                        ..BlockLines::default()
+                    });
                     out.push(trimmed[..end].to_owned());
                 }
-                // Unterminated: rust-ini reports it with its line.
-                None => out.push(trimmed.to_owned()),
+                // rust-ini would read on into the next lines looking for the `]`, and
+                // its blocks would no longer match the lines.
+                None => {
+                    syntax_errors.push((number, "section header has no closing `]`".to_owned()));
+                    out.push(String::new());
+                }
             }
-            blocks.push(block);
         } else if let Some(split) = trimmed.find(['=', ':']) {
             let key = trimmed[..split].trim().to_ascii_lowercase();
             if let Some(block) = blocks.get_mut(current) {
@@ -149,6 +155,7 @@ fn prepare(text: &str) -> Prepared {
     Prepared {
         text: out.join("\n"),
         blocks,
+        syntax_errors,
     }
 }
 
@@ -254,6 +261,17 @@ fn unknown_group_key(name: &str) -> String {
 /// added to `problems`.
 pub(crate) fn read(text: &str, problems: &mut Vec<ConfigProblem>) -> Option<RawConfig> {
     let prepared = prepare(text);
+    if !prepared.syntax_errors.is_empty() {
+        for (line, message) in &prepared.syntax_errors {
+            problems.push(problem(
+                Some(*line),
+                "",
+                None,
+                format!("syntax error: {message}"),
+            ));
+        }
+        return None;
+    }
     let options = ParseOption {
         enabled_quote: true,
         enabled_escape: true,
