@@ -132,3 +132,109 @@ mod tests {
         assert!(upstream_error_object(br#"{"commandIds":["1"]}"#).is_none());
     }
 }
+
+/// Arbitrary JSON (and arbitrary bytes) through every decoder: never a panic, always
+/// either a value or an `InvalidResponse` naming a path.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::model::{CommandId, QueueItem, ServerInfo, ServerSummary, SshInfo, TagRow};
+    use crate::options::{Capabilities, Datacenter, Image, ServerOptions, SizePreset};
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            "[a-zA-Z0-9 _:.-]{0,12}".prop_map(Value::String),
+            prop::sample::select(vec![
+                "on",
+                "off",
+                "complete",
+                "error",
+                "cancelled",
+                "progress",
+                "1",
+                "0",
+                ""
+            ])
+            .prop_map(|s| Value::String(s.to_owned())),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let keys = prop::sample::select(vec![
+                "id",
+                "name",
+                "datacenter",
+                "power",
+                "status",
+                "log",
+                "tagName",
+                "tag name",
+                "cpu",
+                "ram",
+                "diskSizes",
+                "networks",
+                "ips",
+                "commandIds",
+                "password",
+                "datacenters",
+                "cpuTypes",
+                "diskSizeGB",
+                "ramMB",
+                "cpuCores",
+                "managed",
+                "backup",
+                "errors",
+            ]);
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(keys.prop_map(str::to_owned), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn check<T: serde::de::DeserializeOwned>(body: &[u8]) {
+        match decode::<T>(Endpoint::ListServers, body) {
+            Ok(_) => {}
+            Err(Error::InvalidResponse { path, .. }) => assert!(path.starts_with('$'), "{path}"),
+            Err(other) => panic!("unexpected error kind: {other:?}"),
+        }
+    }
+
+    fn all_decoders(body: &[u8]) {
+        check::<Vec<ServerSummary>>(body);
+        check::<Vec<ServerInfo>>(body);
+        check::<Vec<SshInfo>>(body);
+        check::<Vec<QueueItem>>(body);
+        check::<Vec<TagRow>>(body);
+        check::<Vec<CommandId>>(body);
+        check::<ServerOptions>(body);
+        check::<Vec<Datacenter>>(body);
+        check::<Vec<Image>>(body);
+        check::<Capabilities>(body);
+        check::<Vec<SizePreset>>(body);
+        let _ = upstream_error_object(body);
+        let _ = crate::calls::decoders_for_tests::created(body);
+        let _ = crate::calls::decoders_for_tests::command_ids(body);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_json_never_panics(value in json()) {
+            all_decoders(value.to_string().as_bytes());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            all_decoders(&bytes);
+        }
+    }
+}

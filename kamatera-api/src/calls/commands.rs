@@ -124,6 +124,20 @@ fn decode_created(body: &[u8]) -> Result<CreatedServer, Error> {
     }
 }
 
+/// Entry points for property tests.
+#[cfg(test)]
+pub(crate) mod decoders {
+    use super::*;
+
+    pub(crate) fn created(body: &[u8]) -> Result<CreatedServer, Error> {
+        decode_created(body)
+    }
+
+    pub(crate) fn command_ids(body: &[u8]) -> Result<Vec<CommandId>, Error> {
+        decode_command_ids(Endpoint::PowerOn, body, Expect::AtLeastOne)
+    }
+}
+
 impl Client {
     /// Starts creating one server (`POST /service/server`). Sent exactly once, never
     /// retried. The server's final name may differ from the requested one when the name

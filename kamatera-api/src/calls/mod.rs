@@ -8,3 +8,9 @@ mod tags;
 
 pub use commands::{CreatedServer, TerminateOptions};
 pub use queue::{CommandOutcome, CommandStatuses, WaitOptions};
+
+/// The private decoders, reachable from the crate's property tests.
+#[cfg(test)]
+pub(crate) mod decoders_for_tests {
+    pub(crate) use super::commands::decoders::{command_ids, created};
+}
