@@ -23,6 +23,19 @@ fn invalid(field: &'static str, value: &str, reason: impl Into<String>) -> Error
     }
 }
 
+fn check_length(field: &'static str, value: &str, min: usize, max: usize) -> Result<(), Error> {
+    let len = value.chars().count();
+    if (min..=max).contains(&len) {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            value,
+            format!("must be {min} to {max} characters long, got {len}"),
+        ))
+    }
+}
+
 /// A server name as sent to `POST /service/server`.
 ///
 /// Kamatera accepts 4 to 40 characters of `A-Z a-z 0-9 . _ - ( )`. Names are matched as
@@ -46,18 +59,7 @@ impl ServerName {
     /// Validates `name`.
     pub fn new(name: impl Into<String>) -> Result<Self, Error> {
         let name = name.into();
-        let len = name.chars().count();
-        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
-            return Err(invalid(
-                "name",
-                &name,
-                format!(
-                    "must be {} to {} characters long, got {len}",
-                    Self::MIN_LEN,
-                    Self::MAX_LEN
-                ),
-            ));
-        }
+        check_length("name", &name, Self::MIN_LEN, Self::MAX_LEN)?;
         if let Some(bad) = name.chars().find(|c| !is_server_name_char(*c)) {
             return Err(invalid(
                 "name",
@@ -501,18 +503,7 @@ impl Tag {
     /// Validates `tag`.
     pub fn new(tag: impl Into<String>) -> Result<Self, Error> {
         let tag = tag.into();
-        let len = tag.chars().count();
-        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
-            return Err(invalid(
-                "tag",
-                &tag,
-                format!(
-                    "must be {} to {} characters long, got {len}",
-                    Self::MIN_LEN,
-                    Self::MAX_LEN
-                ),
-            ));
-        }
+        check_length("tag", &tag, Self::MIN_LEN, Self::MAX_LEN)?;
         if let Some(bad) = tag
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
