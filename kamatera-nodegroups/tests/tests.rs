@@ -10,6 +10,7 @@ mod config_new_keys;
 mod config_props;
 
 // The node-group engine against the simulated cloud.
+mod engine_bugs;
 mod engine_flow;
 mod engine_safety;
 mod engine_scaling;
