@@ -1,6 +1,8 @@
 //! Command-line interface.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -21,6 +23,74 @@ pub enum Command {
     /// Exits 0 when the file is valid, 2 with every problem on stderr when it is not.
     /// Makes no network calls and never prints secrets.
     CheckConfig(CheckConfigArgs),
+
+    /// Serve cluster-autoscaler's externalgrpc protocol (gRPC), plus `/healthz`, `/readyz`
+    /// and `/metrics` on a plaintext HTTP port. Stops cleanly on SIGTERM or SIGINT.
+    Serve(ServeArgs),
+}
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The cloud-config INI file.
+    #[arg(long, env = "KAMATERA_CLOUD_CONFIG", value_name = "FILE")]
+    pub cloud_config: PathBuf,
+
+    /// Address of the gRPC port cluster-autoscaler connects to.
+    #[arg(long, env = "KAMATERA_GRPC_LISTEN", default_value = "0.0.0.0:8086")]
+    pub listen: SocketAddr,
+
+    /// Address of the plaintext HTTP port (health, readiness, metrics).
+    #[arg(long, env = "KAMATERA_HTTP_LISTEN", default_value = "0.0.0.0:8087")]
+    pub http_listen: SocketAddr,
+
+    /// Server certificate (PEM) of the gRPC port; needs --tls-key.
+    #[arg(long, env = "KAMATERA_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, env = "KAMATERA_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA bundle (PEM) client certificates must chain to: turns on mutual TLS. Needs
+    /// --tls-cert and --tls-key.
+    #[arg(long, env = "KAMATERA_TLS_CLIENT_CA", value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Run against a Kamatera API simulated in this process (nothing real is touched):
+    /// for trying the provider and cluster-autoscaler without a Kamatera account.
+    #[arg(long, env = "KAMATERA_SIMULATE")]
+    pub simulate: bool,
+
+    /// Log line format (the level comes from RUST_LOG, default info).
+    #[arg(long, env = "KAMATERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// How often the servers are listed and commands polled.
+    #[arg(long, env = "KAMATERA_RECONCILE_INTERVAL", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub reconcile_interval: Duration,
+
+    /// Refresh fails when the last successful list is older than this
+    /// (default: three reconcile intervals).
+    #[arg(long, env = "KAMATERA_STALE_AFTER", value_parser = humantime::parse_duration)]
+    pub stale_after: Option<Duration>,
+
+    /// Timeout of one Kamatera API request.
+    #[arg(long, env = "KAMATERA_API_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub api_timeout: Duration,
+
+    /// How long calls in flight may take to finish on shutdown.
+    #[arg(long, env = "KAMATERA_SHUTDOWN_GRACE", value_parser = humantime::parse_duration, default_value = "20s")]
+    pub shutdown_grace: Duration,
+}
+
+/// Log line format of `serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Arguments of `check-config`.
@@ -73,5 +143,59 @@ mod tests {
             }
             Err(error) => panic!("{error}"),
         }
+    }
+
+    #[test]
+    fn serve_has_defaults_and_parses_every_flag() {
+        let cli = Cli::try_parse_from([
+            "kamatera-provider-grpc",
+            "serve",
+            "--cloud-config",
+            "c.ini",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(args.listen, "0.0.0.0:8086".parse().unwrap());
+        assert_eq!(args.http_listen, "0.0.0.0:8087".parse().unwrap());
+        assert_eq!(args.reconcile_interval, Duration::from_secs(10));
+        assert_eq!(args.log_format, LogFormat::Text);
+        assert!(!args.simulate && args.tls_cert.is_none() && args.stale_after.is_none());
+
+        let cli = Cli::try_parse_from([
+            "kamatera-provider-grpc",
+            "serve",
+            "--cloud-config",
+            "c.ini",
+            "--listen",
+            "127.0.0.1:9000",
+            "--http-listen",
+            "127.0.0.1:9001",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--tls-client-ca",
+            "ca.pem",
+            "--simulate",
+            "--log-format",
+            "json",
+            "--reconcile-interval",
+            "2s",
+            "--stale-after",
+            "1m",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(args.listen.port(), 9000);
+        assert_eq!(args.http_listen.port(), 9001);
+        assert_eq!(args.tls_client_ca, Some(PathBuf::from("ca.pem")));
+        assert!(args.simulate);
+        assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(args.reconcile_interval, Duration::from_secs(2));
+        assert_eq!(args.stale_after, Some(Duration::from_secs(60)));
     }
 }

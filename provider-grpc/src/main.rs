@@ -6,11 +6,105 @@ mod cli;
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser as _;
+use kamatera_nodegroups::config::process_env;
+use kamatera_nodegroups::{CloudConfig, EngineOptions};
+use kamatera_provider_grpc::logging::{self, LogFormat};
+use kamatera_provider_grpc::serve::{self, Listeners, ServeConfig};
+use kamatera_provider_grpc::tls::TlsFiles;
+use tokio_util::sync::CancellationToken;
+
+/// Exit code for an invalid configuration (as `check-config`).
+const EXIT_INVALID: u8 = 2;
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::CheckConfig(args) => Ok(check_config::run(&args)),
+        cli::Command::Serve(args) => serve_command(args),
     }
+}
+
+fn serve_command(args: cli::ServeArgs) -> anyhow::Result<ExitCode> {
+    let format = match args.log_format {
+        cli::LogFormat::Text => LogFormat::Text,
+        cli::LogFormat::Json => LogFormat::Json,
+    };
+    logging::init(format).map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))?;
+
+    let cloud_config = match CloudConfig::from_file(&args.cloud_config, &process_env) {
+        Ok(config) => config,
+        Err(error) => {
+            // Lists every problem; config messages never contain secret values.
+            tracing::error!("{error}");
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    let tls = TlsFiles {
+        cert: args.tls_cert,
+        key: args.tls_key,
+        client_ca: args.tls_client_ca,
+    }
+    .load()
+    .context("TLS")?;
+    let engine = EngineOptions {
+        reconcile_interval: args.reconcile_interval,
+        stale_after: args
+            .stale_after
+            .unwrap_or(args.reconcile_interval.saturating_mul(3)),
+        ..EngineOptions::default()
+    };
+    let config = ServeConfig {
+        cloud_config,
+        tls,
+        engine,
+        api_timeout: args.api_timeout,
+        simulate: args.simulate,
+        shutdown_grace: args.shutdown_grace,
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listeners = Listeners {
+            grpc: tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (gRPC)", args.listen))?,
+            http: tokio::net::TcpListener::bind(args.http_listen)
+                .await
+                .with_context(|| format!("cannot listen on {} (HTTP)", args.http_listen))?,
+        };
+        let shutdown = CancellationToken::new();
+        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        serve::run(config, listeners, shutdown).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Cancels `shutdown` on SIGTERM (what Kubernetes sends) or SIGINT (Ctrl-C).
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; only SIGINT stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    shutdown.cancel();
 }

@@ -1,0 +1,31 @@
+//! The Kamatera cloud provider for the Kubernetes cluster-autoscaler, served over
+//! cluster-autoscaler's `externalgrpc` protocol.
+//!
+//! This crate is the adapter between the protocol and the domain crate
+//! `kamatera-nodegroups`: it maps RPCs to engine calls and engine errors to gRPC status
+//! codes, and owns the process concerns (TLS, health, metrics, logs, shutdown). The
+//! binary `kamatera-provider-grpc` is a thin command line over [`serve::run`].
+//!
+//! | module | job |
+//! |---|---|
+//! | [`pb`] | code generated from `proto/externalgrpc.proto` |
+//! | [`service`] | the `CloudProvider` service |
+//! | [`convert`] | domain values as protobuf messages; durations, options, prices |
+//! | [`status`] | engine errors as gRPC statuses |
+//! | [`background`] | the engine and its reconciler task (stopped by `Cleanup`) |
+//! | [`tls`] | plaintext, TLS or mTLS |
+//! | [`http`] | `/healthz`, `/readyz`, `/metrics` |
+//! | [`metrics`] | Prometheus metrics |
+//! | [`logging`] | text or JSON logs |
+//! | [`serve`] | wiring and shutdown |
+
+pub mod background;
+pub mod convert;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod pb;
+pub mod serve;
+pub mod service;
+pub mod status;
+pub mod tls;

@@ -1,0 +1,44 @@
+//! Log set-up: text or JSON lines on stderr, filtered by `RUST_LOG` (default `info`).
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Directive;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// HTTP and TLS libraries log request and frame details (including headers such as the
+/// Kamatera `AuthSecret`) at debug and trace level. They are capped at info whatever
+/// `RUST_LOG` says, so that secrets never reach the logs.
+const CAPPED_TARGETS: [&str; 7] = [
+    "hyper", "hyper_util", "h2", "reqwest", "rustls", "tower", "tonic",
+];
+
+/// The filter: `RUST_LOG` (or `info`) with the noisy HTTP libraries capped.
+pub fn filter() -> EnvFilter {
+    let mut filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in CAPPED_TARGETS {
+        if let Ok(directive) = format!("{target}=info").parse::<Directive>() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
+/// Installs the global subscriber. Fails when one is installed already.
+pub fn init(format: LogFormat) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    }
+}

@@ -1,0 +1,15 @@
+//! The protobuf and gRPC code generated from `proto/externalgrpc.proto` by `build.rs`.
+//!
+//! Generated names follow prost's conventions: `GPULabelRequest` is [`GpuLabelRequest`],
+//! `MaxNodeProvisionDuration` is `max_node_provision_duration`, the service trait is
+//! [`cloud_provider_server::CloudProvider`].
+
+#![allow(clippy::all, clippy::pedantic, missing_docs)]
+
+tonic::include_proto!("clusterautoscaler.cloudprovider.v1.externalgrpc");
+
+/// The encoded descriptor set of the proto and its imports, served by gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("externalgrpc_descriptor");
+
+/// The fully qualified service name, as health checks and reflection name it.
+pub const SERVICE_NAME: &str = "clusterautoscaler.cloudprovider.v1.externalgrpc.CloudProvider";

@@ -1,0 +1,293 @@
+//! `serve`: wires the engine, the gRPC service, health, reflection, the HTTP port and
+//! shutdown together.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kamatera_api::Client;
+use kamatera_nodegroups::{CloudConfig, Credentials, EngineOptions};
+use kamatera_sim::{ClockMode, SimConfig, SimHandle, Simulator};
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+
+use crate::background::Background;
+use crate::metrics::Metrics;
+use crate::pb::cloud_provider_server::CloudProviderServer;
+use crate::service::Provider;
+use crate::tls::TlsSettings;
+use crate::{http, pb};
+
+/// How often the gRPC health status follows readiness.
+const HEALTH_POLL: Duration = Duration::from_secs(1);
+
+/// Credentials of the in-process simulator (`--simulate`); not secret, it is local.
+const SIM_CLIENT_ID: &str = "simulate";
+const SIM_SECRET: &str = "simulate-secret";
+
+/// Everything `serve` needs besides its sockets.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// The validated cloud config.
+    pub cloud_config: CloudConfig,
+    /// TLS of the gRPC port.
+    pub tls: TlsSettings,
+    /// Engine tuning (reconcile interval, staleness, ...).
+    pub engine: EngineOptions,
+    /// Timeout of one Kamatera API request.
+    pub api_timeout: Duration,
+    /// Start a simulated Kamatera API in-process and use it instead of the real one.
+    pub simulate: bool,
+    /// How long in-flight calls may take to finish after shutdown starts.
+    pub shutdown_grace: Duration,
+}
+
+/// The bound sockets.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The gRPC port.
+    pub grpc: TcpListener,
+    /// The plaintext HTTP port (health, readiness, metrics).
+    pub http: TcpListener,
+}
+
+/// Why `serve` could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The cloud config gives no API credentials.
+    #[error(
+        "no Kamatera API credentials: set kamatera-api-client-id and kamatera-api-secret, or KAMATERA_API_CLIENT_ID and KAMATERA_API_SECRET (or use --simulate)"
+    )]
+    NoCredentials,
+    /// The API client could not be built.
+    #[error("cannot build the Kamatera API client: {0}")]
+    Client(#[source] kamatera_api::Error),
+    /// The engine could not be built.
+    #[error("cannot start the node-group engine: {0}")]
+    Engine(#[source] kamatera_nodegroups::Error),
+    /// The simulator could not be started.
+    #[error("cannot start the simulated Kamatera API: {0}")]
+    Simulator(#[source] kamatera_sim::SimError),
+    /// The gRPC server failed (including an unusable TLS certificate or key).
+    #[error("gRPC server: {0}")]
+    Grpc(#[source] tonic::transport::Error),
+    /// Reflection could not be set up.
+    #[error("gRPC reflection: {0}")]
+    Reflection(#[source] tonic_reflection::server::Error),
+    /// The HTTP server failed.
+    #[error("HTTP server: {0}")]
+    Http(#[source] std::io::Error),
+    /// A server task panicked or was aborted.
+    #[error("a server task ended abnormally: {0}")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// Starts the simulator and points `config` at it.
+async fn simulate(config: &mut CloudConfig) -> Result<SimHandle, ServeError> {
+    let (url, sim) = Simulator::start(
+        SimConfig::default()
+            .with_clock(ClockMode::Real { scale: 1.0 })
+            .with_credentials(SIM_CLIENT_ID, SIM_SECRET),
+    )
+    .await
+    .map_err(ServeError::Simulator)?;
+    config.api_url = url.to_string();
+    config.credentials = Some(Credentials {
+        client_id: SecretString::from(SIM_CLIENT_ID),
+        secret: SecretString::from(SIM_SECRET),
+    });
+    tracing::warn!(
+        api_url = %url,
+        "SIMULATION MODE: the Kamatera API is simulated in this process; no real server is created, changed or deleted, and nothing is billed"
+    );
+    Ok(sim)
+}
+
+fn api_client(
+    config: &CloudConfig,
+    timeout: Duration,
+    metrics: &Metrics,
+) -> Result<Client, ServeError> {
+    let credentials = config
+        .credentials
+        .as_ref()
+        .ok_or(ServeError::NoCredentials)?;
+    Client::builder()
+        .base_url(config.api_url.clone())
+        .credentials(credentials.client_id.clone(), credentials.secret.clone())
+        .timeout(timeout)
+        .user_agent(concat!("kamatera-provider-grpc/", env!("CARGO_PKG_VERSION")))
+        .observer(metrics.api.clone())
+        .build()
+        .map_err(ServeError::Client)
+}
+
+/// Keeps the gRPC health status of the service in step with readiness.
+async fn follow_readiness(
+    reporter: tonic_health::server::HealthReporter,
+    background: Arc<Background>,
+    shutdown: CancellationToken,
+) {
+    let mut last = None;
+    loop {
+        let status = if shutdown.is_cancelled() || !background.is_ready() {
+            ServingStatus::NotServing
+        } else {
+            ServingStatus::Serving
+        };
+        if last != Some(status) {
+            reporter.set_service_status(pb::SERVICE_NAME, status).await;
+            last = Some(status);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                reporter.set_service_status(pb::SERVICE_NAME, ServingStatus::NotServing).await;
+                return;
+            }
+            () = tokio::time::sleep(HEALTH_POLL) => {}
+        }
+    }
+}
+
+/// Serves until `shutdown` is cancelled: then stops accepting, lets in-flight calls finish
+/// (up to `shutdown_grace`), stops the background work and returns.
+pub async fn run(
+    mut config: ServeConfig,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let sim = if config.simulate {
+        Some(simulate(&mut config.cloud_config).await?)
+    } else {
+        None
+    };
+    let mut metrics = Metrics::new();
+    let client = api_client(&config.cloud_config, config.api_timeout, &metrics)?;
+    let groups = config.cloud_config.node_groups.len();
+    let background = Background::start(
+        Arc::new(config.cloud_config),
+        client,
+        config.engine,
+        shutdown.child_token(),
+    )
+    .map_err(ServeError::Engine)?;
+    metrics.attach_engine(background.clone());
+    let metrics = Arc::new(metrics);
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(ServeError::Reflection)?;
+    // grpcurl and older tools still ask the v1alpha service.
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(ServeError::Reflection)?;
+
+    let provider = Provider::new(background.clone(), metrics.grpc.clone());
+    let mut builder = Server::builder();
+    if let Some(tls) = config.tls.server_config() {
+        builder = builder.tls_config(tls).map_err(ServeError::Grpc)?;
+    }
+    let grpc_addr = listeners.grpc.local_addr().ok();
+    let http_addr = listeners.http.local_addr().ok();
+    let grpc_shutdown = shutdown.clone();
+    let router = builder
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(CloudProviderServer::new(provider));
+    let grpc: JoinHandle<Result<(), ServeError>> = tokio::spawn(async move {
+        router
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listeners.grpc),
+                grpc_shutdown.cancelled_owned(),
+            )
+            .await
+            .map_err(ServeError::Grpc)
+    });
+    let http_shutdown = shutdown.clone();
+    let app = http::router(background.clone(), metrics.clone());
+    let http: JoinHandle<Result<(), ServeError>> = tokio::spawn(async move {
+        axum::serve(listeners.http, app)
+            .with_graceful_shutdown(http_shutdown.cancelled_owned())
+            .await
+            .map_err(ServeError::Http)
+    });
+    let health = tokio::spawn(follow_readiness(
+        reporter,
+        background.clone(),
+        shutdown.clone(),
+    ));
+    tracing::info!(
+        grpc = ?grpc_addr,
+        http = ?http_addr,
+        tls = config.tls.describe(),
+        groups,
+        "serving cluster-autoscaler externalgrpc"
+    );
+
+    let result = wait(grpc, http, &shutdown, config.shutdown_grace).await;
+    background.stop().await;
+    health.abort();
+    if let Some(sim) = sim
+        && let Err(error) = sim.shutdown().await
+    {
+        tracing::warn!(%error, "the simulator did not stop cleanly");
+    }
+    tracing::info!("stopped");
+    result
+}
+
+/// Waits for shutdown (or a server failing, which starts the shutdown), then for both
+/// servers to drain within `grace`.
+async fn wait(
+    mut grpc: JoinHandle<Result<(), ServeError>>,
+    mut http: JoinHandle<Result<(), ServeError>>,
+    shutdown: &CancellationToken,
+    grace: Duration,
+) -> Result<(), ServeError> {
+    let mut first = Ok(());
+    let mut grpc_done = false;
+    let mut http_done = false;
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        joined = &mut grpc => {
+            grpc_done = true;
+            first = flatten(joined);
+        }
+        joined = &mut http => {
+            http_done = true;
+            first = flatten(joined);
+        }
+    }
+    shutdown.cancel();
+    tracing::info!("shutting down: no new connections; finishing calls in flight");
+    let drain = async {
+        let grpc_result = if grpc_done { Ok(()) } else { flatten((&mut grpc).await) };
+        let http_result = if http_done { Ok(()) } else { flatten((&mut http).await) };
+        grpc_result.and(http_result)
+    };
+    let rest = match tokio::time::timeout(grace, drain).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(?grace, "calls still in flight after the grace period were dropped");
+            grpc.abort();
+            http.abort();
+            Ok(())
+        }
+    };
+    first.and(rest)
+}
+
+fn flatten(joined: Result<Result<(), ServeError>, tokio::task::JoinError>) -> Result<(), ServeError> {
+    joined.map_err(ServeError::Task)?
+}

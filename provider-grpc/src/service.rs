@@ -1,0 +1,398 @@
+//! The `CloudProvider` gRPC service: each RPC checks its input, calls the engine and
+//! converts the answer. Reads come from the engine's in-memory snapshot and mutations only
+//! record intent, so every call returns in microseconds, far inside CA's 5 s deadline.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kamatera_nodegroups::NodeRef;
+use tokio::time::Instant;
+use tonic::{Code, Request, Response, Status};
+
+use crate::background::Background;
+use crate::convert;
+use crate::metrics::GrpcMetrics;
+use crate::pb;
+use crate::pb::cloud_provider_server::CloudProvider;
+use crate::status::to_status;
+
+/// The label `GPULabel` reports. Kamatera servers of this provider have no GPUs, so no
+/// node carries it and CA treats every node as GPU-less; a fixed name keeps CA's cache
+/// (it keeps the first answer for ever) harmless.
+pub const GPU_LABEL: &str = "kamatera.com/gpu";
+
+/// The `CloudProvider` service over the engine.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    background: Arc<Background>,
+    metrics: GrpcMetrics,
+}
+
+impl Provider {
+    /// A service answering from `background`'s engine and recording into `metrics`.
+    pub fn new(background: Arc<Background>, metrics: GrpcMetrics) -> Self {
+        Self {
+            background,
+            metrics,
+        }
+    }
+
+    /// Records the call's outcome in metrics and logs failures.
+    fn finish<T>(
+        &self,
+        method: &'static str,
+        started: Instant,
+        result: Result<T, Status>,
+    ) -> Result<Response<T>, Status> {
+        let code = match &result {
+            Ok(_) => Code::Ok,
+            Err(status) => status.code(),
+        };
+        self.metrics.observe(method, code, started.elapsed());
+        match &result {
+            Ok(_) => tracing::trace!(method, "answered"),
+            // Part of the protocol, asked on every loop: not worth more than debug.
+            Err(status) if matches!(code, Code::Unimplemented) => {
+                tracing::debug!(method, message = status.message(), "not implemented");
+            }
+            Err(status) => {
+                tracing::warn!(method, code = ?code, message = status.message(), "call failed");
+            }
+        }
+        result.map(Response::new)
+    }
+}
+
+/// An id CA must always send.
+fn required_id(id: &str) -> Result<&str, Status> {
+    if id.is_empty() {
+        Err(Status::invalid_argument("the node group id is empty"))
+    } else {
+        Ok(id)
+    }
+}
+
+fn node_ref(node: &pb::ExternalGrpcNode) -> Result<NodeRef, Status> {
+    if node.provider_id.is_empty() && node.name.is_empty() {
+        return Err(Status::invalid_argument(
+            "a node has neither a provider id nor a name",
+        ));
+    }
+    Ok(NodeRef {
+        provider_id: node.provider_id.clone(),
+        name: node.name.clone(),
+    })
+}
+
+impl Provider {
+    fn node_groups(&self) -> pb::NodeGroupsResponse {
+        pb::NodeGroupsResponse {
+            node_groups: self
+                .background
+                .engine()
+                .node_groups()
+                .iter()
+                .map(convert::node_group)
+                .collect(),
+        }
+    }
+
+    fn node_group_for_node(
+        &self,
+        request: &pb::NodeGroupForNodeRequest,
+    ) -> Result<pb::NodeGroupForNodeResponse, Status> {
+        let node = request
+            .node
+            .as_ref()
+            .ok_or_else(|| Status::invalid_argument("the node is missing"))?;
+        let engine = self.background.engine();
+        let group = engine
+            .node_group_for_node(&node.provider_id, &node.name)
+            .and_then(|name| engine.node_group(&name).ok());
+        // An empty group id is the protocol's "not managed here".
+        Ok(pb::NodeGroupForNodeResponse {
+            node_group: Some(group.as_ref().map(convert::node_group).unwrap_or_default()),
+        })
+    }
+
+    fn node_price(&self, request: &pb::PricingNodePriceRequest) -> Result<f64, Status> {
+        let node = request
+            .node
+            .as_ref()
+            .ok_or_else(|| Status::invalid_argument("the node is missing"))?;
+        let engine = self.background.engine();
+        // A real node by provider id or name; a template node by the annotation
+        // `TemplateNodeInfo` put on it.
+        let group = engine
+            .node_group_for_node(&node.provider_id, &node.name)
+            .or_else(|| {
+                node.annotations
+                    .get(convert::NODE_GROUP_ANNOTATION)
+                    .filter(|g| engine.node_group(g).is_ok())
+                    .cloned()
+            })
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "node {:?} (provider id {:?}) is not in a Kamatera node group",
+                    node.name, node.provider_id
+                ))
+            })?;
+        let config = engine.group_config(&group).map_err(|e| to_status(&e))?;
+        let hourly = config.hourly_price.ok_or_else(|| {
+            Status::unimplemented(format!("node group {group:?} has no hourly-price"))
+        })?;
+        // CA 1.34.2 and newer send fields 4/5; older ones 2/3.
+        let start = request.start_timestamp.as_ref().or(request.start_time.as_ref());
+        let end = request.end_timestamp.as_ref().or(request.end_time.as_ref());
+        let seconds =
+            convert::span_seconds(start, end).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        Ok(convert::node_price(hourly, seconds))
+    }
+
+    fn nodes(&self, id: &str) -> Result<pb::NodeGroupNodesResponse, Status> {
+        let instances = self
+            .background
+            .engine()
+            .nodes(required_id(id)?)
+            .map_err(|e| to_status(&e))?;
+        Ok(pb::NodeGroupNodesResponse {
+            instances: instances.iter().map(convert::instance).collect(),
+        })
+    }
+
+    fn template(&self, id: &str) -> Result<pb::NodeGroupTemplateNodeInfoResponse, Status> {
+        let group = required_id(id)?;
+        let template = self
+            .background
+            .engine()
+            .template(group)
+            .map_err(|e| to_status(&e))?;
+        Ok(convert::template_response(&convert::template_node(
+            group, &template,
+        )))
+    }
+
+    fn options(
+        &self,
+        request: &pb::NodeGroupAutoscalingOptionsRequest,
+    ) -> Result<pb::NodeGroupAutoscalingOptionsResponse, Status> {
+        let group = required_id(&request.id)?;
+        let engine = self.background.engine();
+        let config = engine.group_config(group).map_err(|e| to_status(&e))?;
+        if !convert::has_overrides(&config.autoscaling) {
+            // CA then uses its own flags, including the options this protocol cannot carry.
+            return Err(Status::unimplemented(format!(
+                "node group {group:?} overrides no autoscaling option"
+            )));
+        }
+        let defaults = request.defaults.as_ref().ok_or_else(|| {
+            Status::invalid_argument("the defaults are missing; they are needed to answer")
+        })?;
+        Ok(pb::NodeGroupAutoscalingOptionsResponse {
+            node_group_autoscaling_options: Some(convert::merge_options(
+                defaults,
+                &config.autoscaling,
+            )),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl CloudProvider for Provider {
+    async fn node_groups(
+        &self,
+        _request: Request<pb::NodeGroupsRequest>,
+    ) -> Result<Response<pb::NodeGroupsResponse>, Status> {
+        let started = Instant::now();
+        self.finish("NodeGroups", started, Ok(self.node_groups()))
+    }
+
+    async fn node_group_for_node(
+        &self,
+        request: Request<pb::NodeGroupForNodeRequest>,
+    ) -> Result<Response<pb::NodeGroupForNodeResponse>, Status> {
+        let started = Instant::now();
+        let result = self.node_group_for_node(request.get_ref());
+        self.finish("NodeGroupForNode", started, result)
+    }
+
+    async fn pricing_node_price(
+        &self,
+        request: Request<pb::PricingNodePriceRequest>,
+    ) -> Result<Response<pb::PricingNodePriceResponse>, Status> {
+        let started = Instant::now();
+        let result = self
+            .node_price(request.get_ref())
+            .map(|price| pb::PricingNodePriceResponse { price });
+        self.finish("PricingNodePrice", started, result)
+    }
+
+    async fn pricing_pod_price(
+        &self,
+        _request: Request<pb::PricingPodPriceRequest>,
+    ) -> Result<Response<pb::PricingPodPriceResponse>, Status> {
+        let started = Instant::now();
+        // Pods are not billed; a share of the node price would only add noise to the price
+        // expander, which compares node prices.
+        self.finish(
+            "PricingPodPrice",
+            started,
+            Err(Status::unimplemented("pod prices are not provided")),
+        )
+    }
+
+    async fn gpu_label(
+        &self,
+        _request: Request<pb::GpuLabelRequest>,
+    ) -> Result<Response<pb::GpuLabelResponse>, Status> {
+        let started = Instant::now();
+        self.finish(
+            "GPULabel",
+            started,
+            Ok(pb::GpuLabelResponse {
+                label: GPU_LABEL.to_owned(),
+            }),
+        )
+    }
+
+    async fn get_available_gpu_types(
+        &self,
+        _request: Request<pb::GetAvailableGpuTypesRequest>,
+    ) -> Result<Response<pb::GetAvailableGpuTypesResponse>, Status> {
+        let started = Instant::now();
+        self.finish(
+            "GetAvailableGPUTypes",
+            started,
+            Ok(pb::GetAvailableGpuTypesResponse {
+                gpu_types: HashMap::new(),
+            }),
+        )
+    }
+
+    async fn cleanup(
+        &self,
+        _request: Request<pb::CleanupRequest>,
+    ) -> Result<Response<pb::CleanupResponse>, Status> {
+        let started = Instant::now();
+        tracing::info!("Cleanup: cluster-autoscaler is shutting down; stopping background work");
+        self.background.stop().await;
+        self.finish("Cleanup", started, Ok(pb::CleanupResponse {}))
+    }
+
+    async fn refresh(
+        &self,
+        _request: Request<pb::RefreshRequest>,
+    ) -> Result<Response<pb::RefreshResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            self.background
+                .ensure_running()
+                .await
+                .map_err(|e| to_status(&e))?;
+            self.background
+                .engine()
+                .refresh()
+                .map_err(|e| to_status(&e))?;
+            Ok(pb::RefreshResponse {})
+        }
+        .await;
+        self.finish("Refresh", started, result)
+    }
+
+    async fn node_group_target_size(
+        &self,
+        request: Request<pb::NodeGroupTargetSizeRequest>,
+    ) -> Result<Response<pb::NodeGroupTargetSizeResponse>, Status> {
+        let started = Instant::now();
+        let result = required_id(&request.get_ref().id).and_then(|id| {
+            self.background
+                .engine()
+                .target_size(id)
+                .map(|target| pb::NodeGroupTargetSizeResponse {
+                    target_size: convert::target_size(target),
+                })
+                .map_err(|e| to_status(&e))
+        });
+        self.finish("NodeGroupTargetSize", started, result)
+    }
+
+    async fn node_group_increase_size(
+        &self,
+        request: Request<pb::NodeGroupIncreaseSizeRequest>,
+    ) -> Result<Response<pb::NodeGroupIncreaseSizeResponse>, Status> {
+        let started = Instant::now();
+        let request = request.get_ref();
+        let result = required_id(&request.id).and_then(|id| {
+            self.background
+                .engine()
+                .increase_size(id, i64::from(request.delta))
+                .map(|()| pb::NodeGroupIncreaseSizeResponse {})
+                .map_err(|e| to_status(&e))
+        });
+        self.finish("NodeGroupIncreaseSize", started, result)
+    }
+
+    async fn node_group_delete_nodes(
+        &self,
+        request: Request<pb::NodeGroupDeleteNodesRequest>,
+    ) -> Result<Response<pb::NodeGroupDeleteNodesResponse>, Status> {
+        let started = Instant::now();
+        let request = request.get_ref();
+        let result = required_id(&request.id).and_then(|id| {
+            let nodes = request
+                .nodes
+                .iter()
+                .map(node_ref)
+                .collect::<Result<Vec<_>, _>>()?;
+            self.background
+                .engine()
+                .delete_nodes(id, &nodes)
+                .map(|()| pb::NodeGroupDeleteNodesResponse {})
+                .map_err(|e| to_status(&e))
+        });
+        self.finish("NodeGroupDeleteNodes", started, result)
+    }
+
+    async fn node_group_decrease_target_size(
+        &self,
+        request: Request<pb::NodeGroupDecreaseTargetSizeRequest>,
+    ) -> Result<Response<pb::NodeGroupDecreaseTargetSizeResponse>, Status> {
+        let started = Instant::now();
+        let request = request.get_ref();
+        let result = required_id(&request.id).and_then(|id| {
+            self.background
+                .engine()
+                .decrease_target_size(id, i64::from(request.delta))
+                .map(|()| pb::NodeGroupDecreaseTargetSizeResponse {})
+                .map_err(|e| to_status(&e))
+        });
+        self.finish("NodeGroupDecreaseTargetSize", started, result)
+    }
+
+    async fn node_group_nodes(
+        &self,
+        request: Request<pb::NodeGroupNodesRequest>,
+    ) -> Result<Response<pb::NodeGroupNodesResponse>, Status> {
+        let started = Instant::now();
+        let result = self.nodes(&request.get_ref().id);
+        self.finish("NodeGroupNodes", started, result)
+    }
+
+    async fn node_group_template_node_info(
+        &self,
+        request: Request<pb::NodeGroupTemplateNodeInfoRequest>,
+    ) -> Result<Response<pb::NodeGroupTemplateNodeInfoResponse>, Status> {
+        let started = Instant::now();
+        let result = self.template(&request.get_ref().id);
+        self.finish("NodeGroupTemplateNodeInfo", started, result)
+    }
+
+    async fn node_group_get_options(
+        &self,
+        request: Request<pb::NodeGroupAutoscalingOptionsRequest>,
+    ) -> Result<Response<pb::NodeGroupAutoscalingOptionsResponse>, Status> {
+        let started = Instant::now();
+        let result = self.options(request.get_ref());
+        self.finish("NodeGroupGetOptions", started, result)
+    }
+}

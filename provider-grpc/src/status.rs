@@ -1,0 +1,147 @@
+//! Domain errors as gRPC statuses.
+//!
+//! cluster-autoscaler only distinguishes `Unimplemented` (optional RPCs) from "an error";
+//! the other codes are for people reading CA's logs and for metrics, so each is chosen
+//! for what a caller could do about it.
+
+use kamatera_nodegroups::Error;
+use tonic::{Code, Status};
+
+/// Maps an engine error to the status returned to cluster-autoscaler.
+///
+/// | error | code |
+/// |---|---|
+/// | unknown node group, node not in the group | `NotFound` |
+/// | zero or wrong-signed delta | `InvalidArgument` |
+/// | above max-size, below min-size, decrease larger than the unsent requests | `FailedPrecondition` |
+/// | not listed yet, stale list, Kamatera API failure | `Unavailable` |
+/// | anything else | `Internal` |
+pub fn to_status(error: &Error) -> Status {
+    Status::new(code_of(error), error.to_string())
+}
+
+/// The gRPC code of an engine error; see [`to_status`].
+pub fn code_of(error: &Error) -> Code {
+    match error {
+        Error::UnknownNodeGroup { .. } | Error::NodeNotInGroup { .. } => Code::NotFound,
+        Error::InvalidDelta { .. } => Code::InvalidArgument,
+        Error::MaxSizeExceeded { .. }
+        | Error::MinSizeViolated { .. }
+        | Error::DecreaseTooLarge { .. } => Code::FailedPrecondition,
+        // The snapshot will be fresh again once the API answers: CA retries next loop.
+        Error::NotReady { .. } | Error::StaleSnapshot { .. } | Error::Kamatera { .. } => {
+            Code::Unavailable
+        }
+        _ => Code::Internal,
+    }
+}
+
+/// A stable label for a gRPC code, as used in metrics (`OK`, `NOT_FOUND`, ...).
+pub fn code_label(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn group() -> String {
+        "ng1".to_owned()
+    }
+
+    #[test]
+    fn every_engine_error_has_its_code() {
+        let cases = [
+            (Error::UnknownNodeGroup { group: group() }, Code::NotFound),
+            (
+                Error::NodeNotInGroup {
+                    group: group(),
+                    node: "n".into(),
+                    provider_id: "p".into(),
+                },
+                Code::NotFound,
+            ),
+            (
+                Error::InvalidDelta {
+                    group: group(),
+                    delta: 0,
+                    reason: "an increase must be positive",
+                },
+                Code::InvalidArgument,
+            ),
+            (
+                Error::MaxSizeExceeded {
+                    group: group(),
+                    target: 5,
+                    delta: 1,
+                    max: 5,
+                },
+                Code::FailedPrecondition,
+            ),
+            (
+                Error::MinSizeViolated {
+                    group: group(),
+                    running: 1,
+                    deleting: 1,
+                    min: 1,
+                },
+                Code::FailedPrecondition,
+            ),
+            (
+                Error::DecreaseTooLarge {
+                    group: group(),
+                    delta: -2,
+                    unsent: 1,
+                },
+                Code::FailedPrecondition,
+            ),
+            (Error::NotReady { last_error: None }, Code::Unavailable),
+            (
+                Error::StaleSnapshot {
+                    age: Duration::from_secs(60),
+                    last_error: Some("timeout".into()),
+                },
+                Code::Unavailable,
+            ),
+            (
+                Error::Config {
+                    file: "c.ini".into(),
+                    problems: Vec::new(),
+                },
+                Code::Internal,
+            ),
+        ];
+        for (error, code) in cases {
+            let status = to_status(&error);
+            assert_eq!(status.code(), code, "{error}");
+            assert_eq!(status.message(), error.to_string());
+        }
+    }
+
+    #[test]
+    fn code_labels_are_the_grpc_names() {
+        assert_eq!(code_label(Code::Ok), "OK");
+        assert_eq!(code_label(Code::FailedPrecondition), "FAILED_PRECONDITION");
+        assert_eq!(code_label(Code::Unimplemented), "UNIMPLEMENTED");
+    }
+}
