@@ -12,6 +12,7 @@ mod config_props;
 // The node-group engine against the simulated cloud.
 mod engine_bugs;
 mod engine_flow;
+mod engine_restart;
 mod engine_safety;
 mod engine_scaling;
 mod engine_support;

@@ -174,8 +174,13 @@ impl State {
         let delete_requested = instance.delete_requested;
         let phase = instance.phase.clone();
 
+        // Removing the marker is a change to the cloud: a passive standby leaves it, and
+        // the `Running` arm below removes it once this replica is active.
         let clear_marker = |state: &mut State, actions: &mut Vec<Action>| {
-            if has_parked_marker && let Some(server) = server_id.clone() {
+            if active
+                && has_parked_marker
+                && let Some(server) = server_id.clone()
+            {
                 state.note_marker(Some(&server), None, Some(PARKED_MARKER));
                 actions.push(Action::ClearParkedMarker {
                     server,
@@ -290,6 +295,11 @@ impl State {
             Phase::Running | Phase::Parked if vanished => {
                 self.forget(key, "the server no longer exists")
             }
+            // A running server must not keep a parked marker (adopted powered on after a
+            // restart, or a removal that failed): a later restart would take it for a
+            // parked server once it is off. The cache is updated when the removal is sent;
+            // a failed removal is seen again at the next tag re-read and retried.
+            Phase::Running if has_parked_marker => clear_marker(self, actions),
             Phase::Parked if power_on => {
                 tracing::info!(group = group_name, server = %name, "parked server was powered on; running again");
                 clear_marker(self, actions);

@@ -99,7 +99,11 @@ impl Snapshot {
             last_list_ok: state.last_list_ok,
             last_list_error: state.last_list_error.clone(),
             commands_in_flight: state.outstanding_commands().len(),
-            deletions_retrying: state.instances.values().filter(|i| i.delete_attempts > 0).count(),
+            deletions_retrying: state
+                .instances
+                .values()
+                .filter(|i| i.delete_attempts > 0)
+                .count(),
         }
     }
 }
