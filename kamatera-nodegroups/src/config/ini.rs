@@ -96,6 +96,60 @@ fn header_end(header: &str) -> Option<usize> {
     None
 }
 
+/// How the first line of a value ends, read the way rust-ini reads it.
+enum ValueLineEnd {
+    /// The value ends on this line.
+    Ends,
+    /// A trailing `\` continues it on the next line.
+    Continues,
+}
+
+/// Reads the value part of a `key = value` line (after the `=`) like rust-ini: quoted
+/// parts first, then plain text in which ` ;`/` #` start a comment and a final `\`
+/// continues the line.
+fn first_value_line(value: &str) -> Result<ValueLineEnd, &'static str> {
+    let mut chars = value.trim_start().chars().peekable();
+    while let Some(&quote) = chars.peek().filter(|c| matches!(c, '"' | '\'')) {
+        chars.next();
+        let mut closed = false;
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                if chars.next().is_none() {
+                    break;
+                }
+            } else if c == quote {
+                closed = true;
+                break;
+            }
+        }
+        if !closed {
+            return Err("a quoted value must end on its own line (write \\n for a line break)");
+        }
+    }
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' if matches!(chars.peek(), Some(';' | '#')) => return Ok(ValueLineEnd::Ends),
+            '\\' if chars.next().is_none() => return Ok(ValueLineEnd::Continues),
+            _ => {}
+        }
+    }
+    Ok(ValueLineEnd::Ends)
+}
+
+/// Reads a line that continues a value; `true` when it continues further. rust-ini would
+/// let a comment here swallow the following line, so comments are refused instead.
+fn continued_value_line(line: &str) -> Result<bool, &'static str> {
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ';' | '#' => return Err("a comment cannot follow a `\\` line continuation"),
+            '\\' if chars.next().is_none() => return Ok(true),
+            _ => {}
+        }
+    }
+    Ok(false)
+}
+
 fn prepare(text: &str) -> Prepared {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // rust-ini also ends a line at a lone CR; make the line pass agree with it.
@@ -108,7 +162,10 @@ fn prepare(text: &str) -> Prepared {
     for (index, line) in text.split('\n').enumerate() {
         let number = index + 1;
         if continues {
-            continues = line.ends_with('\\');
+            continues = continued_value_line(line).unwrap_or_else(|message| {
+                syntax_errors.push((number, message.to_owned()));
+                false
+            });
             out.push(line.to_owned());
             continue;
         }
@@ -138,11 +195,23 @@ fn prepare(text: &str) -> Prepared {
             }
         } else if let Some(split) = trimmed.find(['=', ':']) {
             let key = trimmed[..split].trim().to_ascii_lowercase();
+            // rust-ini reads escapes (and `\` continuations) in key names too, which
+            // would put its keys out of step with these lines.
+            if key.contains('\\') {
+                syntax_errors.push((number, "a key name cannot contain `\\`".to_owned()));
+            }
             if let Some(block) = blocks.get_mut(current) {
                 block.keys.entry(key).or_default().push(number);
                 block.key_lines.push(number);
             }
-            continues = line.ends_with('\\');
+            continues = match first_value_line(&trimmed[split + 1..]) {
+                Ok(ValueLineEnd::Continues) => true,
+                Ok(ValueLineEnd::Ends) => false,
+                Err(message) => {
+                    syntax_errors.push((number, message.to_owned()));
+                    false
+                }
+            };
             out.push(trimmed.to_owned());
         } else {
             if let Some(block) = blocks.get_mut(current) {
@@ -457,6 +526,41 @@ mod tests {
         );
         let prefix = &values[&GlobalKey::Only(GlobalOnly::FilterNamePrefix)][0];
         assert_eq!((prefix.text.as_str(), prefix.line), ("x", Some(6)));
+    }
+
+    #[test]
+    fn value_lines_are_read_like_rust_ini() {
+        assert!(matches!(
+            first_value_line(" a \\"),
+            Ok(ValueLineEnd::Continues)
+        ));
+        assert!(matches!(first_value_line(" a ;\\"), Ok(ValueLineEnd::Ends)));
+        assert!(matches!(first_value_line(" a\\\\"), Ok(ValueLineEnd::Ends)));
+        assert!(matches!(
+            first_value_line(" \"a ; \\\" b\" x"),
+            Ok(ValueLineEnd::Ends)
+        ));
+        assert!(matches!(
+            first_value_line(" 'q'\"r\" \\"),
+            Ok(ValueLineEnd::Continues)
+        ));
+        assert!(first_value_line(" \"open").is_err());
+        assert!(first_value_line(" \"open\\").is_err());
+        assert_eq!(continued_value_line(" b \\"), Ok(true));
+        assert_eq!(continued_value_line(" b"), Ok(false));
+        assert!(continued_value_line(" b ; c").is_err());
+    }
+
+    #[test]
+    fn lines_stay_in_step_after_continuations_and_comments() {
+        let raw = read_ok(
+            "[global]\ncluster-name = a ;\\\n[nodegroup \"n\"]\nimage = x \\\n  y\nram = 1\n",
+        );
+        assert_eq!(raw.groups[0].values[&Setting::Ram][0].line, Some(6));
+        assert_eq!(raw.groups[0].values[&Setting::Image][0].text, "x   y");
+        let mut problems = Vec::new();
+        assert!(read("[global]\nx = \"open\ny = 1\n", &mut problems).is_none());
+        assert_eq!(problems[0].line, Some(2));
     }
 
     #[test]
