@@ -19,7 +19,9 @@
 //! Differences from gcfg, the Go provider's parser, all of them stricter or documented:
 //! a key without `=` is an error (gcfg read it as `true` or as "reset the list"); single
 //! quotes are quote characters; an unknown backslash escape drops the backslash (so quote
-//! values containing `\` and write `\\`); `key: value` is read like `key = value`.
+//! values containing `\` and write `\\`); `key: value` is read like `key = value`; a
+//! quoted value must close on its own line, and a line continued with `\` cannot carry a
+//! comment.
 //!
 //! # Credentials
 //!
