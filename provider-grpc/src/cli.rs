@@ -141,6 +141,7 @@ mod tests {
                 assert_eq!(args.cloud_config, PathBuf::from("c.ini"));
                 assert_eq!(args.format, Format::Json);
             }
+            Ok(other) => panic!("parsed as another command: {other:?}"),
             Err(error) => panic!("{error}"),
         }
     }

@@ -356,6 +356,7 @@ mod tests {
             target_size: 2,
             instances: Vec::new(),
             parked: 1,
+            parked_servers: vec!["k8s-ng1-parked".into()],
         });
         assert_eq!(group.id, "ng1");
         assert_eq!(group.min_size, 0);

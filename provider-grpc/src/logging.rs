@@ -20,10 +20,16 @@ const CAPPED_TARGETS: [&str; 7] = [
     "hyper", "hyper_util", "h2", "reqwest", "rustls", "tower", "tonic",
 ];
 
-/// The filter: `RUST_LOG` (or `info`) with the noisy HTTP libraries capped.
+/// The filter: `RUST_LOG` (or `info`) with the HTTP libraries capped.
 pub fn filter() -> EnvFilter {
-    let mut filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let spec = std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_default();
+    filter_from(if spec.trim().is_empty() { "info" } else { &spec })
+}
+
+/// The filter for a `RUST_LOG`-style `spec` (invalid directives are skipped), with the
+/// HTTP libraries capped at info.
+pub fn filter_from(spec: &str) -> EnvFilter {
+    let mut filter = EnvFilter::builder().parse_lossy(spec);
     for target in CAPPED_TARGETS {
         if let Ok(directive) = format!("{target}=info").parse::<Directive>() {
             filter = filter.add_directive(directive);

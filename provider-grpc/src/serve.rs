@@ -197,8 +197,8 @@ pub async fn run(
     if let Some(tls) = config.tls.server_config() {
         builder = builder.tls_config(tls).map_err(ServeError::Grpc)?;
     }
-    let grpc_addr = listeners.grpc.local_addr().ok();
-    let http_addr = listeners.http.local_addr().ok();
+    let grpc_addr = listeners.grpc.local_addr().map_err(ServeError::Http)?;
+    let http_addr = listeners.http.local_addr().map_err(ServeError::Http)?;
     let grpc_shutdown = shutdown.clone();
     let router = builder
         .add_service(health_service)
@@ -228,8 +228,8 @@ pub async fn run(
         shutdown.clone(),
     ));
     tracing::info!(
-        grpc = ?grpc_addr,
-        http = ?http_addr,
+        grpc = %grpc_addr,
+        http = %http_addr,
         tls = config.tls.describe(),
         groups,
         "serving cluster-autoscaler externalgrpc"

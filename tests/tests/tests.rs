@@ -11,3 +11,15 @@ mod api_scenarios;
 mod api_vs_sim;
 /// The shipped examples: cloud config, Kubernetes manifests, init scripts, Dockerfile.
 mod examples;
+
+/// The provider served in-process for the gRPC tests.
+mod grpc_support;
+
+/// Scale-up and scale-down over gRPC, as cluster-autoscaler drives them.
+mod grpc_flow;
+/// The HTTP port, gRPC health and reflection, metrics and secret-free logs.
+mod grpc_http;
+/// TLS and mutual TLS of the gRPC port.
+mod grpc_tls;
+/// Both CA wire generations, the optional RPCs and status codes.
+mod grpc_wire;
