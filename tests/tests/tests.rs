@@ -9,6 +9,8 @@ mod support;
 mod api_scenarios;
 /// The `kamatera-api` client against `kamatera-sim`: every endpoint and lifecycle.
 mod api_vs_sim;
+/// Every benchmark scenario at a tiny size, so the suite cannot rot.
+mod bench_smoke;
 /// The shipped examples: cloud config, Kubernetes manifests, init scripts, Dockerfile.
 mod examples;
 

@@ -1,0 +1,365 @@
+//! Turns the scenarios' reports into the table of `BENCHMARKS.md` and the JSON beside it.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::scenarios::{api_cost, cold_start, growth, scale_up};
+
+/// Tolerance over a floor that still meets the goal.
+const FLOOR_FACTOR: f64 = 1.3;
+/// RSS goal at 10,000 servers.
+const RSS_GOAL_MIB: f64 = 64.0;
+
+/// What the numbers were measured on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// `std::thread::available_parallelism`.
+    pub cores: usize,
+    /// `model name` from `/proc/cpuinfo`.
+    pub cpu: String,
+    /// `std::env::consts::{OS, ARCH}`.
+    pub os: String,
+}
+
+impl Machine {
+    /// The machine this runs on.
+    pub fn detect() -> Self {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        Self {
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            cpu,
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        }
+    }
+}
+
+/// Met, missed, or a figure without a goal.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Met,
+    Missed,
+    Info,
+}
+
+impl Verdict {
+    fn of(ok: bool) -> Self {
+        if ok { Verdict::Met } else { Verdict::Missed }
+    }
+    fn label(self) -> &'static str {
+        match self {
+            Verdict::Met => "met",
+            Verdict::Missed => "**MISSED**",
+            Verdict::Info => "info",
+        }
+    }
+}
+
+/// One line of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub scenario: &'static str,
+    pub metric: String,
+    pub goal: String,
+    pub measured: String,
+    pub floor: String,
+    pub verdict: Verdict,
+}
+
+fn row(
+    scenario: &'static str,
+    metric: impl Into<String>,
+    goal: impl Into<String>,
+    measured: impl Into<String>,
+    floor: impl Into<String>,
+    verdict: Verdict,
+) -> Row {
+    Row {
+        scenario,
+        metric: metric.into(),
+        goal: goal.into(),
+        measured: measured.into(),
+        floor: floor.into(),
+        verdict,
+    }
+}
+
+/// Everything one run of the suite measured.
+#[derive(Debug)]
+pub struct Results {
+    pub machine: Machine,
+    pub api_cost: Option<api_cost::Report>,
+    pub cold_start: Option<cold_start::Report>,
+    pub scale_up: Option<scale_up::Report>,
+    pub growth: Option<Vec<growth::Sample>>,
+}
+
+impl Results {
+    pub fn new(machine: Machine) -> Self {
+        Self {
+            machine,
+            api_cost: None,
+            cold_start: None,
+            scale_up: None,
+            growth: None,
+        }
+    }
+
+    /// The table rows, in scenario order.
+    pub fn rows(&self) -> Vec<Row> {
+        let mut rows = Vec::new();
+        if let Some(r) = &self.api_cost {
+            api_cost_rows(r, &mut rows);
+        }
+        if let Some(r) = &self.cold_start {
+            cold_start_rows(r, &mut rows);
+        }
+        if let Some(r) = &self.scale_up {
+            scale_up_rows(r, &mut rows);
+        }
+        if let Some(samples) = &self.growth {
+            growth_rows(samples, &mut rows);
+        }
+        rows
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "machine": self.machine,
+            "note": "Absolute times are noisy (shared 2-core machine); the ratios to the floors are the result.",
+            "rows": self.rows(),
+            "scenarios": {
+                "api_cost": self.api_cost,
+                "cold_start": self.cold_start,
+                "scale_up": self.scale_up,
+                "growth": self.growth,
+            },
+        })
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        out.push_str(HEADER);
+        out.push_str(&format!(
+            "Measured on {} core(s), {} ({}). Absolute times are noisy (the machine is shared \
+             and small); the ratios to the floors, measured in the same run, are the result. \
+             Every figure is the median of several runs unless it says \"worst\".\n\n",
+            self.machine.cores, self.machine.cpu, self.machine.os
+        ));
+        out.push_str("| # | Metric | Goal | Measured | Floor / reference | Verdict |\n");
+        out.push_str("|---|---|---|---|---|---|\n");
+        for r in self.rows() {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                r.scenario,
+                r.metric,
+                r.goal,
+                r.measured,
+                r.floor,
+                r.verdict.label()
+            ));
+        }
+        out.push('\n');
+        out.push_str(NOTES);
+        out
+    }
+}
+
+fn api_cost_rows(r: &api_cost::Report, rows: &mut Vec<Row>) {
+    let p = &r.params;
+    let idle = r.idle_worst();
+    let busy = r.in_flight_worst();
+    let aged = r.tags_aged_worst();
+    let polls = p.in_flight.div_ceil(r.queue_batch.max(1)) as u64;
+    let shape = format!("{} servers, {} groups", p.servers, p.groups);
+    rows.push(row(
+        "2",
+        format!(
+            "Idle pass ({shape}): list / tags / all requests, worst of {}",
+            r.idle.len()
+        ),
+        "1 / 0 / 1",
+        format!("{} / {} / {}", idle.list, idle.tags, idle.total),
+        "1 list",
+        Verdict::of(idle.list == 1 && idle.tags == 0 && idle.total == 1),
+    ));
+    rows.push(row(
+        "2",
+        format!(
+            "Pass with {} commands in flight: queue polls / all requests, worst of {}",
+            p.in_flight,
+            r.in_flight.len()
+        ),
+        format!("{polls} / {} (1 poll per {} ids)", polls + 1, r.queue_batch),
+        format!("{} / {}", busy.queue, busy.total),
+        format!(
+            "⌈{}/{}⌉ = {polls} polls + 1 list",
+            p.in_flight, r.queue_batch
+        ),
+        Verdict::of(busy.queue == polls && busy.total == polls + 1 && busy.tags == 0),
+    ));
+    rows.push(row(
+        "2",
+        "Idle pass once tags are older than `tag_refresh_interval` (10 min): tags per pass",
+        "bounded by `tag_refresh_budget`",
+        format!("{} (+{} list)", aged.tags, aged.list),
+        format!("budget {}", r.tag_refresh_budget),
+        Verdict::Info,
+    ));
+}
+
+fn cold_start_rows(r: &cold_start::Report, rows: &mut Vec<Row>) {
+    let p = &r.params;
+    rows.push(row(
+        "3",
+        format!(
+            "Cold start, {} servers, {} ms latency: time to a ready snapshot with every server",
+            p.servers, p.latency_ms
+        ),
+        format!("≤ {FLOOR_FACTOR}× floor"),
+        format!("{:.0} ms ({:.2}× floor)", r.ready_ms, r.ratio()),
+        format!(
+            "{:.0} ms = list {:.0} ms + ⌈{}/{}⌉ × {} ms; sequential {:.0} ms",
+            r.floor_ms, r.list_ms, p.servers, r.tag_concurrency, p.latency_ms, r.sequential_ms
+        ),
+        Verdict::of(r.ratio() <= FLOOR_FACTOR),
+    ));
+    let nodes_then = r
+        .runs
+        .iter()
+        .map(|run| run.nodes_when_refresh_ok)
+        .max()
+        .unwrap_or(0);
+    rows.push(row(
+        "3",
+        "Cold start: when `Refresh` first succeeds, and nodes the snapshot had then (worst run)",
+        "only with every server adopted",
+        format!(
+            "{:.0} ms, {nodes_then} of {} nodes",
+            r.refresh_ok_ms, p.servers
+        ),
+        format!("ready at {:.0} ms", r.ready_ms),
+        Verdict::of(nodes_then == p.servers),
+    ));
+}
+
+fn scale_up_rows(r: &scale_up::Report, rows: &mut Vec<Row>) {
+    let p = &r.params;
+    rows.push(row(
+        "4",
+        format!("`increase_size({})` latency, in-process", p.nodes),
+        "< 10 ms",
+        format!("{:.3} ms", r.increase_size_ms),
+        "–",
+        Verdict::of(r.increase_size_ms < 10.0),
+    ));
+    rows.push(row(
+        "4",
+        format!(
+            "Scale-up of {} nodes, {} ms latency: until every create is accepted",
+            p.nodes, p.latency_ms
+        ),
+        format!("≤ {FLOOR_FACTOR}× floor"),
+        format!("{:.0} ms ({:.2}× floor)", r.all_accepted_ms, r.ratio()),
+        format!(
+            "{:.0} ms = ⌈{}/{}⌉ × {} ms; sequential {:.0} ms",
+            r.floor_ms, p.nodes, r.mutation_concurrency, p.latency_ms, r.sequential_ms
+        ),
+        Verdict::of(r.ratio() <= FLOOR_FACTOR),
+    ));
+}
+
+fn growth_rows(samples: &[growth::Sample], rows: &mut Vec<Row>) {
+    for s in samples {
+        let rss = s.peak_rss_kib.map_or(f64::NAN, |k| k as f64 / 1024.0);
+        let is_goal = s.servers == 10_000;
+        rows.push(row(
+            "5",
+            format!(
+                "{} servers ({} groups): loop / steady pass / cold pass / peak RSS",
+                s.servers, s.groups
+            ),
+            if is_goal {
+                format!("RSS ≤ {RSS_GOAL_MIB} MiB")
+            } else {
+                "–".to_owned()
+            },
+            format!(
+                "{:.2} ms / {:.1} ms / {:.0} ms / {:.1} MiB",
+                s.loop_ms, s.pass_ms, s.cold_pass_ms, rss
+            ),
+            format!("{} calls per loop", s.loop_calls),
+            if is_goal {
+                Verdict::of(rss <= RSS_GOAL_MIB)
+            } else {
+                Verdict::Info
+            },
+        ));
+    }
+    // Linear or better: the cost per server at the largest size is within the tolerance
+    // of the cost per server at the smallest.
+    if let (Some(small), Some(large)) = (samples.first(), samples.last())
+        && large.servers > small.servers
+    {
+        let per = |v: f64, s: &growth::Sample| v / s.servers as f64;
+        let loop_growth = per(large.loop_ms, large) / per(small.loop_ms, small);
+        let pass_growth = per(large.pass_ms, large) / per(small.pass_ms, small);
+        rows.push(row(
+            "5",
+            format!(
+                "Per-server cost at {} vs {} servers: loop / steady pass",
+                large.servers, small.servers
+            ),
+            format!("≤ {FLOOR_FACTOR}× (linear or better)"),
+            format!("{loop_growth:.2}× / {pass_growth:.2}×"),
+            "1.00× = exactly linear",
+            Verdict::of(loop_growth <= FLOOR_FACTOR && pass_growth <= FLOOR_FACTOR),
+        ));
+    }
+}
+
+const HEADER: &str = "# Benchmarks
+
+Run with one command from the workspace root (release build, about three minutes):
+
+```sh
+cargo bench -p tests
+```
+
+It starts `kamatera-sim` on loopback with injected per-request latency, runs the provider
+in-process (scenario 5 in a child process, so its memory is measured alone), and rewrites
+this file, `benchmarks.json` beside it and `target/bench/results.json`.
+`cargo bench -p tests -- --only 2,4` runs some scenarios and writes only the last.
+The benchmarks do not run in CI; the smoke test `bench_smoke` in the `e2e` test binary runs
+every scenario at a tiny size so they cannot rot.
+
+";
+
+const NOTES: &str = "## How each figure is measured
+
+1. (see notes below)
+2. **Steady-state API cost.** The simulator counts every API request; a pass's cost is the
+   difference of its counters around `run_pass` plus every call the pass started. In-flight
+   commands are creates whose commands stay pending (the simulator's clock is not moved).
+   The last row uses a second engine whose `tag_refresh_interval` is zero, to show what a
+   pass costs once every server's tags are due for a re-read (all other options default).
+3. **Cold start.** A fresh engine's first pass against a cloud of existing member servers;
+   every request takes the injected latency. The floor's list time is measured in the same
+   run. A watcher calls `refresh()` every millisecond, as a cluster-autoscaler might.
+4. **Scale-up.** The reconciler runs as in production (`Reconciler::run`); the time runs
+   from the `increase_size` call until the engine holds a command id for every create.
+5. **Growth.** Each size runs in a child process (the bench binary re-executed) against a
+   simulator in the parent; `VmHWM` from `/proc/self/status` is the child's peak RSS. The
+   loop is the in-process CA loop: `refresh`, `node_groups`, `target_size` / `nodes` /
+   options per group and `node_group_for_node` for every node. No latency is injected.
+
+All engines use the documented `EngineOptions::default()`.
+";

@@ -1,0 +1,96 @@
+//! Scenario 5: how loop time, pass time and memory grow with the number of servers.
+//!
+//! The bench runs [`measure`] in a child process (the bench binary re-executed with an
+//! argument) against a simulator in the parent, so the child's peak RSS (`VmHWM`) is the
+//! provider's alone. The smoke test runs it in-process at a tiny size.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::loop_replay::{known_nodes, replay_in_process};
+use super::{config, engine, median, ms, seed_members, start_sim};
+
+/// One size, measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sample {
+    /// Member servers in the cloud.
+    pub servers: usize,
+    /// Node groups they are spread over.
+    pub groups: usize,
+    /// The first pass (list plus every tag read), no injected latency.
+    pub cold_pass_ms: f64,
+    /// Median steady pass (list, nothing changed).
+    pub pass_ms: f64,
+    /// Median in-process CA loop (every read RPC's engine call).
+    pub loop_ms: f64,
+    /// Calls in one loop.
+    pub loop_calls: usize,
+    /// Peak resident set of the measuring process, KiB (`VmHWM`); `None` off Linux.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// A simulated cloud with `servers` members over `groups` groups.
+pub async fn cloud(groups: usize, servers: usize) -> kamatera_sim::SimHandle {
+    let sim = start_sim().await;
+    seed_members(&sim, groups, servers);
+    sim
+}
+
+/// The peak resident set of this process so far, from `/proc/self/status`.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs a provider engine against the cloud at `url`: one cold pass, then `runs` steady
+/// passes and `runs` CA loops.
+pub async fn measure(url: &str, groups: usize, servers: usize, runs: usize) -> Sample {
+    let (engine, mut reconciler) = engine(url, config(url, groups, servers));
+    let _ = engine.refresh();
+    let started = Instant::now();
+    reconciler.run_pass().await.expect("cold pass");
+    reconciler.settle().await;
+    let cold = started.elapsed();
+
+    let mut passes = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let report = reconciler.run_pass().await.expect("pass");
+        reconciler.settle().await;
+        passes.push(started.elapsed());
+        assert_eq!(report.tag_reads, 0, "a steady pass reads no tags");
+    }
+    let nodes = known_nodes(&engine);
+    assert_eq!(nodes.len(), servers, "every server adopted");
+    let mut loops = Vec::with_capacity(runs);
+    let mut calls = 0;
+    for _ in 0..runs {
+        let (took, n) = replay_in_process(&engine, &nodes);
+        loops.push(took);
+        calls = n;
+    }
+    Sample {
+        servers,
+        groups,
+        cold_pass_ms: ms(cold),
+        pass_ms: ms(median(&passes)),
+        loop_ms: ms(median(&loops)),
+        loop_calls: calls,
+        peak_rss_kib: peak_rss_kib(),
+    }
+}
+
+/// How long a child may run before the parent gives up on it.
+pub fn child_limit(servers: usize) -> Duration {
+    Duration::from_secs(60) + Duration::from_millis(servers as u64 * 10)
+}
+
+/// A tiny in-process run, for the smoke test (RSS is then the whole test process).
+pub async fn in_process(groups: usize, servers: usize, runs: usize) -> Sample {
+    let sim = cloud(groups, servers).await;
+    let sample = measure(sim.url().as_str(), groups, servers, runs).await;
+    sim.shutdown().await.expect("simulator stops");
+    sample
+}
