@@ -194,19 +194,26 @@ fn parse_pairs<'a>(field: &'static str, spec: &'a str) -> Result<Vec<(&'a str, &
     if spec.chars().any(char::is_whitespace) {
         return Err(invalid(field, spec, "must not contain spaces"));
     }
-    spec.split(',')
-        .map(|pair| {
-            let mut parts = pair.split('=');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(k), Some(v), None) if !k.is_empty() => Ok((k, v)),
-                _ => Err(invalid(
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    for pair in spec.split(',') {
+        let mut parts = pair.split('=');
+        let (key, value) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(k), Some(v), None) if !k.is_empty() => (k, v),
+            _ => {
+                return Err(invalid(
                     field,
                     spec,
                     format!("{pair:?} is not a key=value pair"),
-                )),
+                ));
             }
-        })
-        .collect()
+        };
+        // `size=10,size=20` is ambiguous: refuse it rather than guess.
+        if pairs.iter().any(|(seen, _)| *seen == key) {
+            return Err(invalid(field, spec, format!("key {key:?} is given twice")));
+        }
+        pairs.push((key, value));
+    }
+    Ok(pairs)
 }
 
 fn parse_slot(field: &'static str, spec: &str, value: &str) -> Result<u8, Error> {
