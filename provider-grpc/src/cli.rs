@@ -148,13 +148,9 @@ mod tests {
 
     #[test]
     fn serve_has_defaults_and_parses_every_flag() {
-        let cli = Cli::try_parse_from([
-            "kamatera-provider-grpc",
-            "serve",
-            "--cloud-config",
-            "c.ini",
-        ])
-        .unwrap();
+        let cli =
+            Cli::try_parse_from(["kamatera-provider-grpc", "serve", "--cloud-config", "c.ini"])
+                .unwrap();
         let Command::Serve(args) = cli.command else {
             panic!("not serve");
         };

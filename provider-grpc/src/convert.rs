@@ -75,7 +75,7 @@ pub fn instance(view: &InstanceView) -> pb::Instance {
 
 /// CPU as a Kubernetes quantity: whole cores when exact (`2`), millicores otherwise (`1900m`).
 fn cpu_quantity(millis: u64) -> Quantity {
-    let text = if millis % 1000 == 0 {
+    let text = if millis.is_multiple_of(1000) {
         (millis / 1000).to_string()
     } else {
         format!("{millis}m")
@@ -270,7 +270,8 @@ pub fn span_seconds(
     let (Some(start), Some(end)) = (start, end) else {
         return Err(SpanError::Missing);
     };
-    let nanos = |t: &prost_types::Timestamp| i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
+    let nanos =
+        |t: &prost_types::Timestamp| i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
     let diff = nanos(end) - nanos(start);
     if diff < 0 {
         return Err(SpanError::Negative);
@@ -342,7 +343,12 @@ mod tests {
             }),
         ));
         assert_eq!(
-            other.status.unwrap().error_info.unwrap().instance_error_class,
+            other
+                .status
+                .unwrap()
+                .error_info
+                .unwrap()
+                .instance_error_class,
             99
         );
     }
@@ -407,14 +413,16 @@ mod tests {
         assert_eq!(taint.value.as_deref(), Some("batch"));
         assert_eq!(taint.effect.as_deref(), Some("NoSchedule"));
         let status = decoded.status.unwrap();
-        let quantity = |map: &BTreeMap<String, Quantity>, key: &str| {
-            map[key].string.clone().unwrap()
-        };
+        let quantity =
+            |map: &BTreeMap<String, Quantity>, key: &str| map[key].string.clone().unwrap();
         assert_eq!(quantity(&status.capacity, "cpu"), "2");
         assert_eq!(quantity(&status.allocatable, "cpu"), "1900m");
         assert_eq!(quantity(&status.capacity, "memory"), "4294967296");
         assert_eq!(quantity(&status.allocatable, "memory"), "4026531840");
-        assert_eq!(quantity(&status.capacity, "ephemeral-storage"), "53687091200");
+        assert_eq!(
+            quantity(&status.capacity, "ephemeral-storage"),
+            "53687091200"
+        );
         assert_eq!(quantity(&status.allocatable, "pods"), "110");
         assert_eq!(status.conditions[0].r#type.as_deref(), Some("Ready"));
         assert_eq!(status.conditions[0].status.as_deref(), Some("True"));
@@ -451,7 +459,11 @@ mod tests {
         let unneeded = Duration::from_secs(600);
         let unready = Duration::from_secs(1200);
         let provision = Duration::from_secs(900);
-        let (new, old) = if legacy_only { (false, true) } else { (true, false) };
+        let (new, old) = if legacy_only {
+            (false, true)
+        } else {
+            (true, false)
+        };
         pb::NodeGroupAutoscalingOptions {
             scale_down_utilization_threshold: 0.5,
             scale_down_gpu_utilization_threshold: 0.5,
@@ -543,7 +555,10 @@ mod tests {
         assert_eq!(seconds, 5_400.0);
         assert!((node_price(0.5, seconds) - 0.75).abs() < 1e-12);
         assert_eq!(span_seconds(Some(&start), Some(&start)), Ok(0.0));
-        assert_eq!(span_seconds(Some(&end), Some(&start)), Err(SpanError::Negative));
+        assert_eq!(
+            span_seconds(Some(&end), Some(&start)),
+            Err(SpanError::Negative)
+        );
         assert_eq!(span_seconds(None, Some(&start)), Err(SpanError::Missing));
         let half = prost_types::Timestamp {
             seconds: 1_000,

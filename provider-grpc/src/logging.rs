@@ -17,13 +17,23 @@ pub enum LogFormat {
 /// Kamatera `AuthSecret`) at debug and trace level. They are capped at info whatever
 /// `RUST_LOG` says, so that secrets never reach the logs.
 const CAPPED_TARGETS: [&str; 7] = [
-    "hyper", "hyper_util", "h2", "reqwest", "rustls", "tower", "tonic",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "rustls",
+    "tower",
+    "tonic",
 ];
 
 /// The filter: `RUST_LOG` (or `info`) with the HTTP libraries capped.
 pub fn filter() -> EnvFilter {
     let spec = std::env::var(EnvFilter::DEFAULT_ENV).unwrap_or_default();
-    filter_from(if spec.trim().is_empty() { "info" } else { &spec })
+    filter_from(if spec.trim().is_empty() {
+        "info"
+    } else {
+        &spec
+    })
 }
 
 /// The filter for a `RUST_LOG`-style `spec` (invalid directives are skipped), with the

@@ -55,7 +55,10 @@ pub struct GrpcMetrics {
 impl GrpcMetrics {
     /// Records one finished call.
     pub fn observe(&self, method: &'static str, code: Code, elapsed: Duration) {
-        let labels = [("method", method.to_owned()), ("code", code_label(code).to_owned())];
+        let labels = [
+            ("method", method.to_owned()),
+            ("code", code_label(code).to_owned()),
+        ];
         self.requests.get_or_create(&labels).inc();
         self.durations
             .get_or_create(&labels)
@@ -164,7 +167,7 @@ struct EngineCollector {
     background: Arc<Background>,
 }
 
-fn gauge_family<'a>(
+fn gauge_family(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
@@ -226,8 +229,11 @@ impl Collector for EngineCollector {
                 ));
             }
             instances.push((
-                vec![("group", group.name.clone()), ("state", "parked".to_owned())],
-                as_f64(u64::try_from(group.parked).unwrap_or(u64::MAX)),
+                vec![
+                    ("group", group.name.clone()),
+                    ("state", "parked".to_owned()),
+                ],
+                f64::from(group.parked),
             ));
         }
         gauge_family(
@@ -275,7 +281,10 @@ impl Collector for EngineCollector {
             &mut encoder,
             "kamatera_provider_ready",
             "1 once the servers have been listed and background work runs",
-            [(Vec::new(), if self.background.is_ready() { 1.0 } else { 0.0 })],
+            [(
+                Vec::new(),
+                if self.background.is_ready() { 1.0 } else { 0.0 },
+            )],
         )?;
         Ok(())
     }

@@ -9,7 +9,8 @@
 tonic::include_proto!("clusterautoscaler.cloudprovider.v1.externalgrpc");
 
 /// The encoded descriptor set of the proto and its imports, served by gRPC reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("externalgrpc_descriptor");
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("externalgrpc_descriptor");
 
 /// The fully qualified service name, as health checks and reflection name it.
 pub const SERVICE_NAME: &str = "clusterautoscaler.cloudprovider.v1.externalgrpc.CloudProvider";

@@ -121,7 +121,10 @@ fn api_client(
         .base_url(config.api_url.clone())
         .credentials(credentials.client_id.clone(), credentials.secret.clone())
         .timeout(timeout)
-        .user_agent(concat!("kamatera-provider-grpc/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!(
+            "kamatera-provider-grpc/",
+            env!("CARGO_PKG_VERSION")
+        ))
         .observer(metrics.api.clone())
         .build()
         .map_err(ServeError::Client)
@@ -272,14 +275,25 @@ async fn wait(
     shutdown.cancel();
     tracing::info!("shutting down: no new connections; finishing calls in flight");
     let drain = async {
-        let grpc_result = if grpc_done { Ok(()) } else { flatten((&mut grpc).await) };
-        let http_result = if http_done { Ok(()) } else { flatten((&mut http).await) };
+        let grpc_result = if grpc_done {
+            Ok(())
+        } else {
+            flatten((&mut grpc).await)
+        };
+        let http_result = if http_done {
+            Ok(())
+        } else {
+            flatten((&mut http).await)
+        };
         grpc_result.and(http_result)
     };
     let rest = match tokio::time::timeout(grace, drain).await {
         Ok(result) => result,
         Err(_) => {
-            tracing::warn!(?grace, "calls still in flight after the grace period were dropped");
+            tracing::warn!(
+                ?grace,
+                "calls still in flight after the grace period were dropped"
+            );
             grpc.abort();
             http.abort();
             Ok(())
@@ -288,6 +302,8 @@ async fn wait(
     first.and(rest)
 }
 
-fn flatten(joined: Result<Result<(), ServeError>, tokio::task::JoinError>) -> Result<(), ServeError> {
+fn flatten(
+    joined: Result<Result<(), ServeError>, tokio::task::JoinError>,
+) -> Result<(), ServeError> {
     joined.map_err(ServeError::Task)?
 }

@@ -142,10 +142,13 @@ impl Provider {
             Status::unimplemented(format!("node group {group:?} has no hourly-price"))
         })?;
         // CA 1.34.2 and newer send fields 4/5; older ones 2/3.
-        let start = request.start_timestamp.as_ref().or(request.start_time.as_ref());
+        let start = request
+            .start_timestamp
+            .as_ref()
+            .or(request.start_time.as_ref());
         let end = request.end_timestamp.as_ref().or(request.end_time.as_ref());
-        let seconds =
-            convert::span_seconds(start, end).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let seconds = convert::span_seconds(start, end)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         Ok(convert::node_price(hourly, seconds))
     }
 

@@ -77,12 +77,8 @@ impl TlsFiles {
     pub fn check(&self) -> Result<(), TlsError> {
         match (&self.cert, &self.key, &self.client_ca) {
             (None, None, None) | (Some(_), Some(_), _) => Ok(()),
-            (Some(_), None, _) => Err(TlsError::Partial(
-                "--tls-cert is set but --tls-key is not",
-            )),
-            (None, Some(_), _) => Err(TlsError::Partial(
-                "--tls-key is set but --tls-cert is not",
-            )),
+            (Some(_), None, _) => Err(TlsError::Partial("--tls-cert is set but --tls-key is not")),
+            (None, Some(_), _) => Err(TlsError::Partial("--tls-key is set but --tls-cert is not")),
             (None, None, Some(_)) => Err(TlsError::Partial(
                 "--tls-client-ca needs --tls-cert and --tls-key",
             )),
@@ -189,7 +185,13 @@ mod tests {
     fn missing_and_non_pem_files_are_errors() {
         let missing = files(true, true, false).load().unwrap_err();
         assert!(
-            matches!(missing, TlsError::Read { what: "certificate", .. }),
+            matches!(
+                missing,
+                TlsError::Read {
+                    what: "certificate",
+                    ..
+                }
+            ),
             "{missing}"
         );
         let dir = std::env::temp_dir().join(format!("tls-test-{}", std::process::id()));
