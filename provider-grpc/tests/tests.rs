@@ -3,3 +3,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod check_config;
+/// `serve` run as a real process.
+mod serve_process;
