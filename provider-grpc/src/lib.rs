@@ -24,6 +24,7 @@ pub mod convert;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod node_sync;
 pub mod pb;
 pub mod serve;
 pub mod service;

@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod check_config;
+mod node_sync;
 /// `serve` run as a real process.
 mod serve_process;

@@ -1,0 +1,99 @@
+//! Counters of what the node-sync controller did, for the process's `/metrics`.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
+
+/// Counters of the node-sync controller. Cloning shares the counters, so one clone goes to
+/// [`run`](super::run) and another is registered with the process's registry.
+#[derive(Debug, Clone, Default)]
+pub struct NodeSyncMetrics {
+    /// Nodes whose empty `spec.providerID` was set.
+    pub provider_ids_patched: Counter,
+    /// Nodes of managed servers seen with a different, non-empty provider id (counted once
+    /// per node and value, like the warning).
+    pub provider_id_mismatches: Counter,
+    /// Nodes of parked servers deleted.
+    pub parked_nodes_deleted: Counter,
+    /// Nodes of parked servers made schedulable with the autoscaler's taints removed.
+    pub parked_nodes_cordoned: Counter,
+    /// Writes that met a conflict (the Node changed since it was read) and were re-planned.
+    pub conflicts: Counter,
+    /// Failed Kubernetes API calls: watch and list failures, and failed reads and writes
+    /// (timeouts and transport errors included; conflicts and not-found excluded).
+    pub api_errors: Counter,
+    /// Completed passes over every Node in the watch cache (one per resync interval).
+    pub resyncs: Counter,
+}
+
+impl NodeSyncMetrics {
+    /// Registers every counter with `registry` under `node_sync_…` names (a `_total` suffix is
+    /// added on exposition). Register through a prefixed sub-registry to namespace them.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "node_sync_provider_ids_patched",
+            "Nodes whose empty spec.providerID was set to the server's instance id",
+            self.provider_ids_patched.clone(),
+        );
+        registry.register(
+            "node_sync_provider_id_mismatches",
+            "Nodes of managed servers whose provider id differs from the expected one",
+            self.provider_id_mismatches.clone(),
+        );
+        registry.register(
+            "node_sync_parked_nodes_deleted",
+            "Node objects of parked (powered-off) servers deleted",
+            self.parked_nodes_deleted.clone(),
+        );
+        registry.register(
+            "node_sync_parked_nodes_cordoned",
+            "Nodes of parked servers made schedulable with the autoscaler taints removed",
+            self.parked_nodes_cordoned.clone(),
+        );
+        registry.register(
+            "node_sync_conflicts",
+            "Node writes that met a conflict and were planned again",
+            self.conflicts.clone(),
+        );
+        registry.register(
+            "node_sync_api_errors",
+            "Failed Kubernetes API calls (watch, list, get, patch, delete)",
+            self.api_errors.clone(),
+        );
+        registry.register(
+            "node_sync_resyncs",
+            "Completed periodic passes over every known Node",
+            self.resyncs.clone(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::encoding::text::encode;
+
+    use super::*;
+
+    #[test]
+    fn registered_counters_are_shared_with_clones() {
+        let metrics = NodeSyncMetrics::default();
+        let mut registry = Registry::with_prefix("kamatera");
+        metrics.register(&mut registry);
+        let clone = metrics.clone();
+        clone.provider_ids_patched.inc();
+        clone.api_errors.inc_by(2);
+        let mut text = String::new();
+        encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains("kamatera_node_sync_provider_ids_patched_total 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kamatera_node_sync_api_errors_total 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kamatera_node_sync_parked_nodes_deleted_total 0"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! How the node-sync controller behaves: what it does with parked servers' Nodes, how often
+//! it re-checks, and how long it waits and retries.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use backon::ExponentialBuilder;
+
+/// What to do with the Node object of a parked server (a server kept powered off for reuse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ParkedNodeAction {
+    /// Delete the Node object. A powered-off server's Node is NotReady and would count
+    /// against cluster-autoscaler's unready thresholds; the kubelet registers the Node again
+    /// when the server is powered on for reuse.
+    #[default]
+    Delete,
+    /// Keep the Node object and clear what cluster-autoscaler's scale-down left on it, as the
+    /// in-tree Kamatera provider does: make it schedulable again and remove the taints
+    /// `ToBeDeletedByClusterAutoscaler` and `DeletionCandidateOfClusterAutoscaler` (other
+    /// taints are kept), so the server is usable as soon as it is powered on again.
+    Cordon,
+}
+
+impl ParkedNodeAction {
+    /// The value as written on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParkedNodeAction::Delete => "delete",
+            ParkedNodeAction::Cordon => "cordon",
+        }
+    }
+}
+
+impl fmt::Display for ParkedNodeAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a [`ParkedNodeAction`] that is neither `delete` nor `cordon`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown parked-node action {0:?} (expected \"delete\" or \"cordon\")")]
+pub struct UnknownParkedNodeAction(pub String);
+
+impl FromStr for ParkedNodeAction {
+    type Err = UnknownParkedNodeAction;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "delete" => Ok(ParkedNodeAction::Delete),
+            "cordon" => Ok(ParkedNodeAction::Cordon),
+            _ => Err(UnknownParkedNodeAction(s.to_owned())),
+        }
+    }
+}
+
+/// Settings of the node-sync controller. Start from [`NodeSyncSettings::default`] and set
+/// the fields that come from flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSyncSettings {
+    /// What to do with the Node of a parked server.
+    pub parked_node_action: ParkedNodeAction,
+    /// How often every known Node is checked again, besides reacting to Node events. Needed
+    /// because servers are parked, and become known to the engine, without any Node event.
+    /// Default 30 s.
+    pub resync_interval: Duration,
+    /// Upper bound on each write or read of one Node (the watch has its own idle timeout).
+    /// Default 30 s.
+    pub request_timeout: Duration,
+    /// First delay before retrying a failed or conflicting write. Default 250 ms.
+    pub retry_min_delay: Duration,
+    /// Largest delay between retries. Default 5 s.
+    pub retry_max_delay: Duration,
+    /// Retries of one Node's change before giving up until the next resync. Default 5.
+    pub retry_attempts: usize,
+}
+
+impl Default for NodeSyncSettings {
+    fn default() -> Self {
+        Self {
+            parked_node_action: ParkedNodeAction::Delete,
+            resync_interval: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+            retry_min_delay: Duration::from_millis(250),
+            retry_max_delay: Duration::from_secs(5),
+            retry_attempts: 5,
+        }
+    }
+}
+
+impl NodeSyncSettings {
+    /// The jittered, bounded exponential backoff used for one Node's retries.
+    pub(crate) fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.retry_min_delay)
+            .with_max_delay(self.retry_max_delay.max(self.retry_min_delay))
+            .with_max_times(self.retry_attempts)
+            .with_jitter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use backon::BackoffBuilder;
+
+    use super::*;
+
+    #[test]
+    fn parked_node_action_parses_and_prints() {
+        assert_eq!("delete".parse(), Ok(ParkedNodeAction::Delete));
+        assert_eq!(" Cordon ".parse(), Ok(ParkedNodeAction::Cordon));
+        assert!("drain".parse::<ParkedNodeAction>().is_err());
+        assert_eq!(ParkedNodeAction::Cordon.to_string(), "cordon");
+        assert_eq!(ParkedNodeAction::default(), ParkedNodeAction::Delete);
+    }
+
+    #[test]
+    fn clap_spells_the_values_like_the_flag() {
+        use clap::ValueEnum;
+        let names: Vec<String> = ParkedNodeAction::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        assert_eq!(names, ["delete", "cordon"]);
+    }
+
+    #[test]
+    fn backoff_is_bounded() {
+        let settings = NodeSyncSettings {
+            retry_min_delay: Duration::from_millis(10),
+            retry_max_delay: Duration::from_millis(40),
+            retry_attempts: 4,
+            ..NodeSyncSettings::default()
+        };
+        let delays: Vec<Duration> = settings.backoff().build().collect();
+        assert_eq!(delays.len(), 4);
+        // Jitter adds up to one more delay on top of the capped value.
+        assert!(
+            delays.iter().all(|d| *d <= Duration::from_millis(80)),
+            "{delays:?}"
+        );
+    }
+}

@@ -1,0 +1,635 @@
+//! Node sync against a fake Kubernetes API server (`node_sync/fake_kube.rs`) and an engine
+//! on a simulated cloud: provider ids, parked servers' Nodes, watch restarts, API errors and
+//! cancellation.
+
+#[path = "node_sync/fake_kube.rs"]
+mod fake_kube;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::Method;
+use kamatera_api::{Client as KamateraClient, RetryPolicy};
+use kamatera_nodegroups::config::empty_env;
+use kamatera_nodegroups::{CloudConfig, Engine, EngineOptions, NodeRef, Reconciler};
+use kamatera_provider_grpc::node_sync::{
+    self, NodeSyncError, NodeSyncMetrics, NodeSyncSettings, ParkedNodeAction,
+};
+use kamatera_sim::{Power, SeedServer, SimConfig, SimHandle, Simulator};
+use prometheus_client::metrics::counter::Counter;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use fake_kube::{Call, FakeKube, node};
+
+const CLUSTER_TAGS: [&str; 2] = ["k8sca-c1", "k8scang-ng1"];
+const MANAGED: &str = "k8s-ng1-aaaaaaaaaa1";
+const MANAGED_2: &str = "k8s-ng1-aaaaaaaaaa2";
+const MANAGED_3: &str = "k8s-ng1-aaaaaaaaaa3";
+const PARKED: &str = "k8s-ng1-ppppppppp01";
+const PARKED_2: &str = "k8s-ng1-ppppppppp02";
+
+fn id(name: &str) -> String {
+    format!("kamatera://{name}")
+}
+
+/// Polls `done` every few milliseconds for up to five seconds.
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Fast settings for tests: resync every 50 ms, retries within milliseconds.
+fn settings(action: ParkedNodeAction) -> NodeSyncSettings {
+    NodeSyncSettings {
+        parked_node_action: action,
+        resync_interval: Duration::from_millis(50),
+        request_timeout: Duration::from_secs(2),
+        retry_min_delay: Duration::from_millis(5),
+        retry_max_delay: Duration::from_millis(20),
+        retry_attempts: 6,
+    }
+}
+
+/// A simulated cloud with one group `ng1` (power-off scale-down), its engine, a fake
+/// Kubernetes API, and the controller once started.
+struct World {
+    sim: SimHandle,
+    engine: Engine,
+    reconciler: Reconciler,
+    kube: FakeKube,
+    metrics: NodeSyncMetrics,
+    cancel: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl World {
+    async fn new() -> Self {
+        let (url, sim) =
+            Simulator::start(SimConfig::default().with_credentials("sim-id", "sim-secret"))
+                .await
+                .unwrap();
+        let text = format!(
+            "[global]
+kamatera-api-client-id = sim-id
+kamatera-api-secret = sim-secret
+kamatera-api-url = {url}
+cluster-name = c1
+default-datacenter = IL
+default-image = ubuntu_server_24.04_64-bit
+default-cpu = 2A
+default-ram = 4096
+default-disk = size=50
+default-network = name=wan,ip=auto
+default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
+[nodegroup \"ng1\"]
+min-size = 0
+max-size = 5
+name-prefix = k8s-ng1
+poweroff-on-scale-down = true
+"
+        );
+        let config = Arc::new(CloudConfig::parse(&text, "test.ini", &empty_env).unwrap());
+        let client = KamateraClient::builder()
+            .base_url(url.as_str())
+            .credentials("sim-id", "sim-secret")
+            .timeout(Duration::from_secs(5))
+            .retry_policy(RetryPolicy {
+                max_attempts: 3,
+                min_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(2),
+                max_elapsed: Duration::from_secs(5),
+                jitter: false,
+            })
+            .build()
+            .unwrap();
+        let options = EngineOptions {
+            require_active_caller: false,
+            name_seed: Some(42),
+            ..EngineOptions::default()
+        };
+        let (engine, reconciler) = Engine::new(config, client, options).unwrap();
+        Self {
+            sim,
+            engine,
+            reconciler,
+            kube: FakeKube::start().await,
+            metrics: NodeSyncMetrics::default(),
+            cancel: CancellationToken::new(),
+            task: None,
+        }
+    }
+
+    /// A running server of group `ng1`.
+    fn seed_managed(&self, name: &str) {
+        self.sim
+            .seed_server(SeedServer::new(name).tags(CLUSTER_TAGS))
+            .unwrap();
+    }
+
+    /// A parked server of group `ng1`: powered off and marked parked.
+    fn seed_parked(&self, name: &str) {
+        let tags = CLUSTER_TAGS.into_iter().chain(["k8scam-parked"]);
+        self.sim
+            .seed_server(SeedServer::new(name).power(Power::Off).tags(tags))
+            .unwrap();
+    }
+
+    /// One reconcile pass plus every call it started.
+    async fn pass(&mut self) {
+        self.reconciler.run_pass().await.unwrap();
+        self.reconciler.settle().await;
+        while self.reconciler.dispatch() > 0 {
+            self.reconciler.settle().await;
+        }
+    }
+
+    fn start(&mut self, settings: NodeSyncSettings) {
+        let client = self.kube.client();
+        self.start_with(client, settings);
+    }
+
+    fn start_with(&mut self, client: kube::Client, settings: NodeSyncSettings) {
+        self.task = Some(tokio::spawn(node_sync::run(
+            self.engine.clone(),
+            client,
+            settings,
+            self.metrics.clone(),
+            self.cancel.clone(),
+        )));
+    }
+
+    /// Cancels the controller and checks it stops promptly.
+    async fn stop(&mut self) {
+        self.cancel.cancel();
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .expect("node sync stops within a second of cancellation")
+            .unwrap();
+    }
+
+    fn provider_id(&self, name: &str) -> Option<String> {
+        self.kube.node(name)?["spec"]["providerID"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    fn writes_to(&self, name: &str) -> usize {
+        let path = format!("/api/v1/nodes/{name}");
+        self.kube.writes().iter().filter(|w| w.path == path).count()
+    }
+}
+
+fn count(counter: &Counter) -> u64 {
+    counter.get()
+}
+
+#[tokio::test]
+async fn should_set_the_provider_id_of_a_managed_node_without_one() {
+    let mut w = World::new().await;
+    w.seed_managed(MANAGED);
+    w.seed_managed(MANAGED_2);
+    w.seed_managed(MANAGED_3);
+    w.pass().await;
+    w.kube.add_node(node(MANAGED, None, "True"));
+    w.kube
+        .add_node(node(MANAGED_2, Some(&id(MANAGED_2)), "True"));
+    w.start(settings(ParkedNodeAction::Delete));
+
+    wait_for("the provider id patch", || {
+        w.provider_id(MANAGED) == Some(id(MANAGED))
+    })
+    .await;
+    let writes = w.kube.writes();
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    let patch = &writes[0];
+    assert_eq!(patch.method, Method::PATCH);
+    assert_eq!(patch.path, format!("/api/v1/nodes/{MANAGED}"));
+    assert_eq!(patch.content_type, "application/merge-patch+json");
+    assert!(
+        patch.query.contains("fieldManager=kamatera-node-sync"),
+        "{}",
+        patch.query
+    );
+    assert_eq!(patch.body["spec"], json!({"providerID": id(MANAGED)}));
+    // The patch only applies to the Node version it was planned from.
+    assert!(patch.body["metadata"]["resourceVersion"].is_string());
+    wait_for("the counter", || {
+        count(&w.metrics.provider_ids_patched) == 1
+    })
+    .await;
+
+    // A Node that registers later (a new server joining) is patched from its watch event.
+    w.kube.add_node(node(MANAGED_3, None, "True"));
+    wait_for("the second patch", || {
+        w.provider_id(MANAGED_3) == Some(id(MANAGED_3))
+    })
+    .await;
+    wait_for("the counter", || {
+        count(&w.metrics.provider_ids_patched) == 2
+    })
+    .await;
+    assert_eq!(count(&w.metrics.api_errors), 0);
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn should_patch_servers_the_engine_learns_about_later_and_leave_others_alone() {
+    let mut w = World::new().await;
+    w.pass().await;
+    // Nodes of servers that are not ours: another cluster's, an untagged server's, and one
+    // with no server at all. None is ever written.
+    w.sim
+        .seed_server(SeedServer::new("k8s-other-0000000001").tags(["k8sca-c2", "k8scang-ng1"]))
+        .unwrap();
+    w.sim.seed_server(SeedServer::new("db-0001")).unwrap();
+    w.kube.add_node(node("k8s-other-0000000001", None, "False"));
+    w.kube.add_node(node("db-0001", None, "False"));
+    w.kube.add_node(node("control-plane-1", None, "True"));
+    // The Node registers before the engine has listed its server.
+    w.kube.add_node(node(MANAGED, None, "True"));
+    w.start(settings(ParkedNodeAction::Delete));
+    wait_for("the initial list and watch", || w.kube.watches() >= 1).await;
+    assert!(w.kube.writes().is_empty());
+
+    // No Node event follows; the periodic resync picks the new instance up.
+    w.seed_managed(MANAGED);
+    w.pass().await;
+    wait_for("the resync patch", || {
+        w.provider_id(MANAGED) == Some(id(MANAGED))
+    })
+    .await;
+    // A resync visits every Node, so by now the others were checked at least once more.
+    let writes = w.kube.writes();
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    for other in ["k8s-other-0000000001", "db-0001", "control-plane-1"] {
+        assert_eq!(w.provider_id(other), None);
+        assert_eq!(w.writes_to(other), 0);
+    }
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn should_never_overwrite_a_different_provider_id_and_report_it_once() {
+    let mut w = World::new().await;
+    w.seed_managed(MANAGED);
+    w.seed_managed(MANAGED_2);
+    w.pass().await;
+    w.kube
+        .add_node(node(MANAGED, Some("rke2://k8s-ng1-aaaaaaaaaa1"), "True"));
+    // A marker that proves the controller has processed the initial list.
+    w.kube.add_node(node(MANAGED_2, None, "True"));
+    w.start(settings(ParkedNodeAction::Delete));
+    wait_for("the marker patch", || w.provider_id(MANAGED_2).is_some()).await;
+    wait_for("the mismatch", || {
+        count(&w.metrics.provider_id_mismatches) == 1
+    })
+    .await;
+
+    // More events and several resyncs later, it is still reported once and never written.
+    for i in 0..3 {
+        w.kube.modify_node(MANAGED, |n| {
+            n["metadata"]["labels"]["touch"] = json!(i.to_string())
+        });
+    }
+    let resynced_at = w.kube.requests().len();
+    w.kube.add_node(node(MANAGED_3, None, "True"));
+    w.seed_managed(MANAGED_3);
+    w.pass().await;
+    wait_for("a resync after the events", || {
+        w.provider_id(MANAGED_3).is_some()
+    })
+    .await;
+    assert!(w.kube.requests().len() > resynced_at);
+    assert_eq!(
+        w.provider_id(MANAGED).as_deref(),
+        Some("rke2://k8s-ng1-aaaaaaaaaa1")
+    );
+    assert_eq!(w.writes_to(MANAGED), 0);
+    assert_eq!(count(&w.metrics.provider_id_mismatches), 1);
+
+    // A new value is a new report.
+    w.kube
+        .add_node(node("k8s-ng1-aaaaaaaaaa4", Some("rke2://x"), "True"));
+    w.seed_managed("k8s-ng1-aaaaaaaaaa4");
+    w.pass().await;
+    wait_for("the second mismatch", || {
+        count(&w.metrics.provider_id_mismatches) == 2
+    })
+    .await;
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn should_delete_the_node_of_a_parked_server_once_it_is_not_ready() {
+    let mut w = World::new().await;
+    w.seed_parked(PARKED);
+    w.seed_parked(PARKED_2);
+    w.pass().await;
+    let mut parked = w.engine.parked_servers();
+    parked.sort();
+    assert_eq!(parked, [PARKED, PARKED_2], "the engine sees both as parked");
+    w.kube.add_node(node(PARKED, Some(&id(PARKED)), "Unknown"));
+    // Just powered off: the node controller has not noticed yet.
+    w.kube.add_node(node(PARKED_2, Some(&id(PARKED_2)), "True"));
+    w.start(settings(ParkedNodeAction::Delete));
+
+    wait_for("the parked node's deletion", || {
+        w.kube.node(PARKED).is_none()
+    })
+    .await;
+    let delete = w
+        .kube
+        .writes()
+        .into_iter()
+        .find(|r| r.method == Method::DELETE)
+        .unwrap();
+    assert_eq!(delete.path, format!("/api/v1/nodes/{PARKED}"));
+    // Only the object as planned: same uid and resource version.
+    assert_eq!(delete.body["preconditions"]["uid"], json!("uid-1"));
+    assert!(delete.body["preconditions"]["resourceVersion"].is_string());
+    wait_for("the counter", || {
+        count(&w.metrics.parked_nodes_deleted) == 1
+    })
+    .await;
+
+    // The still-Ready one is kept, through several resyncs, until it turns NotReady.
+    let seen = count(&w.metrics.resyncs);
+    wait_for("some resyncs", || count(&w.metrics.resyncs) >= seen + 2).await;
+    assert!(w.kube.node(PARKED_2).is_some());
+    assert_eq!(w.writes_to(PARKED_2), 0);
+    w.kube.modify_node(PARKED_2, |n| {
+        n["status"]["conditions"][0]["status"] = json!("Unknown");
+    });
+    wait_for("the second deletion", || {
+        count(&w.metrics.parked_nodes_deleted) == 2
+    })
+    .await;
+    assert!(w.kube.node(PARKED_2).is_none());
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn should_clear_the_autoscaler_marks_of_a_parked_node_in_cordon_mode() {
+    let mut w = World::new().await;
+    w.seed_parked(PARKED);
+    w.pass().await;
+    let mut marked = node(PARKED, Some(&id(PARKED)), "Unknown");
+    marked["spec"]["unschedulable"] = json!(true);
+    marked["spec"]["taints"] = json!([
+        {"key": "dedicated", "value": "ci", "effect": "NoSchedule"},
+        {"key": "ToBeDeletedByClusterAutoscaler", "value": "1700000000", "effect": "NoSchedule"},
+        {"key": "DeletionCandidateOfClusterAutoscaler", "value": "1700000000", "effect": "PreferNoSchedule"},
+        {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
+    ]);
+    w.kube.add_node(marked);
+    w.start(settings(ParkedNodeAction::Cordon));
+
+    wait_for("the marks to be cleared", || {
+        w.kube
+            .node(PARKED)
+            .is_some_and(|n| n["spec"]["unschedulable"] == json!(false))
+    })
+    .await;
+    let stored = w.kube.node(PARKED).unwrap();
+    assert_eq!(
+        stored["spec"]["taints"],
+        json!([
+            {"key": "dedicated", "value": "ci", "effect": "NoSchedule"},
+            {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
+        ])
+    );
+    assert_eq!(stored["spec"]["providerID"], json!(id(PARKED)));
+    wait_for("the counter", || {
+        count(&w.metrics.parked_nodes_cordoned) == 1
+    })
+    .await;
+
+    // Once clear, resyncs leave it alone.
+    let seen = count(&w.metrics.resyncs);
+    wait_for("some resyncs", || count(&w.metrics.resyncs) >= seen + 2).await;
+    assert_eq!(w.writes_to(PARKED), 1);
+    assert!(w.kube.writes().iter().all(|r| r.method == Method::PATCH));
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn should_handle_a_server_parked_while_running() {
+    let mut w = World::new().await;
+    w.seed_managed(MANAGED);
+    w.pass().await;
+    w.kube.add_node(node(MANAGED, None, "True"));
+    w.start(settings(ParkedNodeAction::Delete));
+    wait_for("the provider id patch", || w.provider_id(MANAGED).is_some()).await;
+
+    // cluster-autoscaler scales the group down; in power-off mode the server is parked.
+    w.engine
+        .delete_nodes(
+            "ng1",
+            &[NodeRef {
+                provider_id: id(MANAGED),
+                name: MANAGED.to_owned(),
+            }],
+        )
+        .unwrap();
+    for _ in 0..10 {
+        if !w.engine.parked_servers().is_empty() {
+            break;
+        }
+        w.sim.advance(Duration::from_secs(120));
+        w.pass().await;
+    }
+    assert_eq!(w.engine.parked_servers(), [MANAGED]);
+    // The node controller marks the powered-off node NotReady; the controller deletes it.
+    w.kube.modify_node(MANAGED, |n| {
+        n["status"]["conditions"][0]["status"] = json!("Unknown");
+    });
+    wait_for("the deletion", || {
+        count(&w.metrics.parked_nodes_deleted) == 1
+    })
+    .await;
+    assert!(w.kube.node(MANAGED).is_none());
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn should_recover_when_the_watch_stream_closes() {
+    let mut w = World::new().await;
+    w.seed_managed(MANAGED);
+    w.seed_managed(MANAGED_2);
+    w.pass().await;
+    w.kube.add_node(node(MANAGED, None, "True"));
+    w.start(settings(ParkedNodeAction::Delete));
+    wait_for("the first patch", || w.provider_id(MANAGED).is_some()).await;
+    wait_for("the watch", || w.kube.watches() >= 1).await;
+
+    w.kube.close_watches();
+    wait_for("a new watch", || w.kube.watches() >= 2).await;
+    // A Node that appears after the restart is seen through the new watch.
+    w.kube.add_node(node(MANAGED_2, None, "True"));
+    wait_for("the patch after the restart", || {
+        w.provider_id(MANAGED_2).is_some()
+    })
+    .await;
+
+    // The re-watch resumes from the last version instead of listing everything again.
+    let lists = w
+        .kube
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == Method::GET && r.path == "/api/v1/nodes" && !r.query.contains("watch")
+        })
+        .count();
+    assert_eq!(lists, 1);
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn should_retry_conflicts_and_server_errors() {
+    let mut w = World::new().await;
+    w.seed_managed(MANAGED);
+    w.seed_parked(PARKED);
+    w.pass().await;
+    w.kube.fail_next(Call::List, 500, 1);
+    w.kube.fail_next(Call::Patch, 409, 2);
+    w.kube.fail_next(Call::Patch, 500, 1);
+    w.kube.fail_next(Call::Patch, 429, 1);
+    w.kube.fail_next(Call::Delete, 409, 1);
+    w.kube.fail_next(Call::Delete, 502, 1);
+    w.kube.fail_next(Call::Get, 500, 1);
+    w.kube.add_node(node(MANAGED, None, "True"));
+    w.kube.add_node(node(PARKED, Some(&id(PARKED)), "False"));
+    w.start(settings(ParkedNodeAction::Delete));
+
+    wait_for("the patch despite errors", || {
+        w.provider_id(MANAGED).is_some()
+    })
+    .await;
+    wait_for("the deletion despite errors", || {
+        w.kube.node(PARKED).is_none()
+    })
+    .await;
+    assert_eq!(w.kube.pending_faults(Call::Patch), 0);
+    assert_eq!(w.kube.pending_faults(Call::Delete), 0);
+    // The store changes before the answer reaches the controller; wait for the counters.
+    wait_for("the counters", || {
+        count(&w.metrics.provider_ids_patched) == 1 && count(&w.metrics.parked_nodes_deleted) == 1
+    })
+    .await;
+    assert!(count(&w.metrics.conflicts) >= 3);
+    // The failed list, get, two patches and the delete (kube-rs itself may retry the 429
+    // and 502 once more before reporting them).
+    assert!(
+        count(&w.metrics.api_errors) >= 3,
+        "{}",
+        count(&w.metrics.api_errors)
+    );
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn should_stop_promptly_when_cancelled_mid_retry() {
+    let mut w = World::new().await;
+    w.seed_managed(MANAGED);
+    w.pass().await;
+    w.kube.fail_next(Call::Patch, 500, 1000);
+    w.kube.add_node(node(MANAGED, None, "True"));
+    let slow = NodeSyncSettings {
+        retry_min_delay: Duration::from_secs(30),
+        retry_max_delay: Duration::from_secs(60),
+        ..settings(ParkedNodeAction::Delete)
+    };
+    w.start(slow);
+    wait_for("the first failed patch", || !w.kube.writes().is_empty()).await;
+    // The controller now sleeps for half a minute before retrying; cancellation ends it.
+    let started = Instant::now();
+    w.stop().await;
+    assert!(started.elapsed() < Duration::from_millis(500));
+}
+
+#[tokio::test]
+async fn should_build_a_client_from_a_kubeconfig_file() {
+    let mut w = World::new().await;
+    w.seed_managed(MANAGED);
+    w.pass().await;
+    w.kube.add_node(node(MANAGED, None, "True"));
+    let dir = std::env::temp_dir().join(format!("node-sync-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!(
+        "kubeconfig-{}",
+        w.kube.url().rsplit(':').next().unwrap()
+    ));
+    let kubeconfig = format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: {}
+users:
+- name: nobody
+  user: {{}}
+contexts:
+- name: fake
+  context:
+    cluster: fake
+    user: nobody
+current-context: fake
+",
+        w.kube.url()
+    );
+    std::fs::write(&path, kubeconfig).unwrap();
+    let client = node_sync::kube_client(Some(&path)).await.unwrap();
+    std::fs::remove_file(&path).unwrap();
+    w.start_with(client, settings(ParkedNodeAction::Delete));
+    wait_for("the patch", || w.provider_id(MANAGED).is_some()).await;
+    w.stop().await;
+
+    let missing = node_sync::kube_client(Some(&dir.join("does-not-exist"))).await;
+    let Err(error) = missing else {
+        panic!("a missing kubeconfig is an error");
+    };
+    assert!(
+        matches!(error, NodeSyncError::Kubeconfig { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("does-not-exist"), "{error}");
+}
+
+/// The watch events the fake sends are what kube-rs expects; a sanity check of the fake.
+#[tokio::test]
+async fn the_fake_applies_merge_patches_and_preconditions() {
+    let kube = FakeKube::start().await;
+    kube.add_node(node("n1", None, "True"));
+    let api: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(kube.client());
+    let stale = json!({"metadata": {"resourceVersion": "1"}, "spec": {"providerID": "x://n1"}});
+    let error = api
+        .patch("n1", &Default::default(), &kube::api::Patch::Merge(&stale))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, kube::Error::Api(ref s) if s.code == 409),
+        "{error:?}"
+    );
+    let fresh: Value = json!({"spec": {"providerID": "x://n1"}});
+    let node = api
+        .patch("n1", &Default::default(), &kube::api::Patch::Merge(&fresh))
+        .await
+        .unwrap();
+    assert_eq!(node.spec.unwrap().provider_id.as_deref(), Some("x://n1"));
+    let change: Value = json!({"spec": {"providerID": "y://n1"}});
+    let error = api
+        .patch("n1", &Default::default(), &kube::api::Patch::Merge(&change))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, kube::Error::Api(ref s) if s.code == 422),
+        "{error:?}"
+    );
+}

@@ -1,0 +1,543 @@
+//! A fake Kubernetes API server with just enough of `/api/v1/nodes` for node sync: list
+//! (with a resource version), streaming watch, get, merge patch and delete (with
+//! preconditions), injected failures, and a log of every request.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, watch};
+
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Recorded {
+    fn is_watch(&self) -> bool {
+        self.query
+            .split('&')
+            .any(|p| p == "watch=true" || p == "watch=1")
+    }
+}
+
+/// A kind of call failures can be injected into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Call {
+    List,
+    Watch,
+    Get,
+    Patch,
+    Delete,
+}
+
+#[derive(Default)]
+struct Inner {
+    nodes: BTreeMap<String, Value>,
+    resource_version: u64,
+    history: Vec<(u64, String)>,
+    requests: Vec<Recorded>,
+    faults: HashMap<Call, VecDeque<u16>>,
+    next_uid: u64,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    /// Watch event lines as they happen, with their resource version.
+    events: broadcast::Sender<(u64, String)>,
+    /// Bumped to end every open watch stream.
+    closer: watch::Sender<u64>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The running fake; stops when dropped.
+pub struct FakeKube {
+    url: String,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeKube {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeKube {
+    /// Starts the fake on a free loopback port.
+    pub async fn start() -> Self {
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                resource_version: 100,
+                ..Inner::default()
+            }),
+            events: broadcast::channel(1024).0,
+            closer: watch::channel(0).0,
+        });
+        let app = Router::new()
+            .route("/api/v1/nodes", get(list_or_watch))
+            .route(
+                "/api/v1/nodes/{name}",
+                get(get_node).patch(patch_node).delete(delete_node),
+            )
+            .fallback(unexpected)
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self {
+            url,
+            shared,
+            server,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A client without auth over plain HTTP, as the tests need.
+    pub fn client(&self) -> kube::Client {
+        let config = kube::Config::new(self.url.parse().unwrap());
+        kube::Client::try_from(config).unwrap()
+    }
+
+    /// Adds a Node (uid and resource version assigned) and sends `ADDED`.
+    pub fn add_node(&self, mut node: Value) {
+        let mut inner = self.shared.lock();
+        inner.next_uid += 1;
+        node["metadata"]["uid"] = json!(format!("uid-{}", inner.next_uid));
+        let name = node["metadata"]["name"].as_str().unwrap().to_owned();
+        self.commit(&mut inner, "ADDED", name, node);
+    }
+
+    /// Changes a Node as the kubelet or a user would, and sends `MODIFIED`.
+    pub fn modify_node(&self, name: &str, change: impl FnOnce(&mut Value)) {
+        let mut inner = self.shared.lock();
+        let mut node = inner.nodes.get(name).cloned().unwrap();
+        change(&mut node);
+        self.commit(&mut inner, "MODIFIED", name.to_owned(), node);
+    }
+
+    /// The Node as stored now.
+    pub fn node(&self, name: &str) -> Option<Value> {
+        self.shared.lock().nodes.get(name).cloned()
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Writes (PATCH and DELETE) so far, in order.
+    pub fn writes(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == Method::PATCH || r.method == Method::DELETE)
+            .collect()
+    }
+
+    /// Watch requests so far.
+    pub fn watches(&self) -> usize {
+        self.requests().iter().filter(|r| r.is_watch()).count()
+    }
+
+    /// The next `times` calls of kind `call` are answered with `code`.
+    pub fn fail_next(&self, call: Call, code: u16, times: usize) {
+        let mut inner = self.shared.lock();
+        let queue = inner.faults.entry(call).or_default();
+        queue.extend(std::iter::repeat_n(code, times));
+    }
+
+    /// Injected failures not used yet.
+    pub fn pending_faults(&self, call: Call) -> usize {
+        self.shared
+            .lock()
+            .faults
+            .get(&call)
+            .map_or(0, VecDeque::len)
+    }
+
+    /// Ends every open watch stream, as an API server restart or a load balancer would.
+    pub fn close_watches(&self) {
+        self.shared
+            .closer
+            .send_modify(|generation| *generation += 1);
+    }
+
+    fn commit(&self, inner: &mut Inner, kind: &str, name: String, node: Value) {
+        commit(&self.shared, inner, kind, name, node);
+    }
+}
+
+/// Stores (or, for `DELETED`, removes) a Node under a new resource version and sends the
+/// watch event. Runs under the state lock, so a watch that snapshots history and subscribes
+/// under the same lock sees every event exactly once.
+fn commit(shared: &Shared, inner: &mut Inner, kind: &str, name: String, mut node: Value) {
+    inner.resource_version += 1;
+    let rv = inner.resource_version;
+    node["metadata"]["resourceVersion"] = json!(rv.to_string());
+    let line = format!("{}\n", json!({"type": kind, "object": node}));
+    if kind == "DELETED" {
+        inner.nodes.remove(&name);
+    } else {
+        inner.nodes.insert(name, node);
+    }
+    inner.history.push((rv, line.clone()));
+    let _ = shared.events.send((rv, line));
+}
+
+fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+fn status(code: u16, reason: &str, message: &str) -> Response {
+    let body = json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    });
+    (
+        StatusCode::from_u16(code).unwrap(),
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn object(value: &Value) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+/// Records the request and returns the injected failure for `call`, if any.
+fn record(
+    inner: &mut Inner,
+    call: Call,
+    method: Method,
+    path: String,
+    query: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Option<Response> {
+    inner.requests.push(Recorded {
+        method,
+        path,
+        query: query.to_owned(),
+        content_type: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        body: serde_json::from_slice(body).unwrap_or(Value::Null),
+    });
+    let code = inner.faults.get_mut(&call)?.pop_front()?;
+    Some(status(code, "Injected", "injected failure"))
+}
+
+async fn list_or_watch(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let is_watch = matches!(query_param(&query, "watch"), Some("true" | "1"));
+    let call = if is_watch { Call::Watch } else { Call::List };
+    let mut inner = shared.lock();
+    let path = "/api/v1/nodes".to_owned();
+    if let Some(failure) = record(
+        &mut inner,
+        call,
+        Method::GET,
+        path,
+        &query,
+        &headers,
+        &Bytes::new(),
+    ) {
+        return failure;
+    }
+    if !is_watch {
+        let items: Vec<Value> = inner.nodes.values().cloned().collect();
+        return object(&json!({
+            "kind": "NodeList",
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": inner.resource_version.to_string()},
+            "items": items,
+        }));
+    }
+    let since: u64 = query_param(&query, "resourceVersion")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let replay: Vec<String> = inner
+        .history
+        .iter()
+        .filter(|(rv, _)| *rv > since)
+        .map(|(_, line)| line.clone())
+        .collect();
+    let mut live = shared.events.subscribe();
+    let mut closed = shared.closer.subscribe();
+    drop(inner);
+
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Result<String, Infallible>>();
+    tokio::spawn(async move {
+        for line in replay {
+            if tx.unbounded_send(Ok(line)).is_err() {
+                return;
+            }
+        }
+        loop {
+            tokio::select! {
+                event = live.recv() => match event {
+                    Ok((rv, line)) if rv > since => {
+                        if tx.unbounded_send(Ok(line)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    // Ending the stream makes the client watch again from its last version.
+                    Err(_) => return,
+                },
+                _ = closed.changed() => return,
+            }
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(rx))
+        .unwrap()
+}
+
+async fn get_node(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = shared.lock();
+    let path = format!("/api/v1/nodes/{name}");
+    let query = query.unwrap_or_default();
+    if let Some(failure) = record(
+        &mut inner,
+        Call::Get,
+        Method::GET,
+        path,
+        &query,
+        &headers,
+        &Bytes::new(),
+    ) {
+        return failure;
+    }
+    match inner.nodes.get(&name) {
+        Some(node) => object(node),
+        None => not_found(&name),
+    }
+}
+
+fn not_found(name: &str) -> Response {
+    status(404, "NotFound", &format!("nodes \"{name}\" not found"))
+}
+
+fn conflict(name: &str) -> Response {
+    status(
+        409,
+        "Conflict",
+        &format!("Operation cannot be fulfilled on nodes \"{name}\": the object has been modified"),
+    )
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge(target: &mut Value, patch: &Value) {
+    let Value::Object(fields) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let object = target.as_object_mut().unwrap();
+    for (key, value) in fields {
+        if value.is_null() {
+            object.remove(key);
+        } else {
+            merge(object.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+async fn patch_node(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut inner = shared.lock();
+    let path = format!("/api/v1/nodes/{name}");
+    let query = query.unwrap_or_default();
+    if let Some(failure) = record(
+        &mut inner,
+        Call::Patch,
+        Method::PATCH,
+        path,
+        &query,
+        &headers,
+        &body,
+    ) {
+        return failure;
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type != "application/merge-patch+json" {
+        return status(415, "UnsupportedMediaType", "only merge patches here");
+    }
+    let Ok(mut patch) = serde_json::from_slice::<Value>(&body) else {
+        return status(400, "BadRequest", "invalid JSON");
+    };
+    let Some(mut node) = inner.nodes.get(&name).cloned() else {
+        return not_found(&name);
+    };
+    if let Some(wanted) = patch["metadata"]["resourceVersion"].as_str()
+        && node["metadata"]["resourceVersion"].as_str() != Some(wanted)
+    {
+        return conflict(&name);
+    }
+    // Like the API server: a provider id may go from empty to a value, never change.
+    let old_id = node["spec"]["providerID"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(metadata) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("resourceVersion");
+    }
+    merge(&mut node, &patch);
+    let new_id = node["spec"]["providerID"].as_str().unwrap_or_default();
+    if !old_id.is_empty() && new_id != old_id {
+        return status(
+            422,
+            "Invalid",
+            "spec.providerID: Forbidden: node updates may not change providerID except from \"\" to valid",
+        );
+    }
+    commit(&shared, &mut inner, "MODIFIED", name.clone(), node);
+    let stored = inner.nodes.get(&name).cloned().unwrap_or_default();
+    object(&stored)
+}
+
+async fn delete_node(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut inner = shared.lock();
+    let path = format!("/api/v1/nodes/{name}");
+    let query = query.unwrap_or_default();
+    if let Some(failure) = record(
+        &mut inner,
+        Call::Delete,
+        Method::DELETE,
+        path,
+        &query,
+        &headers,
+        &body,
+    ) {
+        return failure;
+    }
+    let Some(node) = inner.nodes.get(&name).cloned() else {
+        return not_found(&name);
+    };
+    let options: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let preconditions = &options["preconditions"];
+    for (field, current) in [
+        ("resourceVersion", &node["metadata"]["resourceVersion"]),
+        ("uid", &node["metadata"]["uid"]),
+    ] {
+        if let Some(wanted) = preconditions[field].as_str()
+            && current.as_str() != Some(wanted)
+        {
+            return conflict(&name);
+        }
+    }
+    commit(&shared, &mut inner, "DELETED", name, node.clone());
+    object(&node)
+}
+
+async fn unexpected(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut inner = shared.lock();
+    inner.requests.push(Recorded {
+        method: method.clone(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or_default().to_owned(),
+        content_type: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    });
+    status(
+        404,
+        "NotFound",
+        &format!("{method} {} is not served by the fake", uri.path()),
+    )
+}
+
+/// A Node as the kubelet registers it: a name, an optional provider id, and a Ready
+/// condition with the given status (`"True"`, `"False"`, `"Unknown"`).
+pub fn node(name: &str, provider_id: Option<&str>, ready: &str) -> Value {
+    let mut spec = json!({});
+    if let Some(id) = provider_id {
+        spec["providerID"] = json!(id);
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": spec,
+        "status": {"conditions": [{"type": "Ready", "status": ready}]},
+    })
+}
