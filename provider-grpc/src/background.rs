@@ -31,6 +31,8 @@ pub struct Background {
     options: EngineOptions,
     engine: RwLock<Engine>,
     running: AtomicBool,
+    /// Set once any engine has listed the servers; see [`Background::is_ready`].
+    listed_once: AtomicBool,
     run: tokio::sync::Mutex<Run>,
     /// Cancelled when the process shuts down: nothing restarts after that.
     shutdown: CancellationToken,
@@ -62,6 +64,7 @@ impl Background {
             options,
             engine: RwLock::new(engine),
             running: AtomicBool::new(true),
+            listed_once: AtomicBool::new(false),
             run: tokio::sync::Mutex::new(Run {
                 cancel,
                 task: Some(task),
@@ -83,9 +86,20 @@ impl Background {
         self.running.load(Ordering::Acquire)
     }
 
-    /// Ready for cluster-autoscaler: a reconciler runs and has listed the servers.
+    /// Ready for cluster-autoscaler: the servers have been listed at least once.
+    ///
+    /// It stays true after `Cleanup`: cluster-autoscaler reaches the provider through a
+    /// Service, which drops pods that are not ready, so a provider turning unready on
+    /// `Cleanup` could never receive the `Refresh` that restarts its work.
     pub fn is_ready(&self) -> bool {
-        self.is_running() && self.engine().is_ready()
+        if self.listed_once.load(Ordering::Acquire) {
+            return true;
+        }
+        let listed = self.engine().is_ready();
+        if listed {
+            self.listed_once.store(true, Ordering::Release);
+        }
+        listed
     }
 
     /// Stops the reconciler and waits (bounded) for its API calls in flight.

@@ -40,7 +40,7 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready once the servers have been listed and the reconciler runs.
+/// Ready once the servers have been listed (see [`Background::is_ready`]).
 async fn readyz(State(state): State<AppState>) -> Response {
     if state.background.is_ready() {
         (StatusCode::OK, "ready\n").into_response()

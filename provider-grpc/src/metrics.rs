@@ -15,6 +15,7 @@
 //! | `kamatera_reconcile_last_duration_seconds` | gauge | |
 //! | `kamatera_reconcile_seconds_since_last_success` | gauge (absent before the first success) | |
 //! | `kamatera_provider_ready` | gauge (1 or 0) | |
+//! | `kamatera_provider_background_running` | gauge (1, or 0 after `Cleanup`) | |
 //!
 //! The node-group and reconcile values are read from the engine at scrape time.
 
@@ -280,10 +281,23 @@ impl Collector for EngineCollector {
         gauge_family(
             &mut encoder,
             "kamatera_provider_ready",
-            "1 once the servers have been listed and background work runs",
+            "1 once the servers have been listed",
             [(
                 Vec::new(),
                 if self.background.is_ready() { 1.0 } else { 0.0 },
+            )],
+        )?;
+        gauge_family(
+            &mut encoder,
+            "kamatera_provider_background_running",
+            "1 while the reconciler runs (0 after Cleanup until the next Refresh)",
+            [(
+                Vec::new(),
+                if self.background.is_running() {
+                    1.0
+                } else {
+                    0.0
+                },
             )],
         )?;
         Ok(())

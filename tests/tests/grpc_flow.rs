@@ -54,7 +54,10 @@ async fn scale_up_and_down_like_cluster_autoscaler() {
     assert_eq!(spec.taints.len(), 1);
     assert_eq!(spec.taints[0].effect.as_deref(), Some("NoSchedule"));
     let status = node_of_template.status.clone().unwrap();
-    let q = |m: &std::collections::BTreeMap<String, k8s_pb::apimachinery::pkg::api::resource::Quantity>,
+    let q = |m: &std::collections::BTreeMap<
+        String,
+        k8s_pb::apimachinery::pkg::api::resource::Quantity,
+    >,
              k: &str| m[k].string.clone().unwrap();
     assert_eq!(q(&status.capacity, "cpu"), "2");
     assert_eq!(q(&status.allocatable, "cpu"), "1900m");
@@ -63,7 +66,10 @@ async fn scale_up_and_down_like_cluster_autoscaler() {
         q(&status.allocatable, "memory"),
         ((4_u64 << 30) - (256 << 20)).to_string()
     );
-    assert_eq!(q(&status.capacity, "ephemeral-storage"), (50_u64 << 30).to_string());
+    assert_eq!(
+        q(&status.capacity, "ephemeral-storage"),
+        (50_u64 << 30).to_string()
+    );
     assert_eq!(q(&status.capacity, "pods"), "110");
     assert_eq!(status.conditions[0].r#type.as_deref(), Some("Ready"));
     assert_eq!(status.conditions[0].status.as_deref(), Some("True"));
@@ -78,7 +84,11 @@ async fn scale_up_and_down_like_cluster_autoscaler() {
     assert_eq!(target(&mut ca, "ng1").await, 3);
     let creating = nodes(&mut ca, "ng1").await;
     assert!(all_in(&creating, 3, InstanceCreating), "{creating:?}");
-    assert!(creating.iter().all(|i| i.id.starts_with("kamatera://k8s-ng1-")));
+    assert!(
+        creating
+            .iter()
+            .all(|i| i.id.starts_with("kamatera://k8s-ng1-"))
+    );
 
     let running = provider
         .drive_until(&mut ca, "ng1", "three running instances", |i| {
@@ -103,7 +113,10 @@ async fn scale_up_and_down_like_cluster_autoscaler() {
                 .into_inner()
                 .node_group
                 .unwrap();
-            assert_eq!((group.id.as_str(), group.min_size, group.max_size), ("ng1", 0, 5));
+            assert_eq!(
+                (group.id.as_str(), group.min_size, group.max_size),
+                ("ng1", 0, 5)
+            );
         }
     }
     let unmanaged = ca
@@ -236,8 +249,19 @@ async fn cleanup_stops_background_work_and_refresh_restarts_it() {
     let mut ca = provider.client().await;
     provider.ready(&mut ca).await;
     ca.cleanup(pb::CleanupRequest {}).await.unwrap();
+    // Still ready: the Service must keep routing to us for the next Refresh to arrive.
     let response = reqwest::get(provider.url("/readyz")).await.unwrap();
-    assert_eq!(response.status().as_u16(), 503, "not ready after Cleanup");
+    assert_eq!(response.status().as_u16(), 200);
+    let metrics = reqwest::get(provider.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("kamatera_provider_background_running 0.0"),
+        "{metrics}"
+    );
     let lists = |p: &crate::grpc_support::Running| {
         p.sim
             .counters()
@@ -252,6 +276,16 @@ async fn cleanup_stops_background_work_and_refresh_restarts_it() {
     // The next cluster-autoscaler starts with Refresh: background work comes back.
     provider.ready(&mut ca).await;
     assert!(lists(&provider) > before);
+    let metrics = reqwest::get(provider.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("kamatera_provider_background_running 1.0"),
+        "{metrics}"
+    );
     ca.node_groups(pb::NodeGroupsRequest {}).await.unwrap();
     provider.stop().await.unwrap();
 }
