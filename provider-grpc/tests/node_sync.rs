@@ -633,3 +633,15 @@ async fn the_fake_applies_merge_patches_and_preconditions() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn should_explain_a_missing_in_cluster_configuration() {
+    if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
+        return; // running inside a cluster: the in-cluster configuration may well work
+    }
+    let Err(error) = node_sync::kube_client(None).await else {
+        panic!("no in-cluster configuration outside a cluster");
+    };
+    assert!(matches!(error, NodeSyncError::InCluster(_)), "{error:?}");
+    assert!(error.to_string().contains("--kubeconfig"), "{error}");
+}
