@@ -11,6 +11,7 @@ mod config_props;
 
 // The node-group engine against the simulated cloud.
 mod engine_bugs;
+mod engine_concurrency;
 mod engine_flow;
 mod engine_restart;
 mod engine_safety;

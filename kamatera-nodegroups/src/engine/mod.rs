@@ -96,11 +96,15 @@ impl Shared {
         let mut state = self.lock();
         let result = f(&mut state);
         let snapshot = Arc::new(Snapshot::build(&state));
-        drop(state);
+        // Published while the state is still locked: two updates publish in the order
+        // they changed the state, so an older snapshot can never replace a newer one
+        // (a caller would otherwise not see its own accepted scale request). Readers
+        // hold this lock only to clone the Arc.
         *self
             .snapshot
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = snapshot;
+        drop(state);
         result
     }
 
@@ -225,10 +229,9 @@ impl Engine {
     /// `server_name` is a reported instance of some group.
     pub fn expected_provider_id(&self, server_name: &str) -> Option<String> {
         let snapshot = self.shared.snapshot();
-        snapshot
-            .by_name
-            .contains_key(server_name)
-            .then(|| crate::naming::provider_id(&self.shared.config.provider_id_prefix, server_name))
+        snapshot.by_name.contains_key(server_name).then(|| {
+            crate::naming::provider_id(&self.shared.config.provider_id_prefix, server_name)
+        })
     }
 
     /// Names of every parked server (kept powered off for reuse), in all groups.

@@ -179,6 +179,17 @@ pub(crate) struct Instance {
 }
 
 impl Instance {
+    /// The state reported to cluster-autoscaler. An instance whose deletion was asked for
+    /// while its create or power-on request was in flight is reported Deleting at once,
+    /// like any other deleted instance: cluster-autoscaler expects the target size to drop
+    /// when `DeleteNodes` returns.
+    pub(crate) fn reported_state(&self) -> Option<InstanceState> {
+        match self.phase.reported_state() {
+            Some(InstanceState::Creating) if self.delete_requested => Some(InstanceState::Deleting),
+            other => other,
+        }
+    }
+
     pub(crate) fn new(
         key: InstanceKey,
         group: &str,

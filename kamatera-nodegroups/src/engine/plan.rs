@@ -115,6 +115,18 @@ impl State {
     }
 
     fn fail(&mut self, key: InstanceKey, code: &'static str, class: ErrorClass, message: String) {
+        // cluster-autoscaler already asked for this instance to go (it is reported
+        // Deleting): finish that instead of reporting a failure nobody will clean up.
+        if let Some(instance) = self.instances.get_mut(&key)
+            && instance.delete_requested
+        {
+            if instance.server_id.is_some() {
+                instance.phase = Phase::Deleting(DeleteStep::Mark);
+            } else {
+                self.forget(key, "deleted; its create failed");
+            }
+            return;
+        }
         if let Some(instance) = self.instances.get_mut(&key) {
             tracing::warn!(group = %instance.group, server = %instance.name, code, %message, "scale-up failed");
             instance.error = Some(InstanceError {

@@ -36,7 +36,7 @@ impl State {
             .filter(|i| i.group == group)
             .filter(|i| {
                 matches!(
-                    i.phase.reported_state(),
+                    i.reported_state(),
                     Some(InstanceState::Creating | InstanceState::Running)
                 )
             })
@@ -126,7 +126,7 @@ impl State {
         for node in nodes {
             let found = self.instances.values().find(|i| {
                 i.group == group
-                    && i.phase.reported_state().is_some()
+                    && i.reported_state().is_some()
                     && if node.provider_id.is_empty() {
                         i.name == node.name
                     } else {

@@ -73,7 +73,7 @@ impl Snapshot {
                 view.parked += 1;
                 view.parked_servers.push(instance.name.clone());
             }
-            let Some(reported) = instance.phase.reported_state() else {
+            let Some(reported) = instance.reported_state() else {
                 continue;
             };
             let id = provider_id(prefix, &instance.name);
