@@ -117,12 +117,17 @@ impl Background {
     }
 
     /// Starts a fresh engine and reconciler if [`Background::stop`] stopped the last one.
-    /// Returns whether it did. Never restarts once the process is shutting down.
-    pub async fn ensure_running(&self) -> Result<bool, Error> {
+    /// Returns whether it did. Never restarts once the process is shutting down, nor
+    /// while a stop is still in progress (check [`Background::is_running`] afterwards).
+    pub fn ensure_running(&self) -> Result<bool, Error> {
         if self.is_running() || self.shutdown.is_cancelled() {
             return Ok(false);
         }
-        let mut run = self.run.lock().await;
+        // A `stop` in progress holds the lock for up to STOP_TIMEOUT; Refresh must answer
+        // well inside CA's deadline, so it reports "not running" instead of waiting.
+        let Ok(mut run) = self.run.try_lock() else {
+            return Ok(false);
+        };
         if self.is_running() {
             return Ok(false);
         }

@@ -22,6 +22,11 @@ use crate::service::Provider;
 use crate::tls::TlsSettings;
 use crate::{http, pb};
 
+/// Server-side limit of one gRPC call.
+const RPC_TIMEOUT: Duration = Duration::from_secs(30);
+/// HTTP/2 keep-alive ping interval and timeout of the gRPC port.
+const KEEPALIVE: Duration = Duration::from_secs(20);
+
 /// How often the gRPC health status follows readiness.
 const HEALTH_POLL: Duration = Duration::from_secs(1);
 
@@ -196,7 +201,13 @@ pub async fn run(
         .map_err(ServeError::Reflection)?;
 
     let provider = Provider::new(background.clone(), metrics.grpc.clone());
-    let mut builder = Server::builder();
+    let mut builder = Server::builder()
+        // Every call answers at once (Cleanup waits at most ~15 s for the reconciler); a
+        // call still open after this is a stuck client or a bug.
+        .timeout(RPC_TIMEOUT)
+        // Finds connections of clients that went away without closing them.
+        .http2_keepalive_interval(Some(KEEPALIVE))
+        .http2_keepalive_timeout(Some(KEEPALIVE));
     if let Some(tls) = config.tls.server_config() {
         builder = builder.tls_config(tls).map_err(ServeError::Grpc)?;
     }

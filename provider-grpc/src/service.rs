@@ -85,6 +85,30 @@ fn node_ref(node: &pb::ExternalGrpcNode) -> Result<NodeRef, Status> {
 }
 
 impl Provider {
+    fn refresh(&self) -> Result<pb::RefreshResponse, Status> {
+        self.background
+            .ensure_running()
+            .map_err(|e| to_status(&e))?;
+        self.active()?;
+        self.background
+            .engine()
+            .refresh()
+            .map_err(|e| to_status(&e))?;
+        Ok(pb::RefreshResponse {})
+    }
+
+    /// Scale requests need a running reconciler: after `Cleanup` they would be recorded in
+    /// an engine that is never driven again (the next `Refresh` starts a fresh one).
+    fn active(&self) -> Result<(), Status> {
+        if self.background.is_running() {
+            Ok(())
+        } else {
+            Err(Status::unavailable(
+                "background work is stopped after Cleanup; call Refresh first",
+            ))
+        }
+    }
+
     fn node_groups(&self) -> pb::NodeGroupsResponse {
         pb::NodeGroupsResponse {
             node_groups: self
@@ -287,18 +311,7 @@ impl CloudProvider for Provider {
         _request: Request<pb::RefreshRequest>,
     ) -> Result<Response<pb::RefreshResponse>, Status> {
         let started = Instant::now();
-        let result = async {
-            self.background
-                .ensure_running()
-                .await
-                .map_err(|e| to_status(&e))?;
-            self.background
-                .engine()
-                .refresh()
-                .map_err(|e| to_status(&e))?;
-            Ok(pb::RefreshResponse {})
-        }
-        .await;
+        let result = self.refresh();
         self.finish("Refresh", started, result)
     }
 
@@ -326,6 +339,7 @@ impl CloudProvider for Provider {
         let started = Instant::now();
         let request = request.get_ref();
         let result = required_id(&request.id).and_then(|id| {
+            self.active()?;
             self.background
                 .engine()
                 .increase_size(id, i64::from(request.delta))
@@ -347,6 +361,7 @@ impl CloudProvider for Provider {
                 .iter()
                 .map(node_ref)
                 .collect::<Result<Vec<_>, _>>()?;
+            self.active()?;
             self.background
                 .engine()
                 .delete_nodes(id, &nodes)
@@ -363,6 +378,7 @@ impl CloudProvider for Provider {
         let started = Instant::now();
         let request = request.get_ref();
         let result = required_id(&request.id).and_then(|id| {
+            self.active()?;
             self.background
                 .engine()
                 .decrease_target_size(id, i64::from(request.delta))

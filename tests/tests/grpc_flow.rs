@@ -8,7 +8,9 @@ use kamatera_provider_grpc::pb::instance_status::InstanceState::{
 use kamatera_sim::SeedServer;
 use prost::Message as _;
 
-use crate::grpc_support::{all_in, eventually, fake_node, node, nodes, start, state, target};
+use crate::grpc_support::{
+    all_in, eventually, fake_node, http_get, node, nodes, start, state, target,
+};
 
 #[tokio::test]
 async fn scale_up_and_down_like_cluster_autoscaler() {
@@ -200,11 +202,7 @@ async fn decrease_target_size_drops_creates_not_sent_yet() {
     let mut ca = provider.client().await;
     eventually("the first list", || {
         let url = provider.url("/readyz");
-        async move {
-            reqwest::get(url)
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        }
+        async move { http_get(url).await.0 == 200 }
     })
     .await;
     ca.node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
@@ -250,18 +248,21 @@ async fn cleanup_stops_background_work_and_refresh_restarts_it() {
     provider.ready(&mut ca).await;
     ca.cleanup(pb::CleanupRequest {}).await.unwrap();
     // Still ready: the Service must keep routing to us for the next Refresh to arrive.
-    let response = reqwest::get(provider.url("/readyz")).await.unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let metrics = reqwest::get(provider.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(http_get(provider.url("/readyz")).await.0, 200);
+    let (_, metrics) = http_get(provider.url("/metrics")).await;
     assert!(
         metrics.contains("kamatera_provider_background_running 0.0"),
         "{metrics}"
     );
+    // Scale requests would be recorded in an engine nobody drives: refused until Refresh.
+    let refused = ca
+        .node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
+            delta: 1,
+            id: "ng1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable);
     let lists = |p: &crate::grpc_support::Running| {
         p.sim
             .counters()
@@ -276,16 +277,21 @@ async fn cleanup_stops_background_work_and_refresh_restarts_it() {
     // The next cluster-autoscaler starts with Refresh: background work comes back.
     provider.ready(&mut ca).await;
     assert!(lists(&provider) > before);
-    let metrics = reqwest::get(provider.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = http_get(provider.url("/metrics")).await;
     assert!(
         metrics.contains("kamatera_provider_background_running 1.0"),
         "{metrics}"
     );
-    ca.node_groups(pb::NodeGroupsRequest {}).await.unwrap();
+    ca.node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
+        delta: 1,
+        id: "ng1".into(),
+    })
+    .await
+    .unwrap();
+    provider
+        .drive_until(&mut ca, "ng1", "a node from the restarted engine", |i| {
+            all_in(i, 1, InstanceRunning)
+        })
+        .await;
     provider.stop().await.unwrap();
 }

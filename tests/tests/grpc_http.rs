@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use kamatera_provider_grpc::pb;
 use kamatera_provider_grpc::pb::instance_status::InstanceState::InstanceRunning;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
-use crate::grpc_support::{PASSWORD, SCRIPT_B64, SCRIPT_TOKEN, Setup, all_in, eventually, start};
+use crate::grpc_support::{
+    PASSWORD, SCRIPT_B64, SCRIPT_TOKEN, Setup, all_in, eventually, http_get, start,
+};
 use crate::support::{CLIENT_ID, SECRET};
 
 /// Parsed metrics text: `name{labels}` → value.
@@ -33,20 +35,14 @@ fn http() -> reqwest::Client {
         .unwrap()
 }
 
-async fn get(url: String) -> (u16, String) {
-    let response = http().get(url).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
-
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let mut setup = Setup::default();
     setup.sim.behaviour.auth_failure = true;
     let provider = setup.start().await;
-    let (status, body) = get(provider.url("/healthz")).await;
+    let (status, body) = http_get(provider.url("/healthz")).await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));
-    let (status, _) = get(provider.url("/readyz")).await;
+    let (status, _) = http_get(provider.url("/readyz")).await;
     assert_eq!(status, 503, "not ready before the first successful list");
 
     let mut ca = provider.client().await;
@@ -54,14 +50,18 @@ async fn health_readiness_and_metrics() {
     let check = |service: &str| HealthCheckRequest {
         service: service.to_owned(),
     };
-    let not_yet = health.check(check(pb::SERVICE_NAME)).await.unwrap().into_inner();
+    let not_yet = health
+        .check(check(pb::SERVICE_NAME))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(not_yet.status(), ServingStatus::NotServing);
     let refused = ca.refresh(pb::RefreshRequest {}).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unavailable);
 
     provider.sim.update_behaviour(|b| b.auth_failure = false);
     provider.ready(&mut ca).await;
-    let (status, body) = get(provider.url("/readyz")).await;
+    let (status, body) = http_get(provider.url("/readyz")).await;
     assert_eq!((status, body.as_str()), (200, "ready\n"));
     eventually("gRPC health follows readiness", || {
         let mut health = health.clone();
@@ -87,7 +87,9 @@ async fn health_readiness_and_metrics() {
     .await
     .unwrap();
     provider
-        .drive_until(&mut ca, "ng1", "two running", |i| all_in(i, 2, InstanceRunning))
+        .drive_until(&mut ca, "ng1", "two running", |i| {
+            all_in(i, 2, InstanceRunning)
+        })
         .await;
     let _ = ca
         .node_group_target_size(pb::NodeGroupTargetSizeRequest { id: "nope".into() })
@@ -96,8 +98,14 @@ async fn health_readiness_and_metrics() {
 
     let response = http().get(provider.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
     let text = response.text().await.unwrap();
     assert!(text.trim_end().ends_with("# EOF"));
     let metrics = parse_metrics(&text);
@@ -115,32 +123,60 @@ async fn health_readiness_and_metrics() {
         1.0
     );
     assert_eq!(
-        value(r#"kamatera_provider_grpc_requests_total{method="NodeGroupTargetSize",code="NOT_FOUND"}"#),
+        value(
+            r#"kamatera_provider_grpc_requests_total{method="NodeGroupTargetSize",code="NOT_FOUND"}"#
+        ),
         1.0
     );
-    assert!(value(r#"kamatera_provider_grpc_requests_total{method="Refresh",code="UNAVAILABLE"}"#) >= 1.0);
     assert!(
-        value(r#"kamatera_provider_grpc_request_duration_seconds_count{method="NodeGroups",code="OK"}"#)
+        value(r#"kamatera_provider_grpc_requests_total{method="Refresh",code="UNAVAILABLE"}"#)
             >= 1.0
     );
-    assert!(value(r#"kamatera_api_requests_total{endpoint="GET /service/servers",outcome="ok"}"#) >= 1.0);
-    assert!(value(r#"kamatera_api_requests_total{endpoint="GET /service/servers",outcome="auth"}"#) >= 1.0);
+    assert!(
+        value(
+            r#"kamatera_provider_grpc_request_duration_seconds_count{method="NodeGroups",code="OK"}"#
+        ) >= 1.0
+    );
+    assert!(
+        value(r#"kamatera_api_requests_total{endpoint="GET /service/servers",outcome="ok"}"#)
+            >= 1.0
+    );
+    assert!(
+        value(r#"kamatera_api_requests_total{endpoint="GET /service/servers",outcome="auth"}"#)
+            >= 1.0
+    );
     assert_eq!(
         value(r#"kamatera_api_requests_total{endpoint="POST /service/server",outcome="ok"}"#),
         2.0,
         "one create per node"
     );
     assert!(
-        value(r#"kamatera_api_request_duration_seconds_count{endpoint="POST /service/server",outcome="ok"}"#)
-            >= 2.0
+        value(
+            r#"kamatera_api_request_duration_seconds_count{endpoint="POST /service/server",outcome="ok"}"#
+        ) >= 2.0
     );
     assert_eq!(value(r#"kamatera_node_group_min_size{group="small"}"#), 1.0);
     assert_eq!(value(r#"kamatera_node_group_max_size{group="ng1"}"#), 5.0);
-    assert_eq!(value(r#"kamatera_node_group_target_size{group="ng1"}"#), 2.0);
-    assert_eq!(value(r#"kamatera_node_group_target_size{group="ng2"}"#), 0.0);
-    assert_eq!(value(r#"kamatera_node_group_instances{group="ng1",state="running"}"#), 2.0);
-    assert_eq!(value(r#"kamatera_node_group_instances{group="ng1",state="creating"}"#), 0.0);
-    assert_eq!(value(r#"kamatera_node_group_instances{group="ng1",state="parked"}"#), 0.0);
+    assert_eq!(
+        value(r#"kamatera_node_group_target_size{group="ng1"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(r#"kamatera_node_group_target_size{group="ng2"}"#),
+        0.0
+    );
+    assert_eq!(
+        value(r#"kamatera_node_group_instances{group="ng1",state="running"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(r#"kamatera_node_group_instances{group="ng1",state="creating"}"#),
+        0.0
+    );
+    assert_eq!(
+        value(r#"kamatera_node_group_instances{group="ng1",state="parked"}"#),
+        0.0
+    );
     assert!(value("kamatera_commands_in_flight") >= 0.0);
     assert!(value(r#"kamatera_reconcile_passes_total{result="ok"}"#) >= 1.0);
     assert!(value(r#"kamatera_reconcile_passes_total{result="failed"}"#) >= 1.0);
@@ -152,10 +188,10 @@ async fn health_readiness_and_metrics() {
 
 #[tokio::test]
 async fn reflection_lists_the_services() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
 
     let provider = start().await;
     let mut reflection = ServerReflectionClient::new(provider.channel().await);
@@ -174,17 +210,24 @@ async fn reflection_lists_the_services() {
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     assert!(names.contains(&pb::SERVICE_NAME.to_owned()), "{names:?}");
-    assert!(names.contains(&"grpc.health.v1.Health".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_owned()),
+        "{names:?}"
+    );
 
     // The older v1alpha service answers too (grpcurl falls back to it).
     use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as Alpha;
     use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as AlphaRequest;
     let mut alpha = Alpha::new(provider.channel().await);
     let mut answers = alpha
-        .server_reflection_info(futures::stream::iter(std::iter::once(tonic_reflection::pb::v1alpha::ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(AlphaRequest::FileContainingSymbol(pb::SERVICE_NAME.to_owned())),
-        })))
+        .server_reflection_info(futures::stream::iter(std::iter::once(
+            tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(AlphaRequest::FileContainingSymbol(
+                    pb::SERVICE_NAME.to_owned(),
+                )),
+            },
+        )))
         .await
         .unwrap()
         .into_inner();
@@ -236,7 +279,9 @@ async fn logs_at_trace_level_never_contain_secrets() {
     .await
     .unwrap();
     let running = provider
-        .drive_until(&mut ca, "ng1", "two running", |i| all_in(i, 2, InstanceRunning))
+        .drive_until(&mut ca, "ng1", "two running", |i| {
+            all_in(i, 2, InstanceRunning)
+        })
         .await;
     let name = running[0].id.trim_start_matches("kamatera://").to_owned();
     ca.node_group_delete_nodes(pb::NodeGroupDeleteNodesRequest {
@@ -246,14 +291,19 @@ async fn logs_at_trace_level_never_contain_secrets() {
     .await
     .unwrap();
     provider
-        .drive_until(&mut ca, "ng1", "one left", |i| all_in(i, 1, InstanceRunning))
+        .drive_until(&mut ca, "ng1", "one left", |i| {
+            all_in(i, 1, InstanceRunning)
+        })
         .await;
     provider.stop().await.unwrap();
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     // The logs did see the scale decisions and the API calls...
     assert!(logs.contains("ng1"), "{logs}");
-    assert!(logs.contains(&name), "the deleted server is named in the logs");
+    assert!(
+        logs.contains(&name),
+        "the deleted server is named in the logs"
+    );
     // ...but no secret, in any form.
     for secret in [SECRET, CLIENT_ID, PASSWORD, SCRIPT_B64, SCRIPT_TOKEN] {
         assert!(!logs.contains(secret), "{secret:?} leaked into the logs");

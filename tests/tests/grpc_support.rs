@@ -311,3 +311,14 @@ pub fn fake_node(instance_id: &str) -> pb::ExternalGrpcNode {
         ..pb::ExternalGrpcNode::default()
     }
 }
+
+/// GET with a timeout: the status code and body.
+pub async fn http_get(url: String) -> (u16, String) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let response = client.get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
