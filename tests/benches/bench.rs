@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use scenarios::{api_cost, cold_start, growth, scale_up};
+use scenarios::{api_cost, cold_start, growth, grpc, scale_up};
 
 /// Runs of each measurement; figures are medians over them.
 const RUNS: usize = 5;
@@ -54,6 +54,17 @@ fn main() {
         .expect("runtime");
     let mut results = report::Results::new(report::Machine::detect());
     runtime.block_on(async {
+        if wanted(1) {
+            eprintln!("scenario 1: CA loop over gRPC");
+            results.grpc_loop = Some(
+                grpc::run(grpc::Params {
+                    groups: 50,
+                    per_group: 100,
+                    runs: RUNS,
+                })
+                .await,
+            );
+        }
         if wanted(2) {
             eprintln!("scenario 2: steady-state API cost");
             results.api_cost = Some(

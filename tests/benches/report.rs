@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::scenarios::{api_cost, cold_start, growth, scale_up};
+use crate::scenarios::{api_cost, cold_start, growth, grpc, scale_up};
 
 /// Tolerance over a floor that still meets the goal.
 const FLOOR_FACTOR: f64 = 1.3;
@@ -96,6 +96,7 @@ fn row(
 #[derive(Debug)]
 pub struct Results {
     pub machine: Machine,
+    pub grpc_loop: Option<grpc::Report>,
     pub api_cost: Option<api_cost::Report>,
     pub cold_start: Option<cold_start::Report>,
     pub scale_up: Option<scale_up::Report>,
@@ -106,6 +107,7 @@ impl Results {
     pub fn new(machine: Machine) -> Self {
         Self {
             machine,
+            grpc_loop: None,
             api_cost: None,
             cold_start: None,
             scale_up: None,
@@ -116,6 +118,9 @@ impl Results {
     /// The table rows, in scenario order.
     pub fn rows(&self) -> Vec<Row> {
         let mut rows = Vec::new();
+        if let Some(r) = &self.grpc_loop {
+            grpc_rows(r, &mut rows);
+        }
         if let Some(r) = &self.api_cost {
             api_cost_rows(r, &mut rows);
         }
@@ -137,6 +142,7 @@ impl Results {
             "note": "Absolute times are noisy (shared 2-core machine); the ratios to the floors are the result.",
             "rows": self.rows(),
             "scenarios": {
+                "grpc_loop": self.grpc_loop,
                 "api_cost": self.api_cost,
                 "cold_start": self.cold_start,
                 "scale_up": self.scale_up,
@@ -170,6 +176,53 @@ impl Results {
         out.push('\n');
         out.push_str(NOTES);
         out
+    }
+}
+
+fn grpc_rows(r: &grpc::Report, rows: &mut Vec<Row>) {
+    let p = &r.params;
+    rows.push(row(
+        "1",
+        format!(
+            "CA loop over gRPC, {} groups × {} servers ({} calls): provider / bare tonic echo",
+            p.groups, p.per_group, r.calls_per_loop
+        ),
+        format!("ratio ≤ {FLOOR_FACTOR}"),
+        format!(
+            "{:.0} ms / {:.0} ms = {:.2}",
+            r.provider_loop_ms,
+            r.echo_loop_ms,
+            r.ratio()
+        ),
+        format!("echo loop {:.0} ms", r.echo_loop_ms),
+        Verdict::of(r.ratio() <= FLOOR_FACTOR),
+    ));
+    rows.push(row(
+        "1",
+        "Same loop: provider / echo with the provider's socket options (`TCP_NODELAY` off)",
+        "–",
+        format!(
+            "{:.0} ms / {:.0} ms = {:.2}",
+            r.provider_loop_ms,
+            r.echo_same_sockets_loop_ms,
+            r.ratio_same_sockets()
+        ),
+        "isolates the provider's own cost",
+        Verdict::Info,
+    ));
+    for stats in &r.provider {
+        let echo = r.echo.iter().find(|e| e.method == stats.method);
+        rows.push(row(
+            "1",
+            format!("`{}` p50 / p99 ({} calls)", stats.method, stats.calls),
+            "p99 < 1 ms",
+            format!("{:.3} / {:.3} ms", stats.p50_ms, stats.p99_ms),
+            echo.map_or_else(
+                || "–".to_owned(),
+                |e| format!("echo {:.3} / {:.3} ms", e.p50_ms, e.p99_ms),
+            ),
+            Verdict::of(stats.p99_ms < 1.0),
+        ));
     }
 }
 
@@ -255,7 +308,7 @@ fn scale_up_rows(r: &scale_up::Report, rows: &mut Vec<Row>) {
     let p = &r.params;
     rows.push(row(
         "4",
-        format!("`increase_size({})` latency, in-process", p.nodes),
+        format!("`NodeGroupIncreaseSize({})` latency over gRPC", p.nodes),
         "< 10 ms",
         format!("{:.3} ms", r.increase_size_ms),
         "–",
@@ -345,7 +398,12 @@ every scenario at a tiny size so they cannot rot.
 
 const NOTES: &str = "## How each figure is measured
 
-1. (see notes below)
+1. **CA loop over gRPC.** The provider is served in-process by `serve::run` (plaintext,
+   default engine options) on loopback over a simulator with the servers; the client is the
+   generated tonic client, calling one RPC after another as CA does. The bare service is a
+   tonic server implementing the same `CloudProvider` trait that answers every call with
+   the provider's own recorded answer, so both send the same bytes. Loops alternate
+   between the two; the loop figure is the median, p50/p99 are over every call of all loops.
 2. **Steady-state API cost.** The simulator counts every API request; a pass's cost is the
    difference of its counters around `run_pass` plus every call the pass started. In-flight
    commands are creates whose commands stay pending (the simulator's clock is not moved).
@@ -354,8 +412,9 @@ const NOTES: &str = "## How each figure is measured
 3. **Cold start.** A fresh engine's first pass against a cloud of existing member servers;
    every request takes the injected latency. The floor's list time is measured in the same
    run. A watcher calls `refresh()` every millisecond, as a cluster-autoscaler might.
-4. **Scale-up.** The reconciler runs as in production (`Reconciler::run`); the time runs
-   from the `increase_size` call until the engine holds a command id for every create.
+4. **Scale-up.** Over gRPC against the provider served by `serve::run`; the time runs from
+   the `NodeGroupIncreaseSize` call until the provider's `kamatera_commands_in_flight`
+   gauge (on `/metrics`, polled every 2 ms) shows a command id for every create.
 5. **Growth.** Each size runs in a child process (the bench binary re-executed) against a
    simulator in the parent; `VmHWM` from `/proc/self/status` is the child's peak RSS. The
    loop is the in-process CA loop: `refresh`, `node_groups`, `target_size` / `nodes` /

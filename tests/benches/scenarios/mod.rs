@@ -10,6 +10,7 @@
 pub mod api_cost;
 pub mod cold_start;
 pub mod growth;
+pub mod grpc;
 pub mod loop_replay;
 pub mod scale_up;
 
@@ -61,7 +62,8 @@ pub fn add_latency(sim: &SimHandle, ms: u64) -> u64 {
     sim.add_fault(rule)
 }
 
-/// The cloud config: cluster `c1`, `groups` groups `g00..` with `max_size` each.
+/// The cloud config: cluster `c1`, `groups` groups `g00..` with `max_size` each. Every
+/// group overrides one autoscaling option, so `GetOptions` has a real answer to give.
 pub fn config(url: &str, groups: usize, max_size: usize) -> Arc<CloudConfig> {
     let mut text = format!(
         "[global]
@@ -81,7 +83,8 @@ default-script-base64 = {SCRIPT_B64}
     for g in 0..groups {
         let name = group_name(g);
         text.push_str(&format!(
-            "[nodegroup \"{name}\"]\nmin-size = 0\nmax-size = {max_size}\nname-prefix = k8s-{name}\n"
+            "[nodegroup \"{name}\"]\nmin-size = 0\nmax-size = {max_size}\nname-prefix = k8s-{name}\n\
+             scale-down-unneeded-time = 5m\n"
         ));
     }
     Arc::new(CloudConfig::parse(&text, "bench.ini", &empty_env).expect("config parses"))

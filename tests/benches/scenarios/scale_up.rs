@@ -1,16 +1,20 @@
 //! Scenario 4: a scale-up of many nodes with real per-request latency.
 //!
-//! `increase_size` only records intent and wakes the reconciler, so it must answer at
-//! once; the creates then go out at the engine's mutation concurrency. The floor is
+//! Driven over gRPC against the provider served in-process (`serve::run`), as CA drives
+//! it. `NodeGroupIncreaseSize` only records intent and wakes the reconciler, so it must
+//! answer at once; the creates then go out at the engine's mutation concurrency. A create
+//! counts as accepted when the engine holds its command id, read from the provider's
+//! `kamatera_commands_in_flight` gauge on `/metrics`. The floor is
 //! `ceil(nodes / mutation_concurrency) × latency`, the sequential figure `nodes × latency`.
 
 use std::time::{Duration, Instant};
 
 use kamatera_nodegroups::EngineOptions;
+use kamatera_provider_grpc::pb;
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 
-use super::{add_latency, config, count, engine, median, ms, seed_members, start_sim, wait_until};
+use super::grpc::{gauge, serve_provider, wait_ready};
+use super::{add_latency, config, count, median, ms, seed_members, start_sim};
 
 const CREATE: &str = "POST /service/server";
 
@@ -32,7 +36,7 @@ pub struct Params {
 /// One run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Run {
-    /// How long `increase_size` took to return.
+    /// How long `NodeGroupIncreaseSize` took, over gRPC.
     pub increase_size_ms: f64,
     /// From the call until every create was answered with a command id.
     pub all_accepted_ms: f64,
@@ -49,7 +53,7 @@ pub struct Report {
     pub floor_ms: f64,
     /// `nodes × latency`.
     pub sequential_ms: f64,
-    /// Median `increase_size` latency.
+    /// Median `NodeGroupIncreaseSize` latency over gRPC.
     pub increase_size_ms: f64,
     /// Median time until all creates were accepted.
     pub all_accepted_ms: f64,
@@ -77,33 +81,34 @@ pub async fn run(params: Params) -> Report {
         add_latency(&sim, params.latency_ms);
         let per_group = params.existing.div_ceil(params.groups.max(1));
         let config = config(sim.url().as_str(), params.groups, per_group + params.nodes);
-        let (engine, reconciler) = engine(sim.url().as_str(), config);
-        // The production loop: periodic passes, and dispatch at once when woken.
-        let cancel = CancellationToken::new();
-        let task = tokio::spawn(reconciler.run(cancel.clone()));
+        let provider = serve_provider(&config).await;
+        let client = provider.client().await;
+        let http = reqwest::Client::new();
+        let metrics = provider.http.expect("the provider serves HTTP");
         let limit = latency * (params.existing as u32 + 10) + Duration::from_secs(30);
         // CA's first Refresh succeeds once the first pass has adopted the servers.
-        let ready = wait_until(limit, || {
-            engine.refresh().is_ok()
-                && engine
-                    .node_groups()
-                    .iter()
-                    .map(|g| g.instances.len())
-                    .sum::<usize>()
-                    == params.existing
-        })
-        .await;
-        assert!(ready, "the engine became ready");
+        wait_ready(&client, params.existing, limit).await;
 
+        let mut client = client;
         let started = Instant::now();
-        engine
-            .increase_size(&super::group_name(0), params.nodes as i64)
-            .expect("increase size");
+        client
+            .node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
+                id: super::group_name(0),
+                delta: i32::try_from(params.nodes).expect("delta fits"),
+            })
+            .await
+            .expect("NodeGroupIncreaseSize");
         let increase = started.elapsed();
-        let accepted = wait_until(sequential * 2 + Duration::from_secs(30), || {
-            engine.stats().commands_in_flight == params.nodes
-        })
-        .await;
+        let deadline = started + sequential * 2 + Duration::from_secs(30);
+        let want = params.nodes as f64;
+        let mut accepted = false;
+        while Instant::now() < deadline {
+            if gauge(&http, metrics, "kamatera_commands_in_flight").await == Some(want) {
+                accepted = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         let all_accepted = started.elapsed();
         assert!(accepted, "every create was accepted");
         assert_eq!(
@@ -115,8 +120,7 @@ pub async fn run(params: Params) -> Report {
             increase_size_ms: ms(increase),
             all_accepted_ms: ms(all_accepted),
         });
-        cancel.cancel();
-        task.await.expect("reconciler stops");
+        provider.stop().await;
         sim.shutdown().await.expect("simulator stops");
     }
     let increase: Vec<Duration> = runs
