@@ -172,6 +172,10 @@ pub(crate) struct Instance {
     pub(crate) delete_attempts: u32,
     /// Do not retry the current step before this.
     pub(crate) retry_at: Option<Instant>,
+    /// Do not retry the current step before the servers were listed again after the
+    /// list with this number: the last call's answer was lost, so it may have worked,
+    /// and only a fresh list tells (for example that the server is already off).
+    pub(crate) retry_after_list: Option<u64>,
     /// Whether cluster-autoscaler asked for the deletion of a still-creating instance.
     pub(crate) delete_requested: bool,
     /// When the instance was parked (most recently parked servers are reused first).
@@ -208,6 +212,7 @@ impl Instance {
             command_since: None,
             delete_attempts: 0,
             retry_at: None,
+            retry_after_list: None,
             delete_requested: false,
             parked_at: None,
         }

@@ -127,6 +127,11 @@ fn step_failed(
             state.instances.remove(&key);
         }
         StepError::Api(api) => {
+            if api.outcome_unknown() {
+                // Never repeat a call whose answer was lost on the strength of an old
+                // list: the next attempt plans from a fresh one.
+                instance.retry_after_list = Some(state.lists);
+            }
             schedule_delete_retry(instance, retry, &api.to_string(), backoff, now)
         }
     }

@@ -176,7 +176,11 @@ impl State {
             return;
         }
         let has_parked_marker = listed.is_some_and(|s| s.has_tag(PARKED_MARKER));
-        let can_act = active && instance.retry_at.is_none_or(|at| now >= at);
+        let can_act = active
+            && instance.retry_at.is_none_or(|at| now >= at)
+            && instance
+                .retry_after_list
+                .is_none_or(|seen| self.lists > seen);
         let overdue = now.saturating_duration_since(instance.creating_since) > provision_time;
         let command_overdue = instance
             .command_since

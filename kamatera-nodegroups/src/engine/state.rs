@@ -60,6 +60,9 @@ pub(crate) struct State {
     pub(crate) next_key: InstanceKey,
     pub(crate) servers: HashMap<ServerId, KnownServer>,
     pub(crate) last_list_ok: Option<Instant>,
+    /// Successful lists so far, to tell whether the servers were listed again since some
+    /// event.
+    pub(crate) lists: u64,
     pub(crate) last_list_error: Option<String>,
     pub(crate) last_refresh_call: Option<Instant>,
     pub(crate) rng: StdRng,
@@ -93,6 +96,7 @@ impl State {
             next_key: 1,
             servers: HashMap::new(),
             last_list_ok: None,
+            lists: 0,
             last_list_error: None,
             last_refresh_call: None,
             rng,
@@ -161,6 +165,7 @@ impl State {
         }
         self.servers = next;
         self.last_list_ok = Some(now);
+        self.lists += 1;
         self.last_list_error = None;
     }
 
