@@ -169,6 +169,31 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
+    // Everything that can fail at start-up is checked before any background work starts.
+    let mut builder = Server::builder()
+        // Every call answers at once (Cleanup waits at most ~15 s for the reconciler); a
+        // call still open after this is a stuck client or a bug.
+        .timeout(RPC_TIMEOUT)
+        // Finds connections of clients that went away without closing them.
+        .http2_keepalive_interval(Some(KEEPALIVE))
+        .http2_keepalive_timeout(Some(KEEPALIVE));
+    if let Some(tls) = config.tls.server_config() {
+        builder = builder.tls_config(tls).map_err(ServeError::Grpc)?;
+    }
+    let grpc_addr = listeners.grpc.local_addr().map_err(ServeError::Http)?;
+    let http_addr = listeners.http.local_addr().map_err(ServeError::Http)?;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(ServeError::Reflection)?;
+    // grpcurl and older tools still ask the v1alpha service.
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(ServeError::Reflection)?;
+
     let sim = if config.simulate {
         Some(simulate(&mut config.cloud_config).await?)
     } else {
@@ -188,31 +213,7 @@ pub async fn run(
     let metrics = Arc::new(metrics);
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(ServeError::Reflection)?;
-    // grpcurl and older tools still ask the v1alpha service.
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .map_err(ServeError::Reflection)?;
-
     let provider = Provider::new(background.clone(), metrics.grpc.clone());
-    let mut builder = Server::builder()
-        // Every call answers at once (Cleanup waits at most ~15 s for the reconciler); a
-        // call still open after this is a stuck client or a bug.
-        .timeout(RPC_TIMEOUT)
-        // Finds connections of clients that went away without closing them.
-        .http2_keepalive_interval(Some(KEEPALIVE))
-        .http2_keepalive_timeout(Some(KEEPALIVE));
-    if let Some(tls) = config.tls.server_config() {
-        builder = builder.tls_config(tls).map_err(ServeError::Grpc)?;
-    }
-    let grpc_addr = listeners.grpc.local_addr().map_err(ServeError::Http)?;
-    let http_addr = listeners.http.local_addr().map_err(ServeError::Http)?;
     let grpc_shutdown = shutdown.clone();
     let router = builder
         .add_service(health_service)
