@@ -13,7 +13,7 @@ use kamatera_api::{Client as KamateraClient, RetryPolicy};
 use kamatera_nodegroups::config::empty_env;
 use kamatera_nodegroups::{CloudConfig, Engine, EngineOptions, NodeRef, Reconciler};
 use kamatera_provider_grpc::node_sync::{
-    self, NodeSyncError, NodeSyncMetrics, NodeSyncSettings, ParkedNodeAction,
+    self, EngineSource, NodeSyncError, NodeSyncMetrics, NodeSyncSettings, ParkedNodeAction,
 };
 use kamatera_sim::{Power, SeedServer, SimConfig, SimHandle, Simulator};
 use prometheus_client::metrics::counter::Counter;
@@ -55,12 +55,36 @@ fn settings(action: ParkedNodeAction) -> NodeSyncSettings {
     }
 }
 
+/// An engine and its reconciler on the simulated cloud, with fast API retries.
+fn engine_for(sim: &SimHandle, config: Arc<CloudConfig>) -> (Engine, Reconciler) {
+    let client = KamateraClient::builder()
+        .base_url(sim.url().as_str())
+        .credentials("sim-id", "sim-secret")
+        .timeout(Duration::from_secs(5))
+        .retry_policy(RetryPolicy {
+            max_attempts: 3,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            max_elapsed: Duration::from_secs(5),
+            jitter: false,
+        })
+        .build()
+        .unwrap();
+    let options = EngineOptions {
+        require_active_caller: false,
+        name_seed: Some(42),
+        ..EngineOptions::default()
+    };
+    Engine::new(config, client, options).unwrap()
+}
+
 /// A simulated cloud with one group `ng1` (power-off scale-down), its engine, a fake
 /// Kubernetes API, and the controller once started.
 struct World {
     sim: SimHandle,
     engine: Engine,
     reconciler: Reconciler,
+    config: Arc<CloudConfig>,
     kube: FakeKube,
     metrics: NodeSyncMetrics,
     cancel: CancellationToken,
@@ -94,34 +118,22 @@ poweroff-on-scale-down = true
 "
         );
         let config = Arc::new(CloudConfig::parse(&text, "test.ini", &empty_env).unwrap());
-        let client = KamateraClient::builder()
-            .base_url(url.as_str())
-            .credentials("sim-id", "sim-secret")
-            .timeout(Duration::from_secs(5))
-            .retry_policy(RetryPolicy {
-                max_attempts: 3,
-                min_delay: Duration::from_millis(1),
-                max_delay: Duration::from_millis(2),
-                max_elapsed: Duration::from_secs(5),
-                jitter: false,
-            })
-            .build()
-            .unwrap();
-        let options = EngineOptions {
-            require_active_caller: false,
-            name_seed: Some(42),
-            ..EngineOptions::default()
-        };
-        let (engine, reconciler) = Engine::new(config, client, options).unwrap();
+        let (engine, reconciler) = engine_for(&sim, config.clone());
         Self {
             sim,
             engine,
             reconciler,
+            config,
             kube: FakeKube::start().await,
             metrics: NodeSyncMetrics::default(),
             cancel: CancellationToken::new(),
             task: None,
         }
+    }
+
+    /// Another engine on the same cloud, as the serve command builds after `Cleanup`.
+    fn replacement_engine(&self) -> (Engine, Reconciler) {
+        engine_for(&self.sim, self.config.clone())
     }
 
     /// A running server of group `ng1`.
@@ -154,8 +166,17 @@ poweroff-on-scale-down = true
     }
 
     fn start_with(&mut self, client: kube::Client, settings: NodeSyncSettings) {
+        self.start_source(self.engine.clone(), client, settings);
+    }
+
+    fn start_source(
+        &mut self,
+        engine: impl EngineSource,
+        client: kube::Client,
+        settings: NodeSyncSettings,
+    ) {
         self.task = Some(tokio::spawn(node_sync::run(
-            self.engine.clone(),
+            engine,
             client,
             settings,
             self.metrics.clone(),
@@ -454,6 +475,35 @@ async fn should_handle_a_server_parked_while_running() {
     })
     .await;
     assert!(w.kube.node(MANAGED).is_none());
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn should_follow_the_engine_the_server_currently_uses() {
+    let mut w = World::new().await;
+    w.seed_managed(MANAGED);
+    w.kube.add_node(node(MANAGED, None, "True"));
+    // The first engine never lists (its reconciler is stopped, as after `Cleanup`).
+    let current = Arc::new(std::sync::Mutex::new(w.engine.clone()));
+    let source = {
+        let current = current.clone();
+        move || current.lock().unwrap().clone()
+    };
+    let client = w.kube.client();
+    w.start_source(source, client, settings(ParkedNodeAction::Delete));
+    let seen = count(&w.metrics.resyncs);
+    wait_for("some resyncs", || count(&w.metrics.resyncs) >= seen + 2).await;
+    assert!(
+        w.kube.writes().is_empty(),
+        "an engine that never listed knows no server"
+    );
+
+    // The server starts a fresh engine; the controller reads it from then on.
+    let (engine, mut reconciler) = w.replacement_engine();
+    reconciler.run_pass().await.unwrap();
+    reconciler.settle().await;
+    *current.lock().unwrap() = engine;
+    wait_for("the patch", || w.provider_id(MANAGED) == Some(id(MANAGED))).await;
     w.stop().await;
 }
 

@@ -31,6 +31,33 @@ pub(crate) const WATCH_TIMEOUT_SECS: u32 = 60;
 /// tells who changed the Node.
 const FIELD_MANAGER: &str = "kamatera-node-sync";
 
+/// Where the controller gets the engine from. It asks again for every plan, because the
+/// serve command may replace its engine (after cluster-autoscaler's `Cleanup`): a handle kept
+/// for ever would read a stopped engine's frozen snapshot, and new servers would never get
+/// their provider ids.
+///
+/// Implemented for [`Engine`] itself (a fixed engine) and for closures returning the current
+/// one, e.g. `move || background.engine()`.
+pub trait EngineSource: Send + Sync + 'static {
+    /// The engine to read now.
+    fn current(&self) -> Engine;
+}
+
+impl EngineSource for Engine {
+    fn current(&self) -> Engine {
+        self.clone()
+    }
+}
+
+impl<F> EngineSource for F
+where
+    F: Fn() -> Engine + Send + Sync + 'static,
+{
+    fn current(&self) -> Engine {
+        self()
+    }
+}
+
 /// Runs the node-sync controller until `cancel` is cancelled.
 ///
 /// Spawn it on its own task next to the gRPC server: it only reads the engine's snapshot (as
@@ -38,7 +65,7 @@ const FIELD_MANAGER: &str = "kamatera-node-sync";
 /// fires, even in the middle of a retry. Failures of the Kubernetes API are counted, logged
 /// and retried; nothing makes it return early.
 pub async fn run(
-    engine: Engine,
+    engine: impl EngineSource,
     client: kube::Client,
     settings: NodeSyncSettings,
     metrics: NodeSyncMetrics,
@@ -59,7 +86,7 @@ pub async fn run(
 
     let mut worker = Worker {
         api,
-        engine,
+        engine: Box::new(engine),
         settings,
         metrics,
         reported: HashSet::new(),
@@ -117,7 +144,7 @@ enum Step {
 /// Carries out plans; the only writer of Node objects in the process.
 struct Worker {
     api: Api<Node>,
-    engine: Engine,
+    engine: Box<dyn EngineSource>,
     settings: NodeSyncSettings,
     metrics: NodeSyncMetrics,
     /// `(node name, provider id)` pairs already reported as mismatches, so the warning and
@@ -209,11 +236,16 @@ impl Worker {
 
     /// The engine's view of the server named like the Node, at this moment.
     fn facts(&self, name: &str) -> OwnedFacts {
-        if let Some(expected) = self.engine.expected_provider_id(name) {
+        let engine = self.engine.current();
+        if !engine.is_ready() {
+            // Nothing listed yet: every server would look unknown anyway; say so plainly.
+            return OwnedFacts::Unknown;
+        }
+        if let Some(expected) = engine.expected_provider_id(name) {
             return OwnedFacts::Managed(expected);
         }
-        if self.engine.parked_servers().iter().any(|n| n == name) {
-            let prefix = &self.engine.config().provider_id_prefix;
+        if engine.parked_servers().iter().any(|n| n == name) {
+            let prefix = &engine.config().provider_id_prefix;
             return OwnedFacts::Parked(kamatera_nodegroups::naming::provider_id(prefix, name));
         }
         OwnedFacts::Unknown

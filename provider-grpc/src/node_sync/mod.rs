@@ -20,6 +20,9 @@
 //! version as a precondition; conflicts, timeouts and server errors are retried with a
 //! bounded, jittered backoff.
 //!
+//! The engine is read through an [`EngineSource`] for every plan, so the controller follows
+//! the serve command when it replaces its engine after `Cleanup`.
+//!
 //! Required RBAC: `nodes: get, list, watch, patch, delete` (cluster scope).
 //!
 //! ```no_run
@@ -56,7 +59,7 @@ use std::time::Duration;
 
 use kube::config::{InClusterError, KubeConfigOptions, Kubeconfig, KubeconfigError};
 
-pub use controller::run;
+pub use controller::{EngineSource, run};
 pub use metrics::NodeSyncMetrics;
 pub use settings::{NodeSyncSettings, ParkedNodeAction, UnknownParkedNodeAction};
 
