@@ -6,7 +6,23 @@
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod scenarios;
 
-use scenarios::{api_cost, cold_start, growth, scale_up};
+use scenarios::{api_cost, cold_start, growth, grpc, scale_up};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_loop_compares_provider_and_echo() {
+    let report = grpc::run(grpc::Params {
+        groups: 2,
+        per_group: 3,
+        runs: 2,
+    })
+    .await;
+    // Refresh, NodeGroups, 3 per group, one per node.
+    assert_eq!(report.calls_per_loop, 2 + 2 * 3 + 6);
+    assert!(report.ratio() > 0.0 && report.ratio_same_sockets() > 0.0);
+    let methods: Vec<_> = report.provider.iter().map(|s| s.method).collect();
+    assert_eq!(methods.len(), 6, "{methods:?}");
+    assert_eq!(report.echo.len(), 6);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_cost_is_counted_per_pass() {
@@ -21,7 +37,8 @@ async fn api_cost_is_counted_per_pass() {
     assert_eq!((idle.list, idle.tags, idle.total), (1, 0, 1));
     let busy = report.in_flight_worst();
     assert_eq!((busy.queue, busy.commands_polled), (1, 4));
-    assert_eq!(report.tags_aged_worst().tags, 12);
+    // Every server is due, the 4 being created too; the budget (50) is not reached.
+    assert_eq!(report.tags_aged_worst().tags, 12 + 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
