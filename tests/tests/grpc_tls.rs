@@ -102,17 +102,28 @@ async fn mutual_tls_accepts_only_clients_of_the_configured_ca() {
     assert_eq!(call(&provider, &ca.pem, Some(ca.client())).await, Ok(3));
 
     let without = call(&provider, &ca.pem, None).await;
-    assert!(without.is_err(), "a client without a certificate got {without:?}");
+    assert!(
+        without.is_err(),
+        "a client without a certificate got {without:?}"
+    );
 
     let other = Ca::new("someone-else");
     let foreign = call(&provider, &ca.pem, Some(other.client())).await;
     assert!(foreign.is_err(), "a client of another CA got {foreign:?}");
 
     let plaintext = async {
-        let channel = provider.channel().await;
+        // Refused at connect time or on the first call, depending on timing.
+        let channel = Endpoint::from_shared(format!("http://{}", provider.grpc))
+            .unwrap()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .map_err(|e| e.to_string())?;
         CloudProviderClient::new(channel)
             .node_groups(pb::NodeGroupsRequest {})
             .await
+            .map_err(|e| e.to_string())
     };
     let plaintext = tokio::time::timeout(Duration::from_secs(10), plaintext).await;
     assert!(
@@ -179,7 +190,10 @@ fn partial_tls_configuration_is_a_startup_error() {
         },
     ] {
         let error = partial.load().unwrap_err();
-        assert!(matches!(error, TlsError::Partial(_)), "{partial:?}: {error}");
+        assert!(
+            matches!(error, TlsError::Partial(_)),
+            "{partial:?}: {error}"
+        );
     }
     let full = TlsFiles {
         cert: Some(cert_path),
@@ -217,7 +231,11 @@ async fn an_unusable_key_fails_the_start_instead_of_serving_plaintext() {
     };
     let result = tokio::time::timeout(
         Duration::from_secs(10),
-        serve::run(config, listeners, tokio_util::sync::CancellationToken::new()),
+        serve::run(
+            config,
+            listeners,
+            tokio_util::sync::CancellationToken::new(),
+        ),
     )
     .await
     .expect("serve returns at once");
