@@ -26,41 +26,42 @@ pub struct NodeSyncMetrics {
 }
 
 impl NodeSyncMetrics {
-    /// Registers every counter with `registry` under `node_sync_…` names (a `_total` suffix is
-    /// added on exposition). Register through a prefixed sub-registry to namespace them.
+    /// Registers every counter with `registry` as `kamatera_node_sync_…` (exposed with a
+    /// `_total` suffix), next to the server's `kamatera_provider_grpc_…` and `kamatera_api_…`
+    /// metrics. Register them whether or not node sync runs, so dashboards see zeros.
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
-            "node_sync_provider_ids_patched",
+            "kamatera_node_sync_provider_ids_patched",
             "Nodes whose empty spec.providerID was set to the server's instance id",
             self.provider_ids_patched.clone(),
         );
         registry.register(
-            "node_sync_provider_id_mismatches",
+            "kamatera_node_sync_provider_id_mismatches",
             "Nodes of managed servers whose provider id differs from the expected one",
             self.provider_id_mismatches.clone(),
         );
         registry.register(
-            "node_sync_parked_nodes_deleted",
+            "kamatera_node_sync_parked_nodes_deleted",
             "Node objects of parked (powered-off) servers deleted",
             self.parked_nodes_deleted.clone(),
         );
         registry.register(
-            "node_sync_parked_nodes_cordoned",
+            "kamatera_node_sync_parked_nodes_cordoned",
             "Nodes of parked servers made schedulable with the autoscaler taints removed",
             self.parked_nodes_cordoned.clone(),
         );
         registry.register(
-            "node_sync_conflicts",
+            "kamatera_node_sync_conflicts",
             "Node writes that met a conflict and were planned again",
             self.conflicts.clone(),
         );
         registry.register(
-            "node_sync_api_errors",
+            "kamatera_node_sync_api_errors",
             "Failed Kubernetes API calls (watch, list, get, patch, delete)",
             self.api_errors.clone(),
         );
         registry.register(
-            "node_sync_resyncs",
+            "kamatera_node_sync_resyncs",
             "Completed periodic passes over every known Node",
             self.resyncs.clone(),
         );
@@ -76,7 +77,7 @@ mod tests {
     #[test]
     fn registered_counters_are_shared_with_clones() {
         let metrics = NodeSyncMetrics::default();
-        let mut registry = Registry::with_prefix("kamatera");
+        let mut registry = Registry::default();
         metrics.register(&mut registry);
         let clone = metrics.clone();
         clone.provider_ids_patched.inc();

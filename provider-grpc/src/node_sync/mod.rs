@@ -31,7 +31,7 @@
 //! use tokio_util::sync::CancellationToken;
 //!
 //! let cancel = CancellationToken::new();
-//! let mut registry = prometheus_client::registry::Registry::with_prefix("kamatera");
+//! let mut registry = prometheus_client::registry::Registry::default();
 //! let metrics = NodeSyncMetrics::default();
 //! metrics.register(&mut registry);
 //! let client = node_sync::kube_client(None).await?; // in-cluster
