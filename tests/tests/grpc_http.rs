@@ -232,13 +232,13 @@ async fn reflection_lists_the_services() {
         .unwrap()
         .into_inner();
     let answer = answers.message().await.unwrap().unwrap();
-    assert!(
-        matches!(
-            answer.message_response,
-            Some(tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(ref f)) if !f.file_descriptor_proto.is_empty()
-        ),
-        "{answer:?}"
-    );
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse as AlphaResponse;
+    match answer.message_response {
+        Some(AlphaResponse::FileDescriptorResponse(files)) => {
+            assert!(!files.file_descriptor_proto.is_empty());
+        }
+        other => panic!("unexpected answer {other:?}"),
+    }
     provider.stop().await.unwrap();
 }
 
