@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kamatera_provider_grpc::node_sync::ParkedNodeAction;
 
 /// Kamatera cloud provider for the Kubernetes cluster-autoscaler (externalgrpc).
 #[derive(Debug, Parser)]
@@ -82,6 +83,25 @@ pub struct ServeArgs {
     /// How long calls in flight may take to finish on shutdown.
     #[arg(long, env = "KAMATERA_SHUTDOWN_GRACE", value_parser = humantime::parse_duration, default_value = "20s")]
     pub shutdown_grace: Duration,
+
+    /// Keep Kubernetes Nodes in step with the servers: set missing provider ids and handle
+    /// the Nodes of parked servers (needs RBAC on nodes; see the README).
+    #[arg(long, env = "KAMATERA_NODE_SYNC")]
+    pub node_sync: bool,
+
+    /// Kubeconfig for node sync (default: the pod's service account, in-cluster).
+    #[arg(
+        long,
+        env = "KAMATERA_KUBECONFIG",
+        value_name = "FILE",
+        requires = "node_sync"
+    )]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// What node sync does with a parked server's Node: delete it (the kubelet registers it
+    /// again on power-on), or keep it and clear cluster-autoscaler's scale-down marks.
+    #[arg(long, env = "KAMATERA_PARKED_NODE_ACTION", value_enum, default_value_t = ParkedNodeAction::Delete)]
+    pub parked_node_action: ParkedNodeAction,
 }
 
 /// Log line format of `serve`.

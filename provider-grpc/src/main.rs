@@ -11,7 +11,7 @@ use clap::Parser as _;
 use kamatera_nodegroups::config::process_env;
 use kamatera_nodegroups::{CloudConfig, EngineOptions};
 use kamatera_provider_grpc::logging::{self, LogFormat};
-use kamatera_provider_grpc::serve::{self, Listeners, ServeConfig};
+use kamatera_provider_grpc::serve::{self, Listeners, NodeSyncConfig, ServeConfig};
 use kamatera_provider_grpc::tls::TlsFiles;
 use tokio_util::sync::CancellationToken;
 
@@ -62,6 +62,10 @@ fn serve_command(args: cli::ServeArgs) -> anyhow::Result<ExitCode> {
         api_timeout: args.api_timeout,
         simulate: args.simulate,
         shutdown_grace: args.shutdown_grace,
+        node_sync: args.node_sync.then(|| NodeSyncConfig {
+            kubeconfig: args.kubeconfig.clone(),
+            parked_node_action: args.parked_node_action,
+        }),
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -32,6 +32,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::node_sync::NodeSyncMetrics;
 use tonic::Code;
 
 use crate::background::Background;
@@ -95,6 +97,8 @@ pub struct Metrics {
     pub grpc: GrpcMetrics,
     /// Kamatera API call metrics.
     pub api: Arc<ApiMetrics>,
+    /// Node sync counters (registered even when node sync is off, so dashboards see zeros).
+    pub node_sync: NodeSyncMetrics,
 }
 
 impl fmt::Debug for Metrics {
@@ -136,10 +140,13 @@ impl Metrics {
             "Kamatera API request attempt latency, by endpoint and outcome",
             api.durations.clone(),
         );
+        let node_sync = NodeSyncMetrics::default();
+        node_sync.register(&mut registry);
         Self {
             registry,
             grpc,
             api: Arc::new(api),
+            node_sync,
         }
     }
 

@@ -1,6 +1,7 @@
 //! `serve`: wires the engine, the gRPC service, health, reflection, the HTTP port and
 //! shutdown together.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use tonic_health::ServingStatus;
 
 use crate::background::Background;
 use crate::metrics::Metrics;
+use crate::node_sync::{self, NodeSyncError, NodeSyncSettings, ParkedNodeAction};
 use crate::pb::cloud_provider_server::CloudProviderServer;
 use crate::service::Provider;
 use crate::tls::TlsSettings;
@@ -49,6 +51,17 @@ pub struct ServeConfig {
     pub simulate: bool,
     /// How long in-flight calls may take to finish after shutdown starts.
     pub shutdown_grace: Duration,
+    /// Keep Kubernetes Nodes in step with the servers, when set.
+    pub node_sync: Option<NodeSyncConfig>,
+}
+
+/// Settings of node sync in `serve`.
+#[derive(Debug, Clone)]
+pub struct NodeSyncConfig {
+    /// Kubeconfig file; `None` uses the in-cluster service account.
+    pub kubeconfig: Option<PathBuf>,
+    /// What to do with parked servers' Nodes.
+    pub parked_node_action: ParkedNodeAction,
 }
 
 /// The bound sockets.
@@ -75,6 +88,9 @@ pub enum ServeError {
     /// The engine could not be built.
     #[error("cannot start the node-group engine: {0}")]
     Engine(#[source] kamatera_nodegroups::Error),
+    /// Node sync could not reach Kubernetes.
+    #[error("node sync: {0}")]
+    NodeSync(#[source] NodeSyncError),
     /// The simulator could not be started.
     #[error("cannot start the simulated Kamatera API: {0}")]
     Simulator(#[source] kamatera_sim::SimError),
@@ -194,11 +210,22 @@ pub async fn run(
         .build_v1alpha()
         .map_err(ServeError::Reflection)?;
 
+    // A Kubernetes client that cannot be configured is a start-up error, not a silent
+    // "no node sync".
+    let kube = match &config.node_sync {
+        Some(sync) => Some(
+            node_sync::kube_client(sync.kubeconfig.as_deref())
+                .await
+                .map_err(ServeError::NodeSync)?,
+        ),
+        None => None,
+    };
     let sim = if config.simulate {
         Some(simulate(&mut config.cloud_config).await?)
     } else {
         None
     };
+    let reconcile_interval = config.engine.reconcile_interval;
     let mut metrics = Metrics::new();
     let client = api_client(&config.cloud_config, config.api_timeout, &metrics)?;
     let groups = config.cloud_config.node_groups.len();
@@ -211,6 +238,28 @@ pub async fn run(
     .map_err(ServeError::Engine)?;
     metrics.attach_engine(background.clone());
     let metrics = Arc::new(metrics);
+    let node_sync_task = match (kube, &config.node_sync) {
+        (Some(client), Some(sync)) => {
+            let settings = NodeSyncSettings {
+                parked_node_action: sync.parked_node_action,
+                // Parking and adoption happen between Node events; a resync reads the
+                // local store (no API call unless a Node needs a write), so it can follow
+                // the engine's cadence.
+                resync_interval: reconcile_interval,
+                ..NodeSyncSettings::default()
+            };
+            let source = background.clone();
+            tracing::info!(parked_node_action = %sync.parked_node_action, "node sync on");
+            Some(tokio::spawn(node_sync::run(
+                move || source.engine(),
+                client,
+                settings,
+                metrics.node_sync.clone(),
+                shutdown.child_token(),
+            )))
+        }
+        _ => None,
+    };
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let provider = Provider::new(background.clone(), metrics.grpc.clone());
@@ -251,6 +300,11 @@ pub async fn run(
     );
 
     let result = wait(grpc, http, &shutdown, config.shutdown_grace).await;
+    if let Some(task) = node_sync_task
+        && let Err(error) = task.await
+    {
+        tracing::warn!(%error, "node sync did not stop cleanly");
+    }
     background.stop().await;
     health.abort();
     if let Some(sim) = sim

@@ -206,6 +206,37 @@ poweroff-on-scale-down = true
     }
 }
 
+/// A kubeconfig file pointing at the fake API server; returns its folder and path.
+fn write_kubeconfig(kube: &FakeKube) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("node-sync-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!(
+        "kubeconfig-{}",
+        kube.url().rsplit(':').next().unwrap()
+    ));
+    let kubeconfig = format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: {}
+users:
+- name: nobody
+  user: {{}}
+contexts:
+- name: fake
+  context:
+    cluster: fake
+    user: nobody
+current-context: fake
+",
+        kube.url()
+    );
+    std::fs::write(&path, kubeconfig).unwrap();
+    (dir, path)
+}
+
 fn count(counter: &Counter) -> u64 {
     counter.get()
 }
@@ -396,7 +427,7 @@ async fn should_delete_the_node_of_a_parked_server_once_it_is_not_ready() {
 }
 
 #[tokio::test]
-async fn should_clear_the_autoscaler_marks_of_a_parked_node_in_cordon_mode() {
+async fn should_clear_the_autoscaler_marks_of_a_parked_node_in_clear_marks_mode() {
     let mut w = World::new().await;
     w.seed_parked(PARKED);
     w.pass().await;
@@ -409,7 +440,7 @@ async fn should_clear_the_autoscaler_marks_of_a_parked_node_in_cordon_mode() {
         {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
     ]);
     w.kube.add_node(marked);
-    w.start(settings(ParkedNodeAction::Cordon));
+    w.start(settings(ParkedNodeAction::ClearMarks));
 
     wait_for("the marks to be cleared", || {
         w.kube
@@ -427,7 +458,7 @@ async fn should_clear_the_autoscaler_marks_of_a_parked_node_in_cordon_mode() {
     );
     assert_eq!(stored["spec"]["providerID"], json!(id(PARKED)));
     wait_for("the counter", || {
-        count(&w.metrics.parked_nodes_cordoned) == 1
+        count(&w.metrics.parked_nodes_cleared) == 1
     })
     .await;
 
@@ -609,32 +640,7 @@ async fn should_build_a_client_from_a_kubeconfig_file() {
     w.seed_managed(MANAGED);
     w.pass().await;
     w.kube.add_node(node(MANAGED, None, "True"));
-    let dir = std::env::temp_dir().join(format!("node-sync-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!(
-        "kubeconfig-{}",
-        w.kube.url().rsplit(':').next().unwrap()
-    ));
-    let kubeconfig = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster:
-    server: {}
-users:
-- name: nobody
-  user: {{}}
-contexts:
-- name: fake
-  context:
-    cluster: fake
-    user: nobody
-current-context: fake
-",
-        w.kube.url()
-    );
-    std::fs::write(&path, kubeconfig).unwrap();
+    let (dir, path) = write_kubeconfig(&w.kube);
     let client = node_sync::kube_client(Some(&path)).await.unwrap();
     std::fs::remove_file(&path).unwrap();
     w.start_with(client, settings(ParkedNodeAction::Delete));
@@ -694,4 +700,62 @@ async fn should_explain_a_missing_in_cluster_configuration() {
     };
     assert!(matches!(error, NodeSyncError::InCluster(_)), "{error:?}");
     assert!(error.to_string().contains("--kubeconfig"), "{error}");
+}
+
+/// `serve` with node sync on: the controller runs beside the gRPC server, patches the Node
+/// of a managed server, counts it in `/metrics`, and stops with the server.
+#[tokio::test]
+async fn serve_runs_node_sync_and_exports_its_metrics() {
+    use kamatera_provider_grpc::serve::{self, Listeners, NodeSyncConfig, ServeConfig};
+    use kamatera_provider_grpc::tls::TlsSettings;
+
+    let w = World::new().await;
+    w.seed_managed(MANAGED);
+    w.kube.add_node(node(MANAGED, None, "True"));
+    let (_dir, kubeconfig) = write_kubeconfig(&w.kube);
+    let config = ServeConfig {
+        cloud_config: (*w.config).clone(),
+        tls: TlsSettings::Plaintext,
+        engine: EngineOptions {
+            reconcile_interval: Duration::from_millis(50),
+            ..EngineOptions::default()
+        },
+        api_timeout: Duration::from_secs(5),
+        simulate: false,
+        shutdown_grace: Duration::from_secs(2),
+        node_sync: Some(NodeSyncConfig {
+            kubeconfig: Some(kubeconfig.clone()),
+            parked_node_action: ParkedNodeAction::Delete,
+        }),
+    };
+    let listeners = Listeners {
+        grpc: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        http: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    };
+    let http = listeners.http.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(serve::run(config, listeners, shutdown.clone()));
+
+    wait_for("the provider id patch", || w.provider_id(MANAGED).is_some()).await;
+    assert_eq!(
+        w.provider_id(MANAGED).as_deref(),
+        Some(id(MANAGED).as_str())
+    );
+    let metrics = reqwest::get(format!("http://{http}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("kamatera_node_sync_provider_ids_patched_total 1"),
+        "{metrics}"
+    );
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("serve stops")
+        .unwrap()
+        .unwrap();
+    std::fs::remove_file(&kubeconfig).unwrap();
 }

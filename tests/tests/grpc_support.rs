@@ -143,6 +143,7 @@ impl Setup {
             api_timeout: Duration::from_secs(5),
             simulate: false,
             shutdown_grace: Duration::from_secs(5),
+            node_sync: None,
         };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(serve::run(

@@ -319,7 +319,7 @@ impl Worker {
                 };
                 let result = self.patch(name, &patch).await;
                 self.finish(node, "clear autoscaler marks", result, |metrics| {
-                    metrics.parked_nodes_cordoned.inc();
+                    metrics.parked_nodes_cleared.inc();
                     info!(
                         node = %name,
                         "made the parked server's node schedulable and removed the \

@@ -88,7 +88,7 @@ pub(crate) fn plan(node: &Node, facts: ServerFacts<'_>, action: ParkedNodeAction
             _ => match action {
                 ParkedNodeAction::Delete if is_ready(node) => Plan::WaitUntilNotReady,
                 ParkedNodeAction::Delete => Plan::DeleteParked,
-                ParkedNodeAction::Cordon => clear_autoscaler_marks(node),
+                ParkedNodeAction::ClearMarks => clear_autoscaler_marks(node),
             },
         },
     }
@@ -242,7 +242,7 @@ mod tests {
             node(Some("aws:///x")),
             with_ready(node(None), "False"),
         ] {
-            for action in [ParkedNodeAction::Delete, ParkedNodeAction::Cordon] {
+            for action in [ParkedNodeAction::Delete, ParkedNodeAction::ClearMarks] {
                 assert_eq!(plan(&n, ServerFacts::Unknown, action), Plan::Nothing);
             }
         }
@@ -278,13 +278,13 @@ mod tests {
     #[test]
     fn a_node_named_like_a_parked_server_with_a_foreign_id_is_not_touched() {
         let n = with_ready(node(Some("rke2://k8s-ng1-a")), "False");
-        for action in [ParkedNodeAction::Delete, ParkedNodeAction::Cordon] {
+        for action in [ParkedNodeAction::Delete, ParkedNodeAction::ClearMarks] {
             assert!(matches!(plan(&n, PARKED, action), Plan::Mismatch { .. }));
         }
     }
 
     #[test]
-    fn cordon_mode_clears_the_autoscaler_marks_and_keeps_other_taints() {
+    fn clear_marks_mode_clears_the_autoscaler_marks_and_keeps_other_taints() {
         let n = marked(
             with_ready(node(Some(ID)), "True"),
             true,
@@ -296,7 +296,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            plan(&n, PARKED, ParkedNodeAction::Cordon),
+            plan(&n, PARKED, ParkedNodeAction::ClearMarks),
             Plan::ClearAutoscalerMarks {
                 taints: vec![
                     taint("dedicated", "NoSchedule"),
@@ -307,27 +307,27 @@ mod tests {
     }
 
     #[test]
-    fn cordon_mode_uncordons_even_without_taints() {
+    fn clear_marks_mode_makes_the_node_schedulable_even_without_taints() {
         let n = marked(node(Some(ID)), true, vec![]);
         assert_eq!(
-            plan(&n, PARKED, ParkedNodeAction::Cordon),
+            plan(&n, PARKED, ParkedNodeAction::ClearMarks),
             Plan::ClearAutoscalerMarks { taints: vec![] }
         );
     }
 
     #[test]
-    fn cordon_mode_does_nothing_when_already_clear() {
+    fn clear_marks_mode_does_nothing_when_already_clear() {
         let clean = marked(
             node(Some(ID)),
             false,
             vec![taint("dedicated", "NoSchedule")],
         );
         assert_eq!(
-            plan(&clean, PARKED, ParkedNodeAction::Cordon),
+            plan(&clean, PARKED, ParkedNodeAction::ClearMarks),
             Plan::Nothing
         );
         assert_eq!(
-            plan(&node(None), PARKED, ParkedNodeAction::Cordon),
+            plan(&node(None), PARKED, ParkedNodeAction::ClearMarks),
             Plan::Nothing
         );
     }

@@ -15,7 +15,7 @@ pub struct NodeSyncMetrics {
     /// Nodes of parked servers deleted.
     pub parked_nodes_deleted: Counter,
     /// Nodes of parked servers made schedulable with the autoscaler's taints removed.
-    pub parked_nodes_cordoned: Counter,
+    pub parked_nodes_cleared: Counter,
     /// Writes that met a conflict (the Node changed since it was read) and were re-planned.
     pub conflicts: Counter,
     /// Failed Kubernetes API calls: watch and list failures, and failed reads and writes
@@ -46,9 +46,9 @@ impl NodeSyncMetrics {
             self.parked_nodes_deleted.clone(),
         );
         registry.register(
-            "kamatera_node_sync_parked_nodes_cordoned",
+            "kamatera_node_sync_parked_nodes_cleared",
             "Nodes of parked servers made schedulable with the autoscaler taints removed",
-            self.parked_nodes_cordoned.clone(),
+            self.parked_nodes_cleared.clone(),
         );
         registry.register(
             "kamatera_node_sync_conflicts",

@@ -10,7 +10,7 @@
 //!   logged once and counted.
 //! * A parked server (powered off for reuse) leaves a NotReady Node behind that counts
 //!   against CA's cluster-health thresholds. Once it is NotReady the controller deletes it
-//!   (the kubelet registers it again on power-on), or, with [`ParkedNodeAction::Cordon`],
+//!   (the kubelet registers it again on power-on), or, with [`ParkedNodeAction::ClearMarks`],
 //!   keeps it and clears CA's scale-down marks as the in-tree provider does.
 //!
 //! The controller is the only writer of Node objects: the RPCs (`NodeGroupForNode` and the

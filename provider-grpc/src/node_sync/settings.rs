@@ -19,7 +19,7 @@ pub enum ParkedNodeAction {
     /// in-tree Kamatera provider does: make it schedulable again and remove the taints
     /// `ToBeDeletedByClusterAutoscaler` and `DeletionCandidateOfClusterAutoscaler` (other
     /// taints are kept), so the server is usable as soon as it is powered on again.
-    Cordon,
+    ClearMarks,
 }
 
 impl ParkedNodeAction {
@@ -27,7 +27,7 @@ impl ParkedNodeAction {
     pub fn as_str(self) -> &'static str {
         match self {
             ParkedNodeAction::Delete => "delete",
-            ParkedNodeAction::Cordon => "cordon",
+            ParkedNodeAction::ClearMarks => "clear-marks",
         }
     }
 }
@@ -38,9 +38,9 @@ impl fmt::Display for ParkedNodeAction {
     }
 }
 
-/// The error for a [`ParkedNodeAction`] that is neither `delete` nor `cordon`.
+/// The error for a [`ParkedNodeAction`] that is neither `delete` nor `clear-marks`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown parked-node action {0:?} (expected \"delete\" or \"cordon\")")]
+#[error("unknown parked-node action {0:?} (expected \"delete\" or \"clear-marks\")")]
 pub struct UnknownParkedNodeAction(pub String);
 
 impl FromStr for ParkedNodeAction {
@@ -49,7 +49,7 @@ impl FromStr for ParkedNodeAction {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "delete" => Ok(ParkedNodeAction::Delete),
-            "cordon" => Ok(ParkedNodeAction::Cordon),
+            "clear-marks" => Ok(ParkedNodeAction::ClearMarks),
             _ => Err(UnknownParkedNodeAction(s.to_owned())),
         }
     }
@@ -109,9 +109,9 @@ mod tests {
     #[test]
     fn parked_node_action_parses_and_prints() {
         assert_eq!("delete".parse(), Ok(ParkedNodeAction::Delete));
-        assert_eq!(" Cordon ".parse(), Ok(ParkedNodeAction::Cordon));
+        assert_eq!(" Clear-Marks ".parse(), Ok(ParkedNodeAction::ClearMarks));
         assert!("drain".parse::<ParkedNodeAction>().is_err());
-        assert_eq!(ParkedNodeAction::Cordon.to_string(), "cordon");
+        assert_eq!(ParkedNodeAction::ClearMarks.to_string(), "clear-marks");
         assert_eq!(ParkedNodeAction::default(), ParkedNodeAction::Delete);
     }
 
@@ -123,7 +123,7 @@ mod tests {
             .filter_map(|v| v.to_possible_value())
             .map(|v| v.get_name().to_owned())
             .collect();
-        assert_eq!(names, ["delete", "cordon"]);
+        assert_eq!(names, ["delete", "clear-marks"]);
     }
 
     #[test]

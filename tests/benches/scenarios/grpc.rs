@@ -70,6 +70,7 @@ pub async fn serve_provider(cloud_config: &CloudConfig) -> Served {
         api_timeout: Duration::from_secs(30),
         simulate: false,
         shutdown_grace: Duration::from_secs(5),
+        node_sync: None,
     };
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();
