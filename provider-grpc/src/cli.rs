@@ -18,6 +18,8 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once at start-up: the size of the value does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Parse and validate a cloud-config file, print the resolved configuration and exit.
     ///
