@@ -1,5 +1,7 @@
 //! Log set-up: text or JSON lines on stderr, filtered by `RUST_LOG` (default `info`).
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::Directive;
 
@@ -16,8 +18,10 @@ pub enum LogFormat {
 /// HTTP and TLS libraries log request and frame details (including headers such as the
 /// Kamatera `AuthSecret`) at debug and trace level. They are capped at info whatever
 /// `RUST_LOG` says, so that secrets never reach the logs.
-const CAPPED_TARGETS: [&str; 7] = [
+const CAPPED_TARGETS: [&str; 9] = [
     "hyper",
+    "kube",
+    "kube_client",
     "hyper_util",
     "h2",
     "reqwest",
@@ -50,8 +54,10 @@ pub fn filter_from(spec: &str) -> EnvFilter {
 
 /// Installs the global subscriber. Fails when one is installed already.
 pub fn init(format: LogFormat) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // Colour codes only where a person reads the terminal, not in files or log collectors.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter())
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.try_init(),
