@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use kamatera_nodegroups::engine::InstanceState::{Creating, Deleting, Running};
 use kamatera_nodegroups::{Engine, EngineOptions, Error, NodeRef};
-use kamatera_sim::{OpKind, Power, SeedServer};
+use kamatera_sim::{FaultAction, FaultRule, OpKind, Power, SeedServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -165,8 +165,54 @@ fn owner(name: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_callers_and_passes_keep_every_invariant() {
+    scenario(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callers_and_passes_keep_every_invariant_under_api_faults() {
+    scenario(true).await;
+}
+
+/// Random API failures on every endpoint the engine uses, including answers lost after
+/// the call was applied.
+fn add_faults(sim: &kamatera_sim::SimHandle) -> Vec<u64> {
+    let error = |method: &str, path: &str, p: f64| {
+        FaultRule::respond_json(
+            method,
+            path,
+            500,
+            serde_json::json!({"message": "Failed to run command method"}),
+        )
+        .probability(p)
+    };
+    let lost = |path: &str, p: f64| {
+        FaultRule::new("POST", path, FaultAction::DropAfterApply).probability(p)
+    };
+    [
+        error("POST", "/service/server", 0.1),
+        lost("/service/server", 0.05),
+        error("POST", "/service/server/poweroff", 0.15),
+        lost("/service/server/poweroff", 0.05),
+        error("POST", "/service/server/poweron", 0.1),
+        lost("/service/server/poweron", 0.05),
+        error("POST", "/service/server/terminate", 0.1),
+        lost("/service/server/terminate", 0.05),
+        error("POST", "/server/tags", 0.05),
+        FaultRule::respond_text("GET", "/service/queue", 504, "Gateway Timeout").probability(0.2),
+        FaultRule::respond_text("GET", "/service/servers", 504, "Gateway Timeout").probability(0.1),
+    ]
+    .into_iter()
+    .map(|rule| sim.add_fault(rule))
+    .collect()
+}
+
+#[allow(clippy::too_many_lines)] // one scenario, checked from start to end
+async fn scenario(faults: bool) {
     let options = EngineOptions {
         name_seed: Some(7),
+        // Failed scale-down steps are retried at once: the test does not wait in real time.
+        delete_retry_min: Duration::from_millis(1),
+        delete_retry_max: Duration::from_millis(1),
         ..test_options()
     };
     let h = Harness::start(&config(), options).await;
@@ -199,6 +245,7 @@ async fn concurrent_callers_and_passes_keep_every_invariant() {
         .map(|g| ((*g).to_owned(), engine.target_size(g).unwrap()))
         .collect();
     assert_eq!(initial["g1"], 2);
+    let fault_ids = if faults { add_faults(&sim) } else { Vec::new() };
 
     // The reconciler: passes with simulated time moving on, checking the invariants.
     let done = Arc::new(AtomicBool::new(false));
@@ -210,7 +257,8 @@ async fn concurrent_callers_and_passes_keep_every_invariant() {
             let mut rng = StdRng::seed_from_u64(99);
             while !done.load(Ordering::Relaxed) {
                 sim.advance(Duration::from_millis(rng.random_range(0..3000)));
-                reconciler.run_pass().await.unwrap();
+                let result = reconciler.run_pass().await;
+                assert!(faults || result.is_ok(), "{result:?}");
                 reconciler.settle().await;
                 while reconciler.dispatch() > 0 {
                     reconciler.settle().await;
@@ -235,8 +283,12 @@ async fn concurrent_callers_and_passes_keep_every_invariant() {
     let mut reconciler = driver.await.unwrap();
     assert!(passes.load(Ordering::Relaxed) > 0, "passes ran meanwhile");
 
-    // Let everything finish.
-    for _ in 0..15 {
+    // Let everything finish, the API healthy again. cluster-autoscaler deletes failed
+    // scale-ups (with FakeNodes), which counts as any other deletion.
+    for id in fault_ids {
+        sim.remove_rule(id);
+    }
+    for _ in 0..20 {
         let busy = GROUPS.iter().any(|g| {
             engine
                 .nodes(g)
@@ -246,6 +298,21 @@ async fn concurrent_callers_and_passes_keep_every_invariant() {
         });
         if !busy {
             break;
+        }
+        for g in GROUPS {
+            for failed in engine.nodes(g).unwrap() {
+                if failed.error.is_none() || failed.state != Creating {
+                    continue;
+                }
+                let fake = NodeRef {
+                    provider_id: failed.provider_id.clone(),
+                    name: failed.provider_id.clone(),
+                };
+                engine.delete_nodes(g, &[fake]).unwrap();
+                let mut ledger = ledger.lock().unwrap();
+                *ledger.deleted.entry(g.into()).or_default() += 1;
+                ledger.marked.insert(failed.name.clone());
+            }
         }
         sim.advance(SETTLE);
         reconciler.run_pass().await.unwrap();

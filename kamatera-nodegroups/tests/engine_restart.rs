@@ -540,3 +540,40 @@ async fn deleting_a_sent_create_terminates_its_server_once_it_exists() {
         assert_eq!(h.count("ng1", Running), 1, "{visibility:?}");
     }
 }
+
+#[tokio::test]
+async fn a_deleted_instance_whose_create_answer_was_lost_is_parked_only_once_up() {
+    // Power-off mode: the server of a lost create is found powered off while its create
+    // may still run. Parked at once, it would come up later and be counted as Running
+    // without any scale-up; it must be powered off after it is up, then parked.
+    let groups = one_group("poweroff-on-scale-down = true");
+    let mut h = Harness::start(&groups, options()).await;
+    h.sim
+        .add_fault(FaultRule::new("POST", "/service/server", FaultAction::DropAfterApply).times(1));
+    h.pass().await;
+    h.engine.increase_size("ng1", 1).unwrap();
+    h.pass().await;
+    let node = h.nodes("ng1")[0].clone();
+    let fake = NodeRef {
+        provider_id: node.provider_id.clone(),
+        name: node.provider_id.clone(),
+    };
+    h.engine.delete_nodes("ng1", &[fake]).unwrap();
+    assert_eq!(h.engine.target_size("ng1").unwrap(), 0);
+    h.pass().await;
+    assert_eq!(
+        h.engine.node_group("ng1").unwrap().parked,
+        0,
+        "not parked while it may still come up"
+    );
+    for _ in 0..3 {
+        h.step(SETTLE).await;
+        assert_eq!(h.engine.target_size("ng1").unwrap(), 0, "never back");
+    }
+    assert_eq!(h.engine.node_group("ng1").unwrap().parked, 1);
+    let cloud = h.cloud();
+    assert_eq!(cloud.len(), 1);
+    assert_eq!(cloud[0].power, Power::Off);
+    assert!(cloud[0].tags.iter().any(|t| t == "k8scam-parked"));
+    assert_eq!(h.requests("POST /service/server"), 1);
+}

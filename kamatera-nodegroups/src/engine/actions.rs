@@ -64,6 +64,9 @@ pub(crate) enum StepError {
     NotOurs { tags: Vec<String> },
     /// The server no longer exists.
     Gone,
+    /// The server was to be parked but is powered on (the list the step was planned
+    /// from predates a power-on).
+    StillOn,
     /// The API failed.
     Api(ApiError),
 }
@@ -76,6 +79,7 @@ impl std::fmt::Display for StepError {
                 "server no longer carries the node group tags (tags now: {tags:?})"
             ),
             StepError::Gone => f.write_str("server no longer exists"),
+            StepError::StillOn => f.write_str("server is still powered on"),
             StepError::Api(err) => write!(f, "{err}"),
         }
     }
@@ -279,6 +283,13 @@ async fn begin_delete(
 async fn park(client: &Client, server: &ServerId, tags: &MembershipTags) -> Result<(), StepError> {
     let current = check_membership(client, server, tags).await?;
     let selector = ServerSelector::id(server.clone());
+    // The power state the step was planned from comes from a list that can predate a
+    // power-on completing (a create or reuse that ended as the deletion began). A server
+    // parked while on would come back as Running by itself: only park an off server.
+    let info = api_step(client.server_info(&selector).await)?;
+    if info.iter().any(|s| s.power.is_on()) {
+        return Err(StepError::StillOn);
+    }
     // Parked first, then drop the deleting marker: a restart in between still sees a
     // deletion to finish, never an unmarked powered-off server.
     if !current.iter().any(|t| t == PARKED_MARKER) {

@@ -178,6 +178,10 @@ pub(crate) struct Instance {
     pub(crate) retry_after_list: Option<u64>,
     /// Whether cluster-autoscaler asked for the deletion of a still-creating instance.
     pub(crate) delete_requested: bool,
+    /// The server may still be coming up: its create or power-on was sent but neither
+    /// seen to end nor the server seen on (e.g. the answer was lost). Such a server must
+    /// not be parked while off, or it would come up parked and run again by itself.
+    pub(crate) boot_pending: bool,
     /// When the instance was parked (most recently parked servers are reused first).
     pub(crate) parked_at: Option<Instant>,
 }
@@ -201,6 +205,7 @@ impl Instance {
         phase: Phase,
         now: Instant,
     ) -> Self {
+        let boot_pending = phase == Phase::CreateQueued;
         Self {
             key,
             group: group.to_owned(),
@@ -214,6 +219,7 @@ impl Instance {
             retry_at: None,
             retry_after_list: None,
             delete_requested: false,
+            boot_pending,
             parked_at: None,
         }
     }

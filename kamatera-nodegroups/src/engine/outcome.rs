@@ -78,6 +78,7 @@ impl State {
             }
             Outcome::Parked(Ok(())) => {
                 instance.phase = Phase::Parked;
+                instance.boot_pending = false;
                 instance.parked_at = Some(now);
                 instance.error = None;
                 instance.delete_requested = false;
@@ -125,6 +126,17 @@ fn step_failed(
         StepError::Gone => {
             tracing::info!(group = %instance.group, server = %instance.name, "server is gone; scale-down finished");
             state.instances.remove(&key);
+        }
+        StepError::StillOn => {
+            // Power it off first, planned from a list taken after this answer.
+            instance.retry_after_list = Some(state.lists);
+            schedule_delete_retry(
+                instance,
+                DeleteStep::Mark,
+                "server to park is powered on",
+                backoff,
+                now,
+            );
         }
         StepError::Api(api) => {
             if api.outcome_unknown() {

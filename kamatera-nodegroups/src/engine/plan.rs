@@ -160,6 +160,7 @@ impl State {
             return;
         };
         let provision_time = group.provision_time(&self.options);
+        let poweroff_mode = group.config.poweroff_on_scale_down;
         let membership = group.tags.clone();
         let listed = instance
             .server_id
@@ -188,6 +189,9 @@ impl State {
         let server_id = instance.server_id.clone();
         let name = instance.name.clone();
         let delete_requested = instance.delete_requested;
+        // In power-off mode, a server that may still be coming up is powered off (and
+        // then parked) once it is seen on, or after the provision time.
+        let wait_for_boot = instance.boot_pending && poweroff_mode && !power_on && !overdue;
         let phase = instance.phase.clone();
 
         // Removing the marker is a change to the cloud: a passive standby leaves it, and
@@ -242,6 +246,7 @@ impl State {
                 clear_marker(self, actions);
                 if let Some(instance) = self.instances.get_mut(&key) {
                     instance.phase = Phase::Running;
+                    instance.boot_pending = false;
                     instance.error = None;
                     instance.command_since = None;
                 }
@@ -337,7 +342,7 @@ impl State {
             Phase::Deleting(DeleteStep::Mark) if server_id.is_none() && overdue => {
                 self.forget(key, "deleted; its server never appeared");
             }
-            Phase::Deleting(DeleteStep::Mark) if can_act => {
+            Phase::Deleting(DeleteStep::Mark) if can_act && !wait_for_boot => {
                 if let Some(server) = server_id {
                     set_phase(self, Phase::Deleting(DeleteStep::InFlight));
                     actions.push(Action::BeginDelete {

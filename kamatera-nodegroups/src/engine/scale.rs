@@ -86,6 +86,7 @@ impl State {
             for (_, name, key) in parked.into_iter().take(remaining) {
                 if let Some(instance) = self.instances.get_mut(&key) {
                     instance.phase = Phase::PowerOnQueued;
+                    instance.boot_pending = true;
                     instance.creating_since = now;
                     instance.error = None;
                     remaining -= 1;

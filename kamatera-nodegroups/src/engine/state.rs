@@ -264,6 +264,8 @@ impl State {
         let log = item.log.clone().unwrap_or_default();
         let group = instance.group.clone();
         instance.command_since = None;
+        // A create or power-on that ended (either way) no longer brings the server up.
+        instance.boot_pending = false;
         match (&instance.phase, status) {
             (Phase::CreateRunning { .. }, CommandStatus::Complete) => {
                 if let Some(final_name) = item.created_server_name()
