@@ -22,8 +22,13 @@ pub struct Sample {
     pub cold_pass_ms: f64,
     /// Median steady pass (list, nothing changed).
     pub pass_ms: f64,
+    /// Median of one bare `list_servers` call (HTTP plus JSON decode): the part of a
+    /// steady pass that is not the engine's own work.
+    pub list_ms: f64,
     /// Median in-process CA loop (every read RPC's engine call).
     pub loop_ms: f64,
+    /// The part of the loop spent in `node_group_for_node` (one call per node).
+    pub loop_for_node_ms: f64,
     /// Calls in one loop.
     pub loop_calls: usize,
     /// Peak resident set of the measuring process, KiB (`VmHWM`); `None` off Linux.
@@ -62,13 +67,22 @@ pub async fn measure(url: &str, groups: usize, servers: usize, runs: usize) -> S
         passes.push(started.elapsed());
         assert_eq!(report.tag_reads, 0, "a steady pass reads no tags");
     }
+    let probe = super::client(url);
+    let mut lists = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let listed = probe.list_servers().await.expect("list");
+        lists.push(started.elapsed());
+        assert_eq!(listed.len(), servers);
+    }
     let nodes = known_nodes(&engine);
     assert_eq!(nodes.len(), servers, "every server adopted");
-    let mut loops = Vec::with_capacity(runs);
+    let (mut loops, mut for_node) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     let mut calls = 0;
     for _ in 0..runs {
-        let (took, n) = replay_in_process(&engine, &nodes);
+        let (took, per_node, n) = replay_in_process(&engine, &nodes);
         loops.push(took);
+        for_node.push(per_node);
         calls = n;
     }
     Sample {
@@ -76,7 +90,9 @@ pub async fn measure(url: &str, groups: usize, servers: usize, runs: usize) -> S
         groups,
         cold_pass_ms: ms(cold),
         pass_ms: ms(median(&passes)),
+        list_ms: ms(median(&lists)),
         loop_ms: ms(median(&loops)),
+        loop_for_node_ms: ms(median(&for_node)),
         loop_calls: calls,
         peak_rss_kib: peak_rss_kib(),
     }
