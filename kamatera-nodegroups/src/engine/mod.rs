@@ -19,6 +19,10 @@
 //! | powered on | Running (a stale parked marker is removed) |
 //! | off with `k8scam-parked`, or off in power-off mode | Parked |
 //! | off without marker in terminate mode | Creating; fails after `max-node-provision-time` unless it comes up, so cluster-autoscaler removes it |
+//!
+//! A server is parked only when it is off (checked with the API just before) and no
+//! create or power-on of it can still be running; otherwise it would come up parked and
+//! be counted as Running again without any scale-up.
 
 mod actions;
 mod model;
