@@ -306,3 +306,42 @@ async fn node_lookup_uses_provider_id_then_name() {
         "FakeNodes are found by provider id"
     );
 }
+
+#[tokio::test]
+async fn refresh_succeeds_only_once_the_listed_servers_are_adopted() {
+    let mut h = Harness::start(&one_group(""), test_options()).await;
+    for i in 0..20 {
+        h.sim
+            .seed_server(
+                SeedServer::new(format!("k8s-ng1-{i:011x}")).tags(["k8sca-c1", "k8scang-ng1"]),
+            )
+            .unwrap();
+    }
+    // Slow tag reads stretch the first pass, so readers can look in the middle of it.
+    h.sim.add_fault(FaultRule::new(
+        "POST",
+        "/server/tags",
+        kamatera_sim::FaultAction::Delay { ms: 20 },
+    ));
+    let engine = h.engine.clone();
+    let pass = tokio::spawn(async move {
+        h.reconciler.run_pass().await.unwrap();
+        h
+    });
+    let mut looked = 0;
+    while !pass.is_finished() {
+        if engine.refresh().is_ok() {
+            assert_eq!(
+                engine.target_size("ng1").unwrap(),
+                20,
+                "ready before adoption"
+            );
+        }
+        looked += 1;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let _h = pass.await.unwrap();
+    assert!(looked > 0);
+    engine.refresh().unwrap();
+    assert_eq!(engine.target_size("ng1").unwrap(), 20);
+}

@@ -272,7 +272,9 @@ pub async fn run(
     let grpc: JoinHandle<Result<(), ServeError>> = tokio::spawn(async move {
         router
             .serve_with_incoming_shutdown(
-                TcpIncoming::from(listeners.grpc),
+                // Answers of a few KiB would otherwise wait for the client's delayed ACK
+                // (Nagle): tonic sets this only on sockets it binds itself.
+                TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),
                 grpc_shutdown.cancelled_owned(),
             )
             .await

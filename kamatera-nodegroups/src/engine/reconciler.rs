@@ -120,14 +120,16 @@ impl Reconciler {
                 });
             }
         };
-        let need_tags = self.shared.update(|state| {
-            state.apply_list(listed, Instant::now());
+        let listed_at = Instant::now();
+        // Nothing is published until the pass has adopted what it listed: a snapshot that
+        // knows the servers but not yet their groups would show empty groups as fresh.
+        let need_tags = self.shared.with_state(|state| {
+            state.apply_list(listed, listed_at);
             report.servers = state.servers.len();
-            state.servers_needing_tags(Instant::now())
+            state.servers_needing_tags(listed_at)
         });
         report.tag_reads = need_tags.len();
         self.read_tags(need_tags).await;
-        self.shared.update(|_| ());
 
         let commands = self.shared.with_state(|state| state.outstanding_commands());
         report.commands_polled = commands.len();
@@ -136,14 +138,17 @@ impl Reconciler {
             match self.client.command_statuses(chunk).await {
                 Ok(statuses) => self
                     .shared
-                    .update(|state| state.apply_statuses(&statuses, Instant::now())),
+                    .with_state(|state| state.apply_statuses(&statuses, Instant::now())),
                 // A failed poll changes nothing; the next pass polls again.
                 Err(err) => {
                     tracing::warn!(error = %err, commands = chunk.len(), "polling commands failed")
                 }
             }
         }
-        let actions = self.shared.update(|state| state.advance(Instant::now()));
+        let actions = self.shared.update(|state| {
+            state.finish_list(listed_at);
+            state.advance(Instant::now())
+        });
         report.actions_started = self.spawn_all(actions);
         Ok(report)
     }
@@ -160,7 +165,7 @@ impl Reconciler {
             match result {
                 Ok(tags) => {
                     let tags = tags.into_iter().map(|t| t.as_str().to_owned()).collect();
-                    // Published once after all reads, not per read.
+                    // Published at the end of the pass, with everything else.
                     self.shared
                         .with_state(|state| state.apply_tags(&id, tags, Instant::now()));
                 }
