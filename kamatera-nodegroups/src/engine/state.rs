@@ -369,7 +369,7 @@ impl State {
     pub(crate) fn group_of(&self, server: &KnownServer) -> Option<&str> {
         let tags = server.tags.as_ref()?;
         // A lookup by the group tag keeps this O(tags), not O(groups), per server.
-        if !tags.iter().any(|t| *t == self.cluster_tag) {
+        if !tags.contains(&self.cluster_tag) {
             return None;
         }
         tags.iter()
