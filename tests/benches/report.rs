@@ -421,7 +421,19 @@ fn api_cost_rows(r: &api_cost::Report, rows: &mut Vec<Row>) {
         "Idle pass once tags are older than `tag_refresh_interval` (10 min): tags per pass",
         "bounded by `tag_refresh_budget`",
         format!("{} (+{} list)", aged.tags, aged.list),
-        format!("budget {}", r.tag_refresh_budget),
+        {
+            // Re-reads needed per pass to keep every server's tags younger than the refresh
+            // interval; above `budget` servers per interval the budget is spent every pass.
+            let defaults = kamatera_nodegroups::EngineOptions::default();
+            let passes_per_refresh = defaults.tag_refresh_interval.as_secs_f64()
+                / defaults.reconcile_interval.as_secs_f64();
+            format!(
+                "budget {}: with default 10 s passes and 10 min refresh, every pass spends it \
+                 once a cloud has more than {:.0} servers",
+                r.tag_refresh_budget,
+                passes_per_refresh * r.tag_refresh_budget as f64
+            )
+        },
         Verdict::Info,
     ));
 }
