@@ -11,7 +11,7 @@ use kamatera_provider_grpc::pb;
 use kamatera_provider_grpc::pb::cloud_provider_client::CloudProviderClient;
 use kamatera_provider_grpc::serve::{self, Listeners, ServeConfig, ServeError};
 use kamatera_provider_grpc::tls::TlsSettings;
-use kamatera_sim::{SimConfig, SimHandle, Simulator};
+use kamatera_sim::{Power, SimConfig, SimHandle, Simulator};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -113,6 +113,8 @@ pub struct Setup {
     pub engine: EngineOptions,
     /// Simulator configuration (credentials are added).
     pub sim: SimConfig,
+    /// Timeout of one Kamatera API request (`--api-timeout`).
+    pub api_timeout: Duration,
 }
 
 impl Default for Setup {
@@ -122,6 +124,7 @@ impl Default for Setup {
             tls: TlsSettings::Plaintext,
             engine: engine_options(),
             sim: SimConfig::default(),
+            api_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -129,22 +132,20 @@ impl Default for Setup {
 impl Setup {
     /// Binds both ports on 127.0.0.1:0 and serves in a task.
     pub async fn start(self) -> Running {
-        let (url, sim) = Simulator::start(self.sim.with_credentials(CLIENT_ID, SECRET))
+        let (_, sim) = Simulator::start(self.sim.clone().with_credentials(CLIENT_ID, SECRET))
             .await
             .expect("simulator starts");
+        self.start_on(sim).await
+    }
+
+    /// Serves a provider over an already running simulator (`self.sim` is ignored), as a
+    /// restarted process finds the cloud its predecessor left.
+    pub async fn start_on(self, sim: SimHandle) -> Running {
         let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let grpc_addr = grpc.local_addr().unwrap();
         let http_addr = http.local_addr().unwrap();
-        let config = ServeConfig {
-            cloud_config: cloud_config(url.as_str(), &self.groups),
-            tls: self.tls,
-            engine: self.engine,
-            api_timeout: Duration::from_secs(5),
-            simulate: false,
-            shutdown_grace: Duration::from_secs(5),
-            node_sync: None,
-        };
+        let config = self.serve_config(&sim);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(serve::run(
             config,
@@ -159,6 +160,93 @@ impl Setup {
             task,
         }
     }
+
+    /// The provider's configuration for the simulator behind `sim`.
+    pub fn serve_config(self, sim: &SimHandle) -> ServeConfig {
+        ServeConfig {
+            cloud_config: cloud_config(sim.url().as_str(), &self.groups),
+            tls: self.tls,
+            engine: self.engine,
+            api_timeout: self.api_timeout,
+            simulate: false,
+            shutdown_grace: Duration::from_secs(5),
+            node_sync: None,
+        }
+    }
+
+    /// Serves a provider over `sim` in a runtime of its own, so that [`Process::kill`] can
+    /// end it like `kill -9`: every task of it (gRPC, HTTP, reconciler, API calls in
+    /// flight) is dropped at its next await, and nothing runs a shutdown path.
+    pub fn spawn_process(self, sim: &SimHandle) -> Process {
+        let grpc = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        grpc.set_nonblocking(true).unwrap();
+        http.set_nonblocking(true).unwrap();
+        let grpc_addr = grpc.local_addr().unwrap();
+        let config = self.serve_config(sim);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("provider runtime");
+        // Never cancelled: a killed process gets no chance to shut down.
+        let shutdown = CancellationToken::new();
+        runtime.spawn(async move {
+            // The sockets must be registered with this runtime's reactor, so they are
+            // converted here rather than in the caller's runtime.
+            let listeners = Listeners {
+                grpc: TcpListener::from_std(grpc).unwrap(),
+                http: TcpListener::from_std(http).unwrap(),
+            };
+            serve::run(config, listeners, shutdown).await
+        });
+        Process {
+            runtime: Some(runtime),
+            grpc: grpc_addr,
+        }
+    }
+}
+
+/// A provider in its own runtime, to be killed without any shutdown or `Cleanup`.
+pub struct Process {
+    runtime: Option<tokio::runtime::Runtime>,
+    /// The gRPC address.
+    pub grpc: SocketAddr,
+}
+
+impl Process {
+    /// A plaintext client for this process.
+    pub async fn client(&self) -> CloudProviderClient<Channel> {
+        CloudProviderClient::new(plaintext_channel(self.grpc).await)
+    }
+
+    /// Drops every task of the process at once, mid-call if need be.
+    pub fn kill(mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // A failing test must not leave a provider running against the next test's cloud;
+        // `shutdown_background` is the only way to drop a runtime from async code.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A plaintext channel to a gRPC port.
+async fn plaintext_channel(addr: SocketAddr) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("connects")
 }
 
 /// Starts the standard test cloud in plaintext.
@@ -174,13 +262,7 @@ impl Running {
 
     /// A plaintext channel to the gRPC port.
     pub async fn channel(&self) -> Channel {
-        Endpoint::from_shared(format!("http://{}", self.grpc))
-            .unwrap()
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(5))
-            .connect()
-            .await
-            .expect("connects")
+        plaintext_channel(self.grpc).await
     }
 
     /// The URL of `path` on the HTTP port.
@@ -322,4 +404,167 @@ pub async fn http_get(url: String) -> (u16, String) {
     let response = client.get(url).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())
+}
+
+/// The cluster tag every server of the test cloud carries (`k8sca-<cluster-name>`).
+pub const CLUSTER_TAG: &str = "k8sca-e2e";
+/// The tag of a server parked by a power-off scale-down.
+pub const PARKED_TAG: &str = "k8scam-parked";
+
+/// The server name behind an instance id (`kamatera://<name>`).
+pub fn server_name(instance: &pb::Instance) -> &str {
+    instance.id.trim_start_matches("kamatera://")
+}
+
+/// Checks the cloud against what the provider reports, the promises of issue 10:
+/// no two of our servers share a name (no duplicate creates), every server with our
+/// cluster tag is either reported by `NodeGroupNodes` or parked powered off (no orphan,
+/// nothing powered off outside the accounting), and every reported instance exists.
+pub fn audit(sim: &SimHandle, reported: &[pb::Instance]) -> Result<(), String> {
+    let ours: Vec<_> = sim
+        .servers()
+        .into_iter()
+        .filter(|s| s.visible && s.tags.iter().any(|t| t == CLUSTER_TAG))
+        .collect();
+    let mut names: Vec<&str> = ours.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!("duplicate server {:?}", pair[0]));
+    }
+    let reported_names: Vec<&str> = reported.iter().map(server_name).collect();
+    for server in &ours {
+        let is_reported = reported_names.contains(&server.name.as_str());
+        let parked = server.power == Power::Off && server.tags.iter().any(|t| t == PARKED_TAG);
+        if !is_reported && !parked {
+            return Err(format!(
+                "orphan: {} ({:?}, tags {:?}) is neither reported nor parked",
+                server.name, server.power, server.tags
+            ));
+        }
+    }
+    for name in &reported_names {
+        if !names.contains(name) {
+            return Err(format!("{name} is reported but not in the cloud"));
+        }
+    }
+    Ok(())
+}
+
+/// Drives the provider as cluster-autoscaler's loop does (Refresh, then read every group)
+/// while moving simulated time on, until each `(group, n)` has a target of `n` and `n`
+/// running instances and [`audit`] passes. Returns the instances of every group.
+pub async fn converge(
+    sim: &SimHandle,
+    ca: &mut CloudProviderClient<Channel>,
+    want: &[(&str, usize)],
+) -> Vec<pb::Instance> {
+    let started = tokio::time::Instant::now();
+    loop {
+        let _ = ca.refresh(pb::RefreshRequest {}).await;
+        let mut all = Vec::new();
+        let mut done = true;
+        for (group, count) in want {
+            let read = ca
+                .node_group_nodes(pb::NodeGroupNodesRequest {
+                    id: (*group).to_owned(),
+                })
+                .await;
+            let size = ca
+                .node_group_target_size(pb::NodeGroupTargetSizeRequest {
+                    id: (*group).to_owned(),
+                })
+                .await;
+            match (read, size) {
+                (Ok(read), Ok(size)) => {
+                    let instances = read.into_inner().instances;
+                    if replace_failed_creates(ca, group, &instances).await {
+                        done = false;
+                        continue;
+                    }
+                    done &= all_in(
+                        &instances,
+                        *count,
+                        pb::instance_status::InstanceState::InstanceRunning,
+                    ) && usize::try_from(size.into_inner().target_size).ok()
+                        == Some(*count);
+                    all.extend(instances);
+                }
+                // A provider still starting (or a stale snapshot) answers again later.
+                _ => done = false,
+            }
+        }
+        let audited = audit(sim, &all);
+        if done && audited.is_ok() {
+            return all;
+        }
+        assert!(
+            started.elapsed() < WAIT_LIMIT,
+            "no convergence to {want:?}: {audited:?}; instances {all:#?}; cloud {:#?}; commands {:#?}",
+            sim.servers(),
+            sim.commands()
+                .iter()
+                .map(|c| (c.kind, c.server_name.as_str(), c.status.as_deref()))
+                .collect::<Vec<_>>()
+        );
+        sim.advance(SETTLE);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// What cluster-autoscaler does with instances whose create failed (state creating, with
+/// error info): deletes them through FakeNodes and, its pods still pending, asks for as
+/// many new nodes. Returns whether there were any.
+async fn replace_failed_creates(
+    ca: &mut CloudProviderClient<Channel>,
+    group: &str,
+    instances: &[pb::Instance],
+) -> bool {
+    let failed: Vec<_> = instances
+        .iter()
+        .filter(|i| {
+            state(i) == pb::instance_status::InstanceState::InstanceCreating
+                && i.status.as_ref().is_some_and(|s| s.error_info.is_some())
+        })
+        .map(|i| fake_node(&i.id))
+        .collect();
+    if failed.is_empty() {
+        return false;
+    }
+    let deleted = ca
+        .node_group_delete_nodes(pb::NodeGroupDeleteNodesRequest {
+            nodes: failed.clone(),
+            id: group.to_owned(),
+        })
+        .await
+        .is_ok();
+    if deleted {
+        // The deletion may leave nothing to replace (a stale read); CA's next loop would
+        // then ask again, as this loop does.
+        let _ = ca
+            .node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
+                delta: i32::try_from(failed.len()).unwrap_or(i32::MAX),
+                id: group.to_owned(),
+            })
+            .await;
+    }
+    true
+}
+
+/// Creates the simulator accepted (each one made a server), whatever was refused.
+pub fn creates(sim: &SimHandle) -> usize {
+    targets_of(sim, kamatera_sim::OpKind::Create).len()
+}
+
+/// One request counter of the simulator (0 when never called).
+pub fn counter(sim: &SimHandle, key: &str) -> u64 {
+    sim.counters().get(key).copied().unwrap_or(0)
+}
+
+/// Names of the servers that a command of `kind` targeted.
+pub fn targets_of(sim: &SimHandle, kind: kamatera_sim::OpKind) -> Vec<String> {
+    sim.commands()
+        .into_iter()
+        .filter(|c| c.kind == kind)
+        .map(|c| c.server_name)
+        .collect()
 }
