@@ -225,8 +225,8 @@ impl Results {
                      segment (`NodeGroups`, `NodeGroupNodes`: a few KiB) then waits for the \
                      client's delayed ACK: `NodeGroupNodes` p50 {provider_nodes:.1} ms against \
                      {echo_nodes:.2} ms from the echo with tonic's default socket options. \
-                     Against an echo with the provider's socket options the ratio is {:.2}, so \
-                     the provider's own work is within the goal. Fix (one line): \
+                     Against an echo without `TCP_NODELAY` the ratio is {:.2}, so the \
+                     provider's own work is within the goal. Fix (one line): \
                      `TcpIncoming::from(listeners.grpc).with_nodelay(Some(true))`.",
                     r.ratio_same_sockets()
                 ));
@@ -294,24 +294,23 @@ impl Results {
                      {loop_growth:.2}× and the steady pass {pass_growth:.2}× as much at {} as at \
                      {} servers. The bare list call (HTTP and JSON decode) is only {:.0}% of the \
                      steady pass at {} servers ({:.1} of {:.1} ms), so the excess is the engine's \
-                     own work in `Reconciler::pass`. Every step there is linear by construction \
-                     (`apply_list` rebuilds the server map, `State::advance` runs `attach_servers` \
-                     and `adopt_servers` with `group_of` trying every group's tags per server, \
-                     and `Snapshot::build` runs three times per pass: after the list, after the \
-                     tag reads and after `advance`), but each step clones every server's and \
-                     instance's strings again. A `perf` profile of the 10,000-server child taken \
-                     while writing this suite put 43% of its samples in glibc `malloc`/`free` \
-                     (`_int_malloc`, `malloc_consolidate`, `unlink_chunk`), 8% in `memcmp` (tag \
-                     and key comparisons), 9% in SipHash and `HashMap::insert`, 6% in \
-                     `State::advance` and 3% in `Snapshot::build`: allocation churn whose cost \
-                     per allocation grows with the heap. Suggested fixes: skip publishing when a \
-                     pass changed nothing (the `update(|_| ())` after the tag reads when there \
-                     were none, and the rebuild after an unchanged list), keep names and tags as \
-                     `Arc<str>` so snapshots share them, and index groups by their group tag \
-                     instead of trying each. The loop's excess is in `node_groups()` / `nodes()`, \
-                     which clone every instance per call, and in `NodeGroupForNode` lookups \
-                     ({:.2} of {:.2} ms at {} servers) over maps that outgrow the caches. \
-                     Absolute times here are noisy; in the six runs made while writing this suite the loop ratio was above 1.3 every time and the pass ratio five times of six.",
+                     own work in `Reconciler::pass`: `State::apply_list` builds a new server map \
+                     from the listed servers, `State::advance` (`attach_servers`, \
+                     `adopt_servers`, then every instance) and one `Snapshot::build`, each \
+                     linear but each allocating strings per server again. A `perf` profile of \
+                     the 10,000-server child (taken while writing this suite, after the engine's \
+                     one-snapshot-per-pass change) put 35% of its samples in glibc \
+                     `malloc`/`free` (`_int_malloc`, `malloc_consolidate`, `unlink_chunk`), 7% in \
+                     `memcmp` (string keys and tags), 10% in SipHash and `HashMap::insert`, 4% \
+                     in `State::advance`: allocation churn whose cost per allocation grows with \
+                     the heap, plus hashing of string keys. Suggested fixes: update the server \
+                     map in place instead of rebuilding it, share names and tags as `Arc<str>` \
+                     between state and snapshot, and hash with a cheaper hasher. The loop's \
+                     excess is in `node_groups()` / `nodes()`, which clone every instance on \
+                     every call (an `Arc` per group view would make them O(1)), and in \
+                     `NodeGroupForNode` lookups ({:.2} of {:.2} ms at {} servers) over maps that \
+                     outgrow the caches. Absolute times here are noisy, but the ratio was above \
+                     1.3 in every run of this suite made while writing it but one (pass 0.6×).",
                     large.servers,
                     small.servers,
                     list_share * 100.0,
@@ -356,7 +355,7 @@ fn grpc_rows(r: &grpc::Report, rows: &mut Vec<Row>) {
     ));
     rows.push(row(
         "1",
-        "Same loop: provider / echo with the provider's socket options (`TCP_NODELAY` off)",
+        "Same loop: provider / echo without `TCP_NODELAY` (what Nagle's algorithm costs)",
         "–",
         format!(
             "{:.0} ms / {:.0} ms = {:.2}",
@@ -364,7 +363,7 @@ fn grpc_rows(r: &grpc::Report, rows: &mut Vec<Row>) {
             r.echo_same_sockets_loop_ms,
             r.ratio_same_sockets()
         ),
-        "isolates the provider's own cost",
+        "reference: sockets as `TcpIncoming::from` leaves them",
         Verdict::Info,
     ));
     for stats in &r.provider {

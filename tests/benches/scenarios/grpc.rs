@@ -200,8 +200,8 @@ impl CloudProvider for Echo {
 
 /// Serves `echo` on loopback. With `nodelay` the accepted sockets get `TCP_NODELAY`, as
 /// tonic's own `Server::serve(addr)` sets by default (`tcp_nodelay: true`); without it they
-/// are left as `TcpIncoming::from(listener)` leaves them, which is how the provider's
-/// `serve::run` accepts connections today.
+/// are left as `TcpIncoming::from(listener)` leaves them (Nagle's algorithm on), which
+/// shows what that costs: the provider's `serve::run` once accepted connections that way.
 pub async fn serve_echo(echo: Echo, nodelay: bool) -> Served {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
     let grpc = listener.local_addr().expect("addr");
@@ -468,14 +468,14 @@ pub struct Report {
     pub provider_loop_ms: f64,
     /// Median loop against the echo service (tonic's default socket options).
     pub echo_loop_ms: f64,
-    /// Median loop against the echo service with the provider's socket options
-    /// (`TCP_NODELAY` not set on accepted connections).
+    /// Median loop against the echo service without `TCP_NODELAY` on accepted
+    /// connections (what Nagle's algorithm costs).
     pub echo_same_sockets_loop_ms: f64,
     /// Per-RPC figures, provider.
     pub provider: Vec<RpcStats>,
     /// Per-RPC figures, echo.
     pub echo: Vec<RpcStats>,
-    /// Per-RPC figures, echo with the provider's socket options.
+    /// Per-RPC figures, echo without `TCP_NODELAY`.
     pub echo_same_sockets: Vec<RpcStats>,
 }
 
@@ -485,8 +485,8 @@ impl Report {
         self.provider_loop_ms / self.echo_loop_ms
     }
 
-    /// Provider loop over the loop of an echo with the provider's socket options: the
-    /// provider's own cost, without the socket configuration's.
+    /// Provider loop over the loop of an echo without `TCP_NODELAY`: when the provider's
+    /// sockets lack it too, this is its own cost without the socket configuration's.
     pub fn ratio_same_sockets(&self) -> f64 {
         self.provider_loop_ms / self.echo_same_sockets_loop_ms
     }
