@@ -32,3 +32,5 @@ mod reliability_faults;
 mod reliability_restarts;
 /// Issue 10: 32 concurrent gRPC clients with invariants checked throughout.
 mod reliability_concurrency;
+/// Issue 10: garbage and oversized gRPC requests change nothing.
+mod reliability_input;
