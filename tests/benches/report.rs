@@ -231,6 +231,20 @@ impl Results {
                     r.ratio_same_sockets()
                 ));
             }
+            let (provider_groups, echo_groups) =
+                (find(&r.provider, "NodeGroups"), find(&r.echo, "NodeGroups"));
+            if provider_groups >= 1.0 && echo_groups < 1.0 {
+                notes.push(format!(
+                    "**Scenario 1, `NodeGroups` (provider and engine).** p50 {provider_groups:.2} ms \
+                     against {echo_groups:.2} ms from the echo for the same answer. \
+                     `Provider::node_groups` (`provider-grpc/src/service.rs`) calls \
+                     `Engine::node_groups()`, which clones every group's whole `GroupView`, \
+                     instances included ({} `InstanceView`s with two strings each), only to \
+                     send each group's id, min and max. Suggested fix: an engine read that \
+                     returns the group summaries without instances (or `Arc`'d group views).",
+                    r.params.groups * r.params.per_group
+                ));
+            }
             let slow: Vec<String> = r
                 .provider
                 .iter()
