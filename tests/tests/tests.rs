@@ -34,3 +34,5 @@ mod reliability_restarts;
 mod reliability_concurrency;
 /// Issue 10: garbage and oversized gRPC requests change nothing.
 mod reliability_input;
+/// Issue 10: secrets never printed; the safety interlock with tags swapped underneath.
+mod security;
