@@ -360,7 +360,7 @@ mod tests {
             min_size: 0,
             max_size: u32::MAX,
             target_size: 2,
-            instances: Vec::new(),
+            instances: std::sync::Arc::from([]),
             parked: 1,
             parked_servers: vec!["k8s-ng1-parked".into()],
         });

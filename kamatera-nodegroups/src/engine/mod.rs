@@ -214,7 +214,7 @@ impl Engine {
             .snapshot()
             .groups
             .get(group)
-            .map(|g| g.instances.clone())
+            .map(|g| g.instances.to_vec())
             .ok_or_else(|| unknown(group))
     }
 

@@ -2,6 +2,7 @@
 //! shared with readers, so reads never wait for the reconciler or the API.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
@@ -20,8 +21,9 @@ pub struct GroupView {
     pub max_size: u32,
     /// Instances that are Creating or Running.
     pub target_size: u32,
-    /// Every reported instance (parked servers are not reported).
-    pub instances: Vec<InstanceView>,
+    /// Every reported instance (parked servers are not reported). Shared, so handing out
+    /// a view does not copy the instances.
+    pub instances: Arc<[InstanceView]>,
     /// Servers kept powered off for reuse.
     pub parked: u32,
     /// Names of the parked servers, sorted.
@@ -56,7 +58,7 @@ impl Snapshot {
                         min_size: facts.config.min_size,
                         max_size: facts.config.max_size,
                         target_size: 0,
-                        instances: Vec::new(),
+                        instances: Arc::from([]),
                         parked: 0,
                         parked_servers: Vec::new(),
                     },
@@ -65,6 +67,7 @@ impl Snapshot {
             .collect();
         let mut by_provider_id = HashMap::with_capacity(state.instances.len());
         let mut by_name = HashMap::with_capacity(state.instances.len());
+        let mut instances: HashMap<&str, Vec<InstanceView>> = HashMap::new();
         for instance in state.instances.values() {
             let Some(view) = groups.get_mut(&instance.group) else {
                 continue;
@@ -82,15 +85,21 @@ impl Snapshot {
             }
             by_provider_id.insert(id.clone(), instance.group.clone());
             by_name.insert(instance.name.clone(), instance.group.clone());
-            view.instances.push(InstanceView {
-                provider_id: id,
-                name: instance.name.clone(),
-                state: reported,
-                error: instance.error.clone(),
-            });
+            instances
+                .entry(instance.group.as_str())
+                .or_default()
+                .push(InstanceView {
+                    provider_id: id,
+                    name: instance.name.clone(),
+                    state: reported,
+                    error: instance.error.clone(),
+                });
         }
-        for view in groups.values_mut() {
+        for (name, view) in &mut groups {
             view.parked_servers.sort_unstable();
+            if let Some(list) = instances.remove(name.as_str()) {
+                view.instances = list.into();
+            }
         }
         Self {
             groups,
