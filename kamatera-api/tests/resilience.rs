@@ -92,7 +92,14 @@ async fn a_slow_answer_times_out_after_the_configured_timeout() {
     let request = kamatera_api::CreateServerRequest::builder("web-0001", "IL", "img")
         .build()
         .unwrap();
-    let err = client.create_server(&request).await.unwrap_err();
+    let call = tokio::spawn(async move { client.create_server(&request).await });
+    // Paused time jumps ahead whenever the runtime is idle, even while a socket is still
+    // connecting; keep a task runnable until the request has reached the server, so that
+    // the timeout measures the wait for the answer.
+    while server.received_requests().await.unwrap_or_default().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    let err = call.await.unwrap().unwrap_err();
     assert!(err.is_timeout(), "{err}");
     assert!(
         err.outcome_unknown(),
