@@ -96,7 +96,12 @@ async fn a_slow_answer_times_out_after_the_configured_timeout() {
     // Paused time jumps ahead whenever the runtime is idle, even while a socket is still
     // connecting; keep a task runnable until the request has reached the server, so that
     // the timeout measures the wait for the answer.
-    while server.received_requests().await.unwrap_or_default().is_empty() {
+    while server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
         tokio::task::yield_now().await;
     }
     let err = call.await.unwrap().unwrap_err();
