@@ -44,6 +44,9 @@ impl Provider {
         started: Instant,
         result: Result<T, Status>,
     ) -> Result<Response<T>, Status> {
+        // Messages can quote caller input (node names, provider ids); a huge one would not
+        // fit in the HTTP/2 trailer and would tear down the connection with every call on it.
+        let result = result.map_err(crate::status::bounded);
         let code = match &result {
             Ok(_) => Code::Ok,
             Err(status) => status.code(),

@@ -20,6 +20,22 @@ pub fn to_status(error: &Error) -> Status {
     Status::new(code_of(error), error.to_string())
 }
 
+/// Longest status message sent, in bytes.
+pub const MAX_MESSAGE: usize = 1024;
+
+/// `status` with its message cut to [`MAX_MESSAGE`] bytes (on a character boundary).
+pub fn bounded(status: Status) -> Status {
+    let message = status.message();
+    if message.len() <= MAX_MESSAGE {
+        return status;
+    }
+    let mut cut = MAX_MESSAGE;
+    while !message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Status::new(status.code(), format!("{}… (cut)", &message[..cut]))
+}
+
 /// The gRPC code of an engine error; see [`to_status`].
 pub fn code_of(error: &Error) -> Code {
     match error {
@@ -67,6 +83,17 @@ mod tests {
 
     fn group() -> String {
         "ng1".to_owned()
+    }
+
+    #[test]
+    fn long_messages_are_cut_and_short_ones_kept() {
+        let long = Status::not_found(format!("node {:?} is unknown", "é".repeat(100_000)));
+        let cut = bounded(long);
+        assert_eq!(cut.code(), Code::NotFound);
+        assert!(cut.message().len() <= MAX_MESSAGE + "… (cut)".len());
+        assert!(cut.message().ends_with("(cut)"));
+        let short = bounded(Status::invalid_argument("delta must be positive"));
+        assert_eq!(short.message(), "delta must be positive");
     }
 
     #[test]
