@@ -245,3 +245,14 @@ async fn killed_at_every_step_of_a_terminate_scale_down_nothing_else_is_terminat
     let steps = at_every_step(|step| scale_down_killed_at(false, step)).await;
     assert!(steps >= 2, "a power-off and a terminate; got {steps}");
 }
+#[tokio::test]
+async fn killed_at_every_step_of_a_power_on_scale_up_a_new_provider_converges() {
+    let steps = at_every_step(|step| scale_up_killed_at(true, step)).await;
+    assert!(steps >= 2, "a power-on and a create; got {steps}");
+}
+
+#[tokio::test]
+async fn killed_at_every_step_of_a_power_off_scale_down_the_server_ends_parked() {
+    let steps = at_every_step(|step| scale_down_killed_at(true, step)).await;
+    assert!(steps >= 1, "a power-off at least; got {steps}");
+}

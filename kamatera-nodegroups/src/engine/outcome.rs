@@ -86,6 +86,7 @@ impl State {
                 instance.retry_at = None;
                 let server = instance.server_id.clone();
                 self.note_marker(server.as_ref(), Some(PARKED_MARKER), Some(DELETING_MARKER));
+                self.note_powered_off(server.as_ref());
             }
             Outcome::TerminateStarted(Ok(command)) => {
                 instance.command_since = Some(now);

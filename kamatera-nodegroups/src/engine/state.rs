@@ -219,6 +219,14 @@ impl State {
         }
     }
 
+    /// Records that `server` is off, as the engine just saw for itself. The last list may
+    /// predate it, and a parked server listed "on" would look powered on again.
+    pub(crate) fn note_powered_off(&mut self, server: Option<&ServerId>) {
+        if let Some(known) = server.and_then(|id| self.servers.get_mut(id)) {
+            known.power_on = false;
+        }
+    }
+
     /// Keeps the cached tags of `server` in step with a marker change the engine made.
     pub(crate) fn note_marker(
         &mut self,
