@@ -114,6 +114,15 @@ impl State {
         }
     }
 
+    /// A scale-down command ran past its deadline: go back to `step` after a back-off.
+    fn retry_overdue(&mut self, key: InstanceKey, step: DeleteStep, reason: &str, now: Instant) {
+        let options = &self.options;
+        if let Some(instance) = self.instances.get_mut(&key) {
+            let delay = options.delete_backoff(instance.delete_attempts);
+            super::state::schedule_delete_retry(instance, step, reason, delay, now);
+        }
+    }
+
     fn fail(&mut self, key: InstanceKey, code: &'static str, class: ErrorClass, message: String) {
         // cluster-autoscaler already asked for this instance to go (it is reported
         // Deleting): finish that instead of reporting a failure nobody will clean up.
@@ -359,32 +368,20 @@ impl State {
                 set_phase(self, Phase::Deleting(DeleteStep::Finish));
             }
             Phase::Deleting(DeleteStep::PoweringOff { .. }) if command_overdue => {
-                let delay = self
-                    .options
-                    .delete_backoff(self.instances[&key].delete_attempts);
-                if let Some(instance) = self.instances.get_mut(&key) {
-                    super::state::schedule_delete_retry(
-                        instance,
-                        DeleteStep::Mark,
-                        "power-off did not finish in time",
-                        delay,
-                        now,
-                    );
-                }
+                self.retry_overdue(
+                    key,
+                    DeleteStep::Mark,
+                    "power-off did not finish in time",
+                    now,
+                );
             }
             Phase::Deleting(DeleteStep::Terminating { .. }) if command_overdue => {
-                let delay = self
-                    .options
-                    .delete_backoff(self.instances[&key].delete_attempts);
-                if let Some(instance) = self.instances.get_mut(&key) {
-                    super::state::schedule_delete_retry(
-                        instance,
-                        DeleteStep::Finish,
-                        "terminate did not finish in time",
-                        delay,
-                        now,
-                    );
-                }
+                self.retry_overdue(
+                    key,
+                    DeleteStep::Finish,
+                    "terminate did not finish in time",
+                    now,
+                );
             }
             Phase::Deleting(DeleteStep::Finish) if can_act => {
                 let Some(server) = server_id else { return };
