@@ -2,8 +2,6 @@
 //! never contain secrets.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kamatera_provider_grpc::pb;
@@ -13,7 +11,8 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::grpc_support::{
-    PASSWORD, SCRIPT_B64, SCRIPT_TOKEN, Setup, all_in, eventually, http_get, start,
+    PASSWORD, SCRIPT_B64, SCRIPT_TOKEN, Setup, all_in, capture_trace_logs, eventually, http_get,
+    start,
 };
 use crate::support::{CLIENT_ID, SECRET};
 
@@ -242,32 +241,10 @@ async fn reflection_lists_the_services() {
     provider.stop().await.unwrap();
 }
 
-/// A log sink the test can read.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn logs_at_trace_level_never_contain_secrets() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        // The provider's own filter, opened up to everything.
-        .with_env_filter(kamatera_provider_grpc::logging::filter_from("trace"))
-        .with_writer(move || sink.clone())
-        .finish();
-    // The test runtime has one thread, so every task of the provider logs here.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Kept until the provider stopped, so everything it logs is captured.
+    let (captured, _guard) = capture_trace_logs();
 
     let provider = start().await;
     let mut ca = provider.client().await;
@@ -297,7 +274,7 @@ async fn logs_at_trace_level_never_contain_secrets() {
         .await;
     provider.stop().await.unwrap();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     // The logs did see the scale decisions and the API calls...
     assert!(logs.contains("ng1"), "{logs}");
     assert!(

@@ -11,8 +11,6 @@
 //! mTLS (plaintext, certificate-less and foreign-CA clients refused; partial TLS
 //! configuration fails at start-up) is covered by `grpc_tls`.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kamatera_api::{ServerSelector, Tag};
@@ -22,8 +20,8 @@ use kamatera_sim::faults::MALFORMED_LIST;
 use kamatera_sim::{FaultRule, OpKind, Outcome, OutcomeRule, Power, TimingRule};
 
 use crate::grpc_support::{
-    GROUPS, PASSWORD, Running, SCRIPT_B64, SCRIPT_TOKEN, Setup, all_in, cloud_config, converge,
-    http_get, node, server_name, targets_of,
+    GROUPS, PASSWORD, Running, SCRIPT_B64, SCRIPT_TOKEN, Setup, all_in, capture_trace_logs,
+    cloud_config, converge, http_get, node, server_name, targets_of,
 };
 use crate::support::{CLIENT_ID, SECRET, client_for};
 
@@ -40,21 +38,6 @@ const SECRETS: [&str; 6] = [
     SCRIPT_TEXT,
 ];
 
-/// A log sink the test can read.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn assert_no_secret(what: &str, text: &str) {
     for secret in SECRETS {
         let line = text.lines().find(|l| l.contains(secret));
@@ -64,15 +47,8 @@ fn assert_no_secret(what: &str, text: &str) {
 
 #[tokio::test]
 async fn no_secret_in_trace_logs_metrics_errors_or_check_config() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(kamatera_provider_grpc::logging::filter_from("trace"))
-        .with_writer(move || sink.clone())
-        .finish();
-    // Installed before the provider starts and kept until it stopped; the test runtime
-    // has one thread, so every task of the provider logs here.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Kept until the provider stopped, so everything it logs is captured.
+    let (captured, _guard) = capture_trace_logs();
 
     let mut setup = Setup::default();
     setup.engine.lost_create_grace = Duration::from_secs(1);
@@ -148,7 +124,7 @@ async fn no_secret_in_trace_logs_metrics_errors_or_check_config() {
     let config = cloud_config(provider.sim.url().as_str(), GROUPS);
     provider.stop().await.unwrap();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     // The capture saw the whole run, down to TRACE, including the failures...
     assert!(logs.contains("TRACE"), "nothing at trace level captured");
     assert!(logs.contains("Insufficient resources"), "{logs}");
