@@ -339,3 +339,24 @@ fn license_and_changelog_are_there() {
         );
     }
 }
+
+/// Links from the README to files of the repository (the kit moved files around once).
+#[test]
+fn readme_links_to_repository_files_resolve() {
+    let readme = read("README.md");
+    let mut checked = 0;
+    for (start, _) in readme.match_indices("](") {
+        let rest = &readme[start + 2..];
+        let Some(end) = rest.find(')') else { continue };
+        let target = rest[..end].split('#').next().unwrap_or_default();
+        if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+            continue;
+        }
+        assert!(
+            repo().join(target).exists(),
+            "README.md links to {target}, which does not exist"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} links checked");
+}
