@@ -423,6 +423,22 @@ fn kustomize_builds_what_these_tests_read() {
         text.matches(generated).count() >= 4,
         "every reference to the Secret must be rewritten to {generated}"
     );
+    // Same keys and contents as this file's reading of the generator inputs.
+    let theirs_data: BTreeMap<String, String> =
+        built.iter().find(|d| d["kind"] == "Secret").unwrap()["data"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), base64_decode(v.as_str().unwrap())))
+            .collect();
+    let ours_data: BTreeMap<String, String> =
+        ours.iter().find(|o| o.doc["kind"] == "Secret").unwrap().doc["stringData"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+    assert_eq!(theirs_data, ours_data);
     let provider = built
         .iter()
         .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "kamatera-provider-grpc")
@@ -431,6 +447,27 @@ fn kustomize_builds_what_these_tests_read() {
         volume(provider, "cloud-config")["secret"]["secretName"],
         generated
     );
+}
+
+/// Standard padded base64, as kustomize writes Secret data.
+fn base64_decode(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for byte in text.bytes().filter(|b| *b != b'=' && !b.is_ascii_whitespace()) {
+        let value = ALPHABET
+            .iter()
+            .position(|c| *c == byte)
+            .unwrap_or_else(|| panic!("not base64: {text}"));
+        bits = (bits << 6) | u32::try_from(value).unwrap();
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push(u8::try_from((bits >> count) & 0xff).unwrap());
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
 
 #[test]
