@@ -455,7 +455,10 @@ fn base64_decode(text: &str) -> String {
     let mut bits = 0u32;
     let mut count = 0;
     let mut out = Vec::new();
-    for byte in text.bytes().filter(|b| *b != b'=' && !b.is_ascii_whitespace()) {
+    for byte in text
+        .bytes()
+        .filter(|b| *b != b'=' && !b.is_ascii_whitespace())
+    {
         let value = ALPHABET
             .iter()
             .position(|c| *c == byte)
