@@ -11,13 +11,13 @@ mod api_scenarios;
 mod api_vs_sim;
 /// Every benchmark scenario at a tiny size, so the suite cannot rot.
 mod bench_smoke;
-/// Issue 15: the Kubernetes deploy kit, built as kustomize builds it and cross-checked.
+/// The Kubernetes deploy kit, built as kustomize builds it and cross-checked.
 mod deploy_kit;
 /// The shipped examples: cloud config and init scripts.
 mod examples;
-/// Issue 15: the example values for the official cluster-autoscaler Helm chart.
+/// The example values for the official cluster-autoscaler Helm chart.
 mod helm_values;
-/// Issue 15: Dockerfile, release and CI workflows, LICENSE and CHANGELOG.
+/// Dockerfile, release and CI workflows, LICENSE and CHANGELOG.
 mod release;
 
 /// The provider served in-process for the gRPC tests.
