@@ -623,6 +623,144 @@ fn cluster_autoscalers_role_covers_what_it_writes_in_its_namespace() {
     ));
 }
 
+/// The cluster-wide rules of the official cluster-autoscaler Helm chart 9.59.0 (its
+/// ClusterRole as rendered for `cloudProvider: externalgrpc`), as (API groups, resources,
+/// resource names, verbs). Its Lease rules are left out: the kit grants those in the
+/// namespaced Role only.
+const CHART_CLUSTER_RULES: &[(&[&str], &[&str], &[&str], &[&str])] = &[
+    (&[""], &["events", "endpoints"], &[], &["create", "patch"]),
+    (&[""], &["pods/eviction"], &[], &["create"]),
+    (&[""], &["pods/status"], &[], &["update"]),
+    (
+        &[""],
+        &["endpoints"],
+        &["cluster-autoscaler"],
+        &["get", "update"],
+    ),
+    (&[""], &["nodes"], &[], &["watch", "list", "get", "update"]),
+    (
+        &[""],
+        &["podtemplates"],
+        &[],
+        &["get", "list", "watch", "create", "update", "patch"],
+    ),
+    (
+        &["resource.k8s.io"],
+        &["resourceslices", "deviceclasses", "resourceclaims"],
+        &[],
+        &["watch", "list", "get"],
+    ),
+    (
+        &[""],
+        &[
+            "namespaces",
+            "pods",
+            "services",
+            "replicationcontrollers",
+            "persistentvolumeclaims",
+            "persistentvolumes",
+        ],
+        &[],
+        &["watch", "list", "get"],
+    ),
+    (
+        &["batch"],
+        &["jobs", "cronjobs"],
+        &[],
+        &["watch", "list", "get"],
+    ),
+    (
+        &["batch", "extensions"],
+        &["jobs"],
+        &[],
+        &["get", "list", "patch", "watch"],
+    ),
+    (
+        &["extensions"],
+        &["replicasets", "daemonsets"],
+        &[],
+        &["watch", "list", "get"],
+    ),
+    (
+        &["policy"],
+        &["poddisruptionbudgets"],
+        &[],
+        &["watch", "list"],
+    ),
+    (
+        &["apps"],
+        &["daemonsets", "deployments", "replicasets", "statefulsets"],
+        &[],
+        &["watch", "list", "get"],
+    ),
+    (
+        &["storage.k8s.io"],
+        &[
+            "storageclasses",
+            "csinodes",
+            "csidrivers",
+            "csistoragecapacities",
+            "volumeattachments",
+        ],
+        &[],
+        &["watch", "list", "get"],
+    ),
+    (&[""], &["configmaps"], &[], &["list", "watch", "get"]),
+    (
+        &["autoscaling.x-k8s.io"],
+        &["provisioningrequests", "provisioningrequests/status"],
+        &[],
+        &["get", "list", "watch", "update", "patch"],
+    ),
+    (
+        &["autoscaling.x-k8s.io"],
+        &["capacitybuffers", "capacityquotas"],
+        &[],
+        &["get", "list", "watch"],
+    ),
+    (
+        &["autoscaling.x-k8s.io"],
+        &["capacityquotas/status", "capacitybuffers/status"],
+        &[],
+        &["update", "patch"],
+    ),
+];
+
+#[test]
+fn cluster_autoscalers_cluster_role_grants_what_the_official_chart_grants() {
+    let all = build(KIT);
+    let role = find(&all, "ClusterRole", "cluster-autoscaler");
+    let rules = role["rules"].as_array().unwrap();
+    let binding = find(&all, "ClusterRoleBinding", "cluster-autoscaler");
+    assert_eq!(binding["roleRef"]["name"], "cluster-autoscaler");
+    let account = find(&all, "Deployment", "cluster-autoscaler")["spec"]["template"]["spec"]
+        ["serviceAccountName"]
+        .clone();
+    assert!(
+        binding["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == account)
+    );
+    let mut checked = 0;
+    for (groups, resources, names, verbs) in CHART_CLUSTER_RULES {
+        for group in *groups {
+            for resource in *resources {
+                for verb in *verbs {
+                    let name = names.first().copied();
+                    assert!(
+                        grants(rules, group, resource, verb, name),
+                        "the ClusterRole must grant {verb} on {group}/{resource} {name:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
+
 #[test]
 fn neither_pod_can_be_evicted_by_the_autoscaler_or_a_drain() {
     let all = build(KIT);
