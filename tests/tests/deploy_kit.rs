@@ -623,11 +623,14 @@ fn cluster_autoscalers_role_covers_what_it_writes_in_its_namespace() {
     ));
 }
 
+/// A list of API groups, resources, resource names or verbs.
+type Strs = &'static [&'static str];
+
 /// The cluster-wide rules of the official cluster-autoscaler Helm chart 9.59.0 (its
 /// ClusterRole as rendered for `cloudProvider: externalgrpc`), as (API groups, resources,
 /// resource names, verbs). Its Lease rules are left out: the kit grants those in the
 /// namespaced Role only.
-const CHART_CLUSTER_RULES: &[(&[&str], &[&str], &[&str], &[&str])] = &[
+const CHART_CLUSTER_RULES: &[(Strs, Strs, Strs, Strs)] = &[
     (&[""], &["events", "endpoints"], &[], &["create", "patch"]),
     (&[""], &["pods/eviction"], &[], &["create"]),
     (&[""], &["pods/status"], &[], &["update"]),
