@@ -1029,3 +1029,18 @@ async fn should_give_managed_nodes_the_labels_their_template_advertises() {
     assert_eq!(w.writes_to(MANAGED_3), 0);
     w.stop().await;
 }
+
+#[tokio::test]
+async fn should_stop_promptly_when_the_nodes_were_never_listed() {
+    let mut w = World::new().await;
+    w.kube.fail_next(Call::List, 500, 10_000);
+    w.start(settings(ParkedNodeAction::Delete));
+    wait_for("a failed list", || {
+        count(&w.metrics.api_errors) >= 1 && w.kube.pending_faults(Call::List) < 10_000
+    })
+    .await;
+    let stopping = Instant::now();
+    w.stop().await;
+    assert!(stopping.elapsed() < Duration::from_secs(1));
+    assert!(w.kube.writes().is_empty());
+}
