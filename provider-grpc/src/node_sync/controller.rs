@@ -325,6 +325,14 @@ impl Context {
         let mut read_afresh = false;
         loop {
             let Err((action, failure)) = self.attempt(name, &node).await else {
+                if read_afresh && let Some(version) = &cached.metadata.resource_version {
+                    // The cache may still hold the version from before the conflict.
+                    self.memory()
+                        .superseded
+                        .entry(name.to_owned())
+                        .or_default()
+                        .push(version.clone());
+                }
                 return Ok(());
             };
             self.count(name, action, &failure);
