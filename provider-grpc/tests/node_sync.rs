@@ -817,11 +817,12 @@ async fn should_not_let_a_failing_node_delay_another_nodes_patch() {
     w.kube.hang_patches_of(MANAGED_3);
     w.kube.add_node(node(MANAGED, None, "True"));
     w.kube.add_node(node(MANAGED_3, None, "True"));
-    let min_delay = Duration::from_millis(300);
+    // Wide enough that a loaded machine still patches the other Node well within it.
+    let min_delay = Duration::from_millis(600);
     let request_timeout = Duration::from_secs(3);
     w.start(NodeSyncSettings {
         retry_min_delay: min_delay,
-        retry_max_delay: Duration::from_millis(600),
+        retry_max_delay: Duration::from_millis(900),
         request_timeout,
         // Resyncs far more often than the failing Node's backoff allows a retry.
         ..settings(ParkedNodeAction::Delete)
@@ -848,8 +849,8 @@ async fn should_not_let_a_failing_node_delay_another_nodes_patch() {
 
     // The failing Node is tried again and again, each time after its own growing delay,
     // not at every resync.
-    wait_for("four tries of the failing node", || {
-        w.kube.requests_to(MANAGED).len() >= 4
+    wait_for("three tries of the failing node", || {
+        w.kube.requests_to(MANAGED).len() >= 3
     })
     .await;
     let tries = w.kube.requests_to(MANAGED);
@@ -861,7 +862,7 @@ async fn should_not_let_a_failing_node_delay_another_nodes_patch() {
         let gap = pair[1].at.duration_since(pair[0].at);
         assert!(gap >= min_delay, "retried after {gap:?}");
     }
-    assert!(count(&w.metrics.api_errors) >= 4);
+    assert!(count(&w.metrics.api_errors) >= 3);
     assert_eq!(w.provider_id(MANAGED), None);
 
     // Once the API accepts it, the next try succeeds.
