@@ -25,10 +25,12 @@
 //! be counted as Running again without any scale-up.
 
 mod actions;
+mod listing;
 mod model;
 mod options;
 mod outcome;
 mod plan;
+mod pool;
 mod reconciler;
 mod scale;
 mod snapshot;
@@ -69,6 +71,13 @@ pub struct EngineStats {
     pub commands_in_flight: usize,
     /// Scale-downs whose last step failed and is being retried with back-off.
     pub deletions_retrying: usize,
+    /// Server list rows that did not decode and were skipped, since start.
+    pub list_rows_skipped: u64,
+    /// Server lists that lacked most known servers at once (not believed), since start.
+    pub suspect_lists: u64,
+    /// Parked servers terminated because their group's parked pool was over its cap,
+    /// by group, since start.
+    pub parked_trimmed: std::collections::BTreeMap<String, u64>,
 }
 
 /// State shared by the [`Engine`] handles and the [`Reconciler`].
@@ -328,6 +337,9 @@ impl Engine {
         stats.since_last_success = snapshot.last_list_ok.map(|at| at.elapsed());
         stats.commands_in_flight = snapshot.commands_in_flight;
         stats.deletions_retrying = snapshot.deletions_retrying;
+        stats.list_rows_skipped = snapshot.counters.rows_skipped;
+        stats.suspect_lists = snapshot.counters.suspect_lists;
+        stats.parked_trimmed = snapshot.counters.parked_trimmed.clone();
         stats
     }
 }

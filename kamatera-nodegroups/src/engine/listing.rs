@@ -1,0 +1,242 @@
+//! Folding one list answer and its tag reads into what the engine believes, without
+//! letting one odd answer change that belief. The rules are described in
+//! docs/engine-robustness.md; in short:
+//!
+//! - a known server missing from a list is believed gone only when it is missing from two
+//!   consecutive lists, or when a direct look-up of it finds nothing;
+//! - a list that lacks most known servers at once is suspect: logged and counted, and it
+//!   costs no look-ups;
+//! - a row that does not decode is skipped and counted; a known server behind it keeps
+//!   its last known state;
+//! - a list requested before the engine saw a server go off does not change that
+//!   server's power state;
+//! - a tag read that lacks the membership tags a member had is believed only when the
+//!   next read agrees.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use kamatera_api::{ServerId, ServerList};
+use tokio::time::Instant;
+
+use super::model::{DeleteStep, Phase};
+use super::state::{KnownServer, State};
+
+/// Counters of odd answers and of parked-pool trimming, exported as metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RobustnessCounters {
+    /// List rows that did not decode and were skipped.
+    pub(crate) rows_skipped: u64,
+    /// Lists that lacked most known servers at once.
+    pub(crate) suspect_lists: u64,
+    /// Parked servers terminated because the pool was over its cap, by group.
+    pub(crate) parked_trimmed: BTreeMap<String, u64>,
+}
+
+/// What the reconciler must do after a list was applied.
+#[derive(Debug, Default)]
+pub(crate) struct ListVerdict {
+    /// Servers of instances that the list lacked for the first time: one direct look-up
+    /// each tells whether they are gone (none after a suspect list).
+    pub(crate) look_up: Vec<ServerId>,
+}
+
+impl State {
+    /// Records a successful list requested as number `request`. Known servers are
+    /// updated; a known server the list lacks is forgotten only the second time in a
+    /// row; new servers are remembered. A new server whose name is that of an instance
+    /// being created gets the tags the instance was created with, so it needs no tags
+    /// call.
+    pub(crate) fn apply_list(
+        &mut self,
+        list: ServerList,
+        request: u64,
+        now: Instant,
+    ) -> ListVerdict {
+        self.lists += 1;
+        self.applied_request = self.applied_request.max(request);
+        let number = self.lists;
+        let prefix = self.config.filter_name_prefix.clone();
+        let creating: HashMap<String, String> = self
+            .instances
+            .values()
+            .filter(|i| i.server_id.is_none())
+            .map(|i| (i.name.clone(), i.group.clone()))
+            .collect();
+        for server in list.servers {
+            if !server.name.starts_with(prefix.as_str()) {
+                continue;
+            }
+            if let Some(known) = self.servers.get_mut(&server.id) {
+                known.name = server.name;
+                if request > known.power_pinned_until_request {
+                    known.power_on = server.power.is_on();
+                }
+                known.last_seen_list = number;
+                known.missing_lists = 0;
+                continue;
+            }
+            let tags = creating
+                .get(&server.name)
+                .and_then(|group| self.groups.get(group))
+                .map(|g| vec![g.tags.cluster.to_string(), g.tags.group.to_string()]);
+            self.servers.insert(
+                server.id,
+                KnownServer {
+                    tags_read_at: tags.as_ref().map(|_| now),
+                    tags,
+                    name: server.name,
+                    power_on: server.power.is_on(),
+                    last_seen_list: number,
+                    missing_lists: 0,
+                    power_pinned_until_request: 0,
+                    membership_doubt: false,
+                },
+            );
+        }
+        self.keep_skipped_rows(&list.skipped, number);
+        self.fold_missing(number)
+    }
+
+    /// Skipped rows are logged and counted; a known server behind one keeps its state.
+    fn keep_skipped_rows(&mut self, skipped: &[kamatera_api::SkippedRow], number: u64) {
+        if skipped.is_empty() {
+            return;
+        }
+        self.counters.rows_skipped += skipped.len() as u64;
+        let mut ours = 0usize;
+        for row in skipped {
+            if let Some(known) = row.id.as_ref().and_then(|id| self.servers.get_mut(id)) {
+                known.last_seen_list = number;
+                ours += 1;
+            }
+        }
+        let first = &skipped[0];
+        tracing::warn!(
+            skipped = skipped.len(),
+            known_kept = ours,
+            path = %first.path,
+            reason = %first.reason,
+            id = first.id.as_ref().map(ServerId::as_str),
+            name = first.name.as_deref(),
+            "server list rows that do not decode were skipped (known servers keep their last state)"
+        );
+    }
+
+    /// Counts every known server the list `number` lacked: forgotten the second time in
+    /// a row, looked up the first time when an instance owns it and the list is not
+    /// suspect.
+    fn fold_missing(&mut self, number: u64) -> ListVerdict {
+        let known = self.servers.len();
+        let missing = self
+            .servers
+            .values()
+            .filter(|s| s.last_seen_list != number)
+            .count();
+        let mut verdict = ListVerdict::default();
+        if missing == 0 {
+            return verdict;
+        }
+        // Servers being terminated are expected to leave the list: they do not make it
+        // suspect.
+        let leaving: HashSet<&ServerId> = self
+            .instances
+            .values()
+            .filter(|i| {
+                matches!(
+                    i.phase,
+                    Phase::Deleting(DeleteStep::Terminating { .. } | DeleteStep::AwaitGone)
+                )
+            })
+            .filter_map(|i| i.server_id.as_ref())
+            .collect();
+        let unexpected = self
+            .servers
+            .iter()
+            .filter(|(id, s)| s.last_seen_list != number && !leaving.contains(id))
+            .count();
+        let suspect = unexpected >= 2 && unexpected * 2 > known;
+        if suspect {
+            self.counters.suspect_lists += 1;
+            tracing::warn!(
+                missing,
+                known,
+                "the server list lacks most known servers; not believed until the next list agrees"
+            );
+        }
+        drop(leaving);
+        let claimed: HashSet<&ServerId> = self
+            .instances
+            .values()
+            .filter_map(|i| i.server_id.as_ref())
+            .collect();
+        let mut gone = Vec::new();
+        for (id, server) in &mut self.servers {
+            if server.last_seen_list == number {
+                continue;
+            }
+            server.missing_lists += 1;
+            if server.missing_lists >= 2 {
+                gone.push(id.clone());
+            } else if !suspect && claimed.contains(id) {
+                verdict.look_up.push(id.clone());
+            }
+        }
+        for id in gone {
+            if let Some(server) = self.servers.remove(&id) {
+                tracing::debug!(server = %server.name, "server missing from two lists in a row; gone");
+            }
+        }
+        verdict
+    }
+
+    /// A direct look-up of `server`, missing from the last list, answered. `exists`
+    /// false means it is gone for sure.
+    pub(crate) fn apply_lookup(&mut self, server: &ServerId, exists: bool) {
+        if exists {
+            if let Some(known) = self.servers.get_mut(server) {
+                known.missing_lists = 0;
+            }
+        } else if let Some(known) = self.servers.remove(server) {
+            tracing::debug!(server = %known.name, "server missing from the list and not found by id; gone");
+        }
+    }
+
+    /// Records a tag read of `server`, unless it drops the membership tags of a member
+    /// for the first time: then the read is not believed and the tags are read again at
+    /// the next pass.
+    pub(crate) fn apply_tags_checked(
+        &mut self,
+        server: &ServerId,
+        tags: Vec<String>,
+        now: Instant,
+    ) {
+        let Some(known) = self.servers.get(server) else {
+            return;
+        };
+        let was = self.group_of(known).map(str::to_owned);
+        let doubted = known.membership_doubt;
+        let probe = KnownServer {
+            tags: Some(tags),
+            ..known.clone()
+        };
+        let now_in = self.group_of(&probe).map(str::to_owned);
+        let Some(tags) = probe.tags else { return };
+        if was.is_some() && now_in != was && !doubted {
+            if let Some(known) = self.servers.get_mut(server) {
+                tracing::warn!(server = %known.name, group = was.as_deref(), read = ?tags, "tag read lacks the node group tags; reading again before believing it");
+                known.membership_doubt = true;
+                known.tags_read_at = None;
+            }
+            return;
+        }
+        self.apply_tags(server, tags, now);
+        if let Some(known) = self.servers.get_mut(server) {
+            known.membership_doubt = false;
+        }
+    }
+
+    /// Listed servers whose membership is not known yet (their tags were never read).
+    pub(crate) fn servers_without_tags(&self) -> usize {
+        self.servers.values().filter(|s| s.tags.is_none()).count()
+    }
+}
