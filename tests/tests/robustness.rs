@@ -313,10 +313,11 @@ async fn cold_start_is_ready_only_once_every_member_is_known() {
         member("k8s-ng1-aaaaaaaaaa2", "ng1"),
     ])
     .await;
+    // Answered at once (not retried by the client), so that many passes fail their tag reads.
     let failing = sim.add_fault(FaultRule::respond_json(
         "POST",
         "/server/tags",
-        500,
+        400,
         json!({"message": "Failed to run command method (serverTags)"}),
     ));
     let provider = setup(ONE_GROUP).start_on(sim).await;

@@ -240,3 +240,194 @@ impl State {
         self.servers.values().filter(|s| s.tags.is_none()).count()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+
+    use kamatera_api::{PowerState, ServerSummary, SkippedRow};
+
+    use super::*;
+    use crate::config::{CloudConfig, empty_env};
+    use crate::engine::model::Phase;
+    use crate::engine::options::EngineOptions;
+
+    const CONFIG: &str = "[global]
+kamatera-api-client-id = id
+kamatera-api-secret = secret
+cluster-name = c1
+default-datacenter = IL
+default-image = ubuntu_server_24.04_64-bit
+default-cpu = 2A
+default-ram = 4096
+default-disk = size=50
+default-network = name=wan,ip=auto
+default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
+[nodegroup \"ng1\"]
+min-size = 0
+max-size = 5
+name-prefix = k8s-ng1
+";
+
+    fn state() -> State {
+        let config = CloudConfig::parse(CONFIG, "test.ini", &empty_env).unwrap();
+        State::new(Arc::new(config), EngineOptions::default()).unwrap()
+    }
+
+    fn row(id: &str, on: bool) -> ServerSummary {
+        ServerSummary {
+            id: ServerId::new(id),
+            name: format!("k8s-ng1-{id}"),
+            datacenter: "IL".into(),
+            power: if on { PowerState::On } else { PowerState::Off },
+        }
+    }
+
+    fn list(rows: Vec<ServerSummary>) -> ServerList {
+        ServerList {
+            servers: rows,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// `n` servers `s0..`, listed once, each owned by a Running instance.
+    fn with_members(n: usize) -> State {
+        let mut state = state();
+        let now = Instant::now();
+        let rows = (0..n).map(|i| row(&format!("s{i}"), true)).collect();
+        state.list_requests += 1;
+        state.apply_list(list(rows), state.list_requests, now);
+        for i in 0..n {
+            let id = ServerId::new(format!("s{i}"));
+            let key = state.add_instance("ng1", format!("k8s-ng1-s{i}"), Phase::Running, now);
+            state.instances.get_mut(&key).unwrap().server_id = Some(id.clone());
+            state.apply_tags(&id, vec!["k8sca-c1".into(), "k8scang-ng1".into()], now);
+        }
+        state
+    }
+
+    fn next_list(state: &mut State, rows: Vec<ServerSummary>) -> ListVerdict {
+        state.list_requests += 1;
+        let request = state.list_requests;
+        state.apply_list(list(rows), request, Instant::now())
+    }
+
+    #[test]
+    fn a_server_missing_once_is_looked_up_and_forgotten_only_the_second_time() {
+        let mut state = with_members(4);
+        let verdict = next_list(
+            &mut state,
+            vec![row("s0", true), row("s1", true), row("s2", true)],
+        );
+        assert_eq!(verdict.look_up, vec![ServerId::new("s3")]);
+        assert!(state.servers.contains_key(&ServerId::new("s3")));
+        let verdict = next_list(
+            &mut state,
+            vec![row("s0", true), row("s1", true), row("s2", true)],
+        );
+        assert!(verdict.look_up.is_empty());
+        assert!(!state.servers.contains_key(&ServerId::new("s3")));
+    }
+
+    #[test]
+    fn a_lookup_that_finds_nothing_forgets_at_once_and_one_that_finds_resets() {
+        let mut state = with_members(3);
+        next_list(&mut state, vec![row("s0", true)]);
+        state.apply_lookup(&ServerId::new("s1"), true);
+        state.apply_lookup(&ServerId::new("s2"), false);
+        assert_eq!(state.servers[&ServerId::new("s1")].missing_lists, 0);
+        assert!(!state.servers.contains_key(&ServerId::new("s2")));
+    }
+
+    #[test]
+    fn a_list_lacking_most_servers_is_suspect_and_costs_no_lookups() {
+        let mut state = with_members(5);
+        let verdict = next_list(&mut state, Vec::new());
+        assert!(verdict.look_up.is_empty());
+        assert_eq!(state.counters.suspect_lists, 1);
+        assert_eq!(
+            state.servers.len(),
+            5,
+            "nothing forgotten on one empty list"
+        );
+        next_list(&mut state, Vec::new());
+        assert!(
+            state.servers.is_empty(),
+            "two empty lists in a row are believed"
+        );
+    }
+
+    #[test]
+    fn servers_being_terminated_do_not_make_a_list_suspect() {
+        let mut state = with_members(3);
+        for instance in state.instances.values_mut().take(2) {
+            instance.phase = Phase::Deleting(crate::engine::model::DeleteStep::AwaitGone);
+        }
+        let verdict = next_list(&mut state, vec![row("s2", true)]);
+        assert_eq!(state.counters.suspect_lists, 0);
+        assert_eq!(verdict.look_up.len(), 2);
+    }
+
+    #[test]
+    fn a_known_server_behind_an_odd_row_keeps_its_state() {
+        let mut state = with_members(2);
+        state.list_requests += 1;
+        let request = state.list_requests;
+        let odd = SkippedRow {
+            index: 1,
+            path: "$[1].datacenter".into(),
+            reason: "invalid type: null".into(),
+            id: Some(ServerId::new("s1")),
+            name: Some("k8s-ng1-s1".into()),
+        };
+        let verdict = state.apply_list(
+            ServerList {
+                servers: vec![row("s0", true)],
+                skipped: vec![odd],
+            },
+            request,
+            Instant::now(),
+        );
+        assert!(verdict.look_up.is_empty());
+        assert_eq!(state.servers[&ServerId::new("s1")].missing_lists, 0);
+        assert_eq!(state.counters.rows_skipped, 1);
+    }
+
+    #[test]
+    fn a_list_requested_before_a_power_off_was_seen_cannot_power_the_server_on() {
+        let mut state = with_members(1);
+        let id = ServerId::new("s0");
+        // A list is requested, then the engine sees the server off (parked), then the
+        // list's answer (taken before the power-off) arrives.
+        state.list_requests += 1;
+        let stale = state.list_requests;
+        state.note_powered_off(Some(&id));
+        state.apply_list(list(vec![row("s0", true)]), stale, Instant::now());
+        assert!(
+            !state.servers[&id].power_on,
+            "a stale list un-parked the server"
+        );
+        next_list(&mut state, vec![row("s0", true)]);
+        assert!(state.servers[&id].power_on, "a newer list is believed");
+    }
+
+    #[test]
+    fn a_tag_read_without_the_membership_tags_is_believed_only_twice() {
+        let mut state = with_members(1);
+        let id = ServerId::new("s0");
+        let now = Instant::now();
+        state.apply_tags_checked(&id, Vec::new(), now);
+        assert!(
+            state.group_of(&state.servers[&id]).is_some(),
+            "one read is not enough"
+        );
+        assert!(
+            state.servers[&id].tags_read_at.is_none(),
+            "read again next pass"
+        );
+        state.apply_tags_checked(&id, Vec::new(), now);
+        assert!(state.group_of(&state.servers[&id]).is_none());
+    }
+}
