@@ -23,6 +23,13 @@
 //! A server is parked only when it is off (checked with the API just before) and no
 //! create or power-on of it can still be running; otherwise it would come up parked and
 //! be counted as Running again without any scale-up.
+//!
+//! # Odd answers and billed servers
+//!
+//! One odd API answer (an empty or short list, an undecodable row, a tag read without the
+//! tags) changes nothing reported; a terminate that leaves its server, a failed create
+//! that leaves one, and parked servers beyond the cap are all cleaned up. The rules are
+//! in docs/engine-robustness.md.
 
 mod actions;
 mod listing;
@@ -295,7 +302,8 @@ impl Engine {
         }
     }
 
-    /// True once the servers have been listed successfully at least once.
+    /// True once the servers have been listed successfully at least once, with the
+    /// membership of every listed server known.
     pub fn is_ready(&self) -> bool {
         self.shared.snapshot().last_list_ok.is_some()
     }
