@@ -16,6 +16,9 @@
 //! | `kamatera_reconcile_seconds_since_last_success` | gauge (absent before the first success) | |
 //! | `kamatera_provider_ready` | gauge (1 or 0) | |
 //! | `kamatera_provider_background_running` | gauge (1, or 0 after `Cleanup`) | |
+//! | `kamatera_list_rows_skipped_total` | counter | |
+//! | `kamatera_list_suspect_total` | counter | |
+//! | `kamatera_parked_servers_trimmed_total` | counter | `node_group` |
 //!
 //! The node-group and reconcile values are read from the engine at scrape time.
 
@@ -270,6 +273,29 @@ impl Collector for EngineCollector {
         )?;
         for (result, value) in [("ok", stats.passes_ok), ("failed", stats.passes_failed)] {
             ConstCounter::new(value).encode(passes.encode_family(&[("result", result)])?)?;
+        }
+        // Odd answers and parked-pool trimming (docs/engine-robustness.md).
+        ConstCounter::new(stats.list_rows_skipped).encode(encoder.encode_descriptor(
+            "kamatera_list_rows_skipped",
+            "Server list rows that did not decode and were skipped",
+            None,
+            counter_type,
+        )?)?;
+        ConstCounter::new(stats.suspect_lists).encode(encoder.encode_descriptor(
+            "kamatera_list_suspect",
+            "Server lists that lacked most known servers at once and were not believed",
+            None,
+            counter_type,
+        )?)?;
+        let mut trimmed = encoder.encode_descriptor(
+            "kamatera_parked_servers_trimmed",
+            "Parked servers terminated because the node group's parked pool was over its cap",
+            None,
+            counter_type,
+        )?;
+        for (group, value) in &stats.parked_trimmed {
+            ConstCounter::new(*value)
+                .encode(trimmed.encode_family(&[("node_group", group.as_str())])?)?;
         }
         gauge_family(
             &mut encoder,

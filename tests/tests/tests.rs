@@ -42,3 +42,6 @@ mod reliability_input;
 mod reliability_restarts;
 /// Issue 10: secrets never printed; the safety interlock with tags swapped underneath.
 mod security;
+
+/// Issue 14: one odd API answer changes nothing; no billed server is left behind.
+mod robustness;

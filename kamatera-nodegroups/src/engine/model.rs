@@ -184,6 +184,13 @@ pub(crate) struct Instance {
     pub(crate) boot_pending: bool,
     /// When the instance was parked (most recently parked servers are reused first).
     pub(crate) parked_at: Option<Instant>,
+    /// A create that failed or was cancelled may have left a half-created server: look
+    /// for it by name in every list requested after the list request with this number,
+    /// so that it is terminated, not left running.
+    pub(crate) search_after_request: Option<u64>,
+    /// The scale-down must terminate, never park (a half-created server, or a parked
+    /// server beyond the pool's cap).
+    pub(crate) terminate_only: bool,
 }
 
 impl Instance {
@@ -221,6 +228,8 @@ impl Instance {
             delete_requested: false,
             boot_pending,
             parked_at: None,
+            search_after_request: None,
+            terminate_only: false,
         }
     }
 }

@@ -1,0 +1,85 @@
+//! Keeping each group's parked pool within its cap at every pass, not only when a
+//! scale-down finishes: a lowered `poweroff-on-scale-down-max-servers`, power-off mode
+//! turned off, or servers adopted parked after a restart all leave surplus parked
+//! servers that would otherwise stay for good (docs/engine-robustness.md).
+
+use std::collections::BTreeMap;
+
+use tokio::time::Instant;
+
+use super::model::{DeleteStep, InstanceKey, Phase};
+use super::state::State;
+
+/// A group's parked pool: servers counting towards the cap (parked or being parked), and
+/// the parked ones by age (when parked, name, key).
+#[derive(Default)]
+struct Pool<'a> {
+    count: usize,
+    parked: Vec<(Option<Instant>, &'a str, InstanceKey)>,
+}
+
+impl State {
+    /// How many parked servers `group` may keep: none outside power-off mode, any number
+    /// when the cap is 0, the cap otherwise.
+    fn parked_cap(&self, group: &str) -> Option<usize> {
+        let config = &self.groups.get(group)?.config;
+        if !config.poweroff_on_scale_down {
+            Some(0)
+        } else if config.poweroff_on_scale_down_max_servers == 0 {
+            None
+        } else {
+            Some(config.poweroff_on_scale_down_max_servers as usize)
+        }
+    }
+
+    /// Sends the oldest parked servers beyond each group's cap to be terminated (each
+    /// after the usual tag re-check). Servers being parked right now count towards the
+    /// cap but are not picked: they are not off yet.
+    pub(crate) fn trim_parked_pools(&mut self) {
+        let mut pools: BTreeMap<&str, Pool<'_>> = BTreeMap::new();
+        for instance in self.instances.values() {
+            match instance.phase {
+                Phase::Parked if instance.server_id.is_some() => {
+                    let pool = pools.entry(instance.group.as_str()).or_default();
+                    pool.count += 1;
+                    pool.parked
+                        .push((instance.parked_at, instance.name.as_str(), instance.key));
+                }
+                Phase::Deleting(DeleteStep::Parking) => {
+                    pools.entry(instance.group.as_str()).or_default().count += 1;
+                }
+                _ => {}
+            }
+        }
+        let mut trim: Vec<(String, usize, InstanceKey)> = Vec::new();
+        for (group, Pool { count, mut parked }) in pools {
+            let Some(cap) = self.parked_cap(group) else {
+                continue;
+            };
+            if count <= cap {
+                continue;
+            }
+            parked.sort_unstable();
+            for (_, _, key) in parked.into_iter().take(count - cap) {
+                trim.push((group.to_owned(), cap, key));
+            }
+        }
+        for (group, cap, key) in trim {
+            let Some(instance) = self.instances.get_mut(&key) else {
+                continue;
+            };
+            tracing::info!(
+                group,
+                server = %instance.name,
+                cap,
+                "parked pool is over its cap; terminating the oldest parked server"
+            );
+            instance.phase = Phase::Deleting(DeleteStep::Finish);
+            instance.terminate_only = true;
+            instance.retry_at = None;
+            instance.delete_attempts = 0;
+            instance.command_since = None;
+            *self.counters.parked_trimmed.entry(group).or_default() += 1;
+        }
+    }
+}
