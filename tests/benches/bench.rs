@@ -6,8 +6,9 @@
 //! workspace root plus `target/bench/results.json`. Every figure stands next to its floor.
 //!
 //! Arguments (after `cargo bench -p tests --`): `--only 2,3` runs some scenarios and writes
-//! only `target/bench/results.json`. `--growth-child URL GROUPS SERVERS RUNS` is how the
-//! bench re-executes itself for scenario 5; it is not meant to be typed.
+//! only `target/bench/results.json`. `--growth-child`, `--idle-child` and
+//! `--node-sync-child` are how the bench re-executes itself for the scenarios measured in a
+//! child process (5 to 8); they are not meant to be typed.
 
 // A failed setup should abort the bench loudly, not produce a half-filled table.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use scenarios::{api_cost, cold_start, growth, grpc, scale_up};
+use scenarios::{api_cost, cold_start, growth, grpc, idle, node_sync, scale_up};
 
 /// Runs of each measurement; figures are medians over them.
 const RUNS: usize = 5;
@@ -29,6 +30,8 @@ const COLD_START_RUNS: usize = 3;
 /// Growth measurements are short CPU-bound loops, the most exposed to a shared machine's
 /// noise, so they get more runs.
 const GROWTH_RUNS: usize = 15;
+/// The big account's passes are longer (50,000 rows), so fewer runs suffice.
+const BIG_ACCOUNT_RUNS: usize = 7;
 
 fn main() {
     // cargo passes `--bench`; anything else is ours.
@@ -36,9 +39,11 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    if args.first().map(String::as_str) == Some("--growth-child") {
-        growth_child(&args[1..]);
-        return;
+    match args.first().map(String::as_str) {
+        Some("--growth-child") => return growth_child(&args[1..]),
+        Some("--idle-child") => return idle_child(&args[1..]),
+        Some("--node-sync-child") => return node_sync_child(&args[1..]),
+        _ => {}
     }
     let only: Option<BTreeSet<u32>> = args
         .iter()
@@ -109,9 +114,51 @@ fn main() {
             let mut samples = Vec::new();
             for servers in [1_000, 5_000, 10_000] {
                 eprintln!("scenario 5: growth at {servers} servers");
-                samples.push(growth_in_child(50, servers, GROWTH_RUNS).await);
+                samples
+                    .push(growth_in_child(growth::Shape::members(50, servers), GROWTH_RUNS).await);
             }
             results.growth = Some(samples);
+        }
+        if wanted(6) {
+            eprintln!("scenario 6: a big account (50,000 servers, 10,000 members)");
+            let shape = growth::Shape {
+                groups: 50,
+                members: 10_000,
+                foreign_by_prefix: 30_000,
+                foreign_by_tags: 10_000,
+            };
+            results.big_account = Some(growth_in_child(shape, BIG_ACCOUNT_RUNS).await);
+        }
+        if wanted(7) {
+            eprintln!("scenario 7: idle cost at 5,000 members (three default intervals)");
+            results.idle = Some(idle_in_child(50, 5_000).await);
+        }
+        if wanted(8) {
+            eprintln!("scenario 8: node sync at 5,000 Nodes");
+            let params = node_sync::Params {
+                groups: 50,
+                nodes: 5_000,
+                missing: 1_000,
+                latency_ms: 20,
+                resync_ms: 2_000,
+            };
+            results.node_sync = Some(
+                node_sync::run(params, |sim_url, kube_url| async move {
+                    let params_json = serde_json::to_string(&params).expect("json");
+                    let line = run_child(
+                        vec![
+                            "--node-sync-child".to_owned(),
+                            sim_url,
+                            kube_url,
+                            params_json,
+                        ],
+                        Duration::from_secs(180),
+                    )
+                    .await;
+                    serde_json::from_str(&line).expect("the child's report parses")
+                })
+                .await,
+            );
         }
     });
 
@@ -141,65 +188,132 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Scenario 5 at one size: the simulator here, the provider in a child process.
-async fn growth_in_child(groups: usize, servers: usize, runs: usize) -> growth::Sample {
-    let sim = growth::cloud(groups, servers).await;
+/// Runs the bench binary again with `args` on a blocking thread (so that this runtime
+/// keeps serving the simulator and fake API the child talks to), killing it if it overruns
+/// `limit`; returns the last line it printed.
+async fn run_child(args: Vec<String>, limit: Duration) -> String {
     let exe = std::env::current_exe().expect("own path");
-    let args = [
-        "--growth-child".to_owned(),
-        sim.url().as_str().to_owned(),
-        groups.to_string(),
-        servers.to_string(),
-        runs.to_string(),
-    ];
-    let limit = growth::child_limit(servers);
-    // The child is waited for on a blocking thread so that this runtime keeps serving
-    // the simulator it talks to; it is killed if it overruns its limit.
     let output = tokio::task::spawn_blocking(move || {
+        // The child prints one line at the end and inherits stderr; its stdout goes to a
+        // file so that no pipe can fill while it runs.
+        let out = tempfile_path();
+        let file = std::fs::File::create(&out).expect("child output file");
         let mut child = Command::new(exe)
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(Stdio::from(file))
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("the growth child starts");
+            .expect("the child starts");
         let started = Instant::now();
-        while child.try_wait().expect("wait").is_none() {
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
             if started.elapsed() > limit {
                 let _ = child.kill();
-                panic!("the growth child overran {limit:?}");
+                panic!("the child overran {limit:?}");
             }
             std::thread::sleep(Duration::from_millis(20));
-        }
-        // One short JSON line: it fits the pipe buffer, so waiting first cannot block.
-        child.wait_with_output().expect("child output")
+        };
+        assert!(status.success(), "bench child failed: {status:?}");
+        let text = std::fs::read_to_string(&out).expect("child output");
+        let _ = std::fs::remove_file(&out);
+        text
     })
     .await
     .expect("join");
-    assert!(
-        output.status.success(),
-        "growth child failed: {:?}",
-        output.status
-    );
-    sim.shutdown().await.expect("simulator stops");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().last().expect("the child printed its sample");
-    serde_json::from_str(line).expect("the child's sample parses")
+    output
+        .lines()
+        .last()
+        .expect("the child printed its result")
+        .to_owned()
 }
 
-/// The child side of scenario 5: measure, print one JSON line, exit.
+/// A fresh file name for one child's output.
+fn tempfile_path() -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::env::temp_dir().join(format!(
+        "kamatera-bench-{}-{}.out",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Scenarios 5 and 6 at one shape: the simulator here, the provider in a child process.
+async fn growth_in_child(shape: growth::Shape, runs: usize) -> growth::Sample {
+    let sim = growth::cloud(
+        shape.groups,
+        shape.members,
+        shape.foreign_by_prefix,
+        shape.foreign_by_tags,
+    )
+    .await;
+    let args = vec![
+        "--growth-child".to_owned(),
+        sim.url().as_str().to_owned(),
+        serde_json::to_string(&shape).expect("json"),
+        runs.to_string(),
+    ];
+    let line = run_child(args, growth::child_limit(shape)).await;
+    sim.shutdown().await.expect("simulator stops");
+    serde_json::from_str(&line).expect("the child's sample parses")
+}
+
+/// Scenario 7: the simulator here, the idle provider in a child process.
+async fn idle_in_child(groups: usize, servers: usize) -> idle::Sample {
+    let sim = growth::cloud(groups, servers, 0, 0).await;
+    let interval = kamatera_nodegroups::EngineOptions::default().reconcile_interval;
+    let args = vec![
+        "--idle-child".to_owned(),
+        sim.url().as_str().to_owned(),
+        groups.to_string(),
+        servers.to_string(),
+        interval.as_millis().to_string(),
+    ];
+    let line = run_child(args, interval * 3 + Duration::from_secs(120)).await;
+    sim.shutdown().await.expect("simulator stops");
+    serde_json::from_str(&line).expect("the child's sample parses")
+}
+
+/// The production binary's runtime: multi-threaded with the default worker count.
+fn child_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The child side of scenarios 5 and 6: measure, print one JSON line, exit.
 fn growth_child(args: &[String]) {
-    let [url, groups, servers, runs] = args else {
-        panic!("usage: --growth-child URL GROUPS SERVERS RUNS");
+    let [url, shape, runs] = args else {
+        panic!("usage: --growth-child URL SHAPE_JSON RUNS");
+    };
+    let shape: growth::Shape = serde_json::from_str(shape).expect("shape");
+    let runs: usize = runs.parse().expect("runs");
+    let sample = child_runtime().block_on(growth::measure(url, shape, runs));
+    println!("{}", serde_json::to_string(&sample).expect("json"));
+}
+
+/// The child side of scenario 7.
+fn idle_child(args: &[String]) {
+    let [url, groups, servers, interval_ms] = args else {
+        panic!("usage: --idle-child URL GROUPS SERVERS INTERVAL_MS");
     };
     let groups: usize = groups.parse().expect("groups");
     let servers: usize = servers.parse().expect("servers");
-    let runs: usize = runs.parse().expect("runs");
-    // The production binary's runtime: multi-threaded with the default worker count.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let sample = runtime.block_on(growth::measure(url, groups, servers, runs));
+    let interval = Duration::from_millis(interval_ms.parse().expect("interval"));
+    let sample = child_runtime().block_on(idle::measure(url, groups, servers, interval));
     println!("{}", serde_json::to_string(&sample).expect("json"));
+}
+
+/// The child side of scenario 8.
+fn node_sync_child(args: &[String]) {
+    let [sim_url, kube_url, params] = args else {
+        panic!("usage: --node-sync-child SIM_URL KUBE_URL PARAMS_JSON");
+    };
+    let params: node_sync::Params = serde_json::from_str(params).expect("params");
+    let measured = child_runtime().block_on(node_sync::measure(sim_url, kube_url, params));
+    println!("{}", serde_json::to_string(&measured).expect("json"));
 }

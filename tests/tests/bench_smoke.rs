@@ -6,7 +6,9 @@
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod scenarios;
 
-use scenarios::{api_cost, cold_start, growth, grpc, scale_up};
+use std::time::Duration;
+
+use scenarios::{api_cost, cold_start, growth, grpc, idle, node_sync, scale_up};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_loop_compares_provider_and_echo() {
@@ -74,8 +76,56 @@ async fn scale_up_accepts_every_create() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn growth_measures_loop_pass_and_memory() {
-    let sample = growth::in_process(2, 30, 2).await;
-    assert_eq!(sample.servers, 30);
+    let sample = growth::in_process(growth::Shape::members(2, 30), 2).await;
+    assert_eq!((sample.servers, sample.listed), (30, 30));
     assert!(sample.loop_calls >= 30 + 2 * 3 + 2);
     assert!(sample.peak_rss_kib.is_some_and(|k| k > 0));
+    assert!(sample.list_ms > 0.0 && sample.pass_ms > 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_account_filters_foreign_servers() {
+    let shape = growth::Shape {
+        groups: 2,
+        members: 20,
+        foreign_by_prefix: 15,
+        foreign_by_tags: 5,
+    };
+    let sample = growth::in_process(shape, 2).await;
+    // Every member adopted (the loop asserts each node has a group), foreign ones not.
+    assert_eq!((sample.servers, sample.listed), (20, 40));
+    assert_eq!(sample.loop_calls, 2 + 2 * 3 + 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_cost_is_measured_over_three_intervals() {
+    let sample = idle::in_process(2, 20, Duration::from_millis(100)).await;
+    assert!(sample.window_ms >= 300.0, "{sample:?}");
+    // A pass at once, then one per interval (the third may fall just past the window).
+    assert!((2..=4).contains(&sample.passes), "{sample:?}");
+    assert!(sample.cpu_ms >= 0.0 && sample.core_share_percent().is_finite());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_sync_patches_every_missing_provider_id_and_idles_quietly() {
+    let params = node_sync::Params {
+        groups: 2,
+        nodes: 20,
+        missing: 4,
+        latency_ms: 2,
+        resync_ms: 200,
+    };
+    let report = node_sync::run(params, |sim_url, kube_url| async move {
+        node_sync::measure(&sim_url, &kube_url, params).await
+    })
+    .await;
+    let m = &report.measured;
+    assert_eq!(m.patches, 4, "{report:?}");
+    assert_eq!(
+        (m.idle_per_node_requests, m.idle_lists),
+        (0, 0),
+        "{report:?}"
+    );
+    assert!(report.floor_ms > 0.0 && report.ratio() > 0.0, "{report:?}");
+    assert!(m.rss_after_kib.is_some_and(|k| k > 0));
 }

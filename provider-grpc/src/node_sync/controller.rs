@@ -40,7 +40,7 @@ const FIELD_MANAGER: &str = "kamatera-node-sync";
 /// Nodes reconciled at the same time at most: enough that a few slow or hanging Nodes do
 /// not hold up the rest, few enough not to flood the API server after a start with many
 /// Nodes to patch.
-const MAX_CONCURRENT_RECONCILES: u16 = 16;
+pub const MAX_CONCURRENT_RECONCILES: u16 = 16;
 
 /// How long [`run`] waits after cancellation for the controller to wind down. Reconciles
 /// end at once on cancellation; this bounds the case of a watch that never listed (the

@@ -68,7 +68,7 @@ use std::time::Duration;
 
 use kube::config::{InClusterError, KubeConfigOptions, Kubeconfig, KubeconfigError};
 
-pub use controller::{EngineSource, run};
+pub use controller::{EngineSource, MAX_CONCURRENT_RECONCILES, run};
 pub use metrics::NodeSyncMetrics;
 pub use settings::{NodeSyncSettings, ParkedNodeAction, UnknownParkedNodeAction};
 

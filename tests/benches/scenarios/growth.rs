@@ -9,13 +9,50 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::loop_replay::{known_nodes, replay_in_process};
-use super::{config, engine, median, ms, seed_members, start_sim};
+use super::{config_filtered, engine, median, ms, seed_foreign, seed_members, start_sim};
+
+/// The cloud of one measurement: members, and servers that are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    /// Node groups the members are spread over.
+    pub groups: usize,
+    /// Member servers.
+    pub members: usize,
+    /// Foreign servers outside `filter-name-prefix` (set to `k8s-` when there are any).
+    pub foreign_by_prefix: usize,
+    /// Foreign servers inside the prefix but with another cluster's tags.
+    pub foreign_by_tags: usize,
+}
+
+impl Shape {
+    /// Members only, no `filter-name-prefix`.
+    pub fn members(groups: usize, members: usize) -> Self {
+        Self {
+            groups,
+            members,
+            foreign_by_prefix: 0,
+            foreign_by_tags: 0,
+        }
+    }
+
+    /// Every server the list returns.
+    pub fn listed(&self) -> usize {
+        self.members + self.foreign_by_prefix + self.foreign_by_tags
+    }
+
+    fn filter(&self) -> Option<&'static str> {
+        (self.foreign_by_prefix > 0).then_some("k8s-")
+    }
+}
 
 /// One size, measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sample {
     /// Member servers in the cloud.
     pub servers: usize,
+    /// Servers the list returns (members and foreign ones).
+    #[serde(default)]
+    pub listed: usize,
     /// Node groups they are spread over.
     pub groups: usize,
     /// The first pass (list plus every tag read), no injected latency.
@@ -35,10 +72,16 @@ pub struct Sample {
     pub peak_rss_kib: Option<u64>,
 }
 
-/// A simulated cloud with `servers` members over `groups` groups.
-pub async fn cloud(groups: usize, servers: usize) -> kamatera_sim::SimHandle {
+/// A simulated cloud with `servers` members over `groups` groups and the foreign servers.
+pub async fn cloud(
+    groups: usize,
+    servers: usize,
+    foreign_by_prefix: usize,
+    foreign_by_tags: usize,
+) -> kamatera_sim::SimHandle {
     let sim = start_sim().await;
     seed_members(&sim, groups, servers);
+    seed_foreign(&sim, foreign_by_prefix, foreign_by_tags);
     sim
 }
 
@@ -51,8 +94,10 @@ pub fn peak_rss_kib() -> Option<u64> {
 
 /// Runs a provider engine against the cloud at `url`: one cold pass, then `runs` steady
 /// passes and `runs` CA loops.
-pub async fn measure(url: &str, groups: usize, servers: usize, runs: usize) -> Sample {
-    let (engine, mut reconciler) = engine(url, config(url, groups, servers));
+pub async fn measure(url: &str, shape: Shape, runs: usize) -> Sample {
+    let (groups, servers) = (shape.groups, shape.members);
+    let (engine, mut reconciler) =
+        engine(url, config_filtered(url, groups, servers, shape.filter()));
     let _ = engine.refresh();
     let started = Instant::now();
     reconciler.run_pass().await.expect("cold pass");
@@ -73,7 +118,7 @@ pub async fn measure(url: &str, groups: usize, servers: usize, runs: usize) -> S
         let started = Instant::now();
         let listed = probe.list_servers().await.expect("list");
         lists.push(started.elapsed());
-        assert_eq!(listed.len(), servers);
+        assert_eq!(listed.len(), shape.listed());
     }
     let nodes = known_nodes(&engine);
     assert_eq!(nodes.len(), servers, "every server adopted");
@@ -87,6 +132,7 @@ pub async fn measure(url: &str, groups: usize, servers: usize, runs: usize) -> S
     }
     Sample {
         servers,
+        listed: shape.listed(),
         groups,
         cold_pass_ms: ms(cold),
         pass_ms: ms(median(&passes)),
@@ -99,14 +145,20 @@ pub async fn measure(url: &str, groups: usize, servers: usize, runs: usize) -> S
 }
 
 /// How long a child may run before the parent gives up on it.
-pub fn child_limit(servers: usize) -> Duration {
-    Duration::from_secs(60) + Duration::from_millis(servers as u64 * 10)
+pub fn child_limit(shape: Shape) -> Duration {
+    Duration::from_secs(60) + Duration::from_millis(shape.listed() as u64 * 10)
 }
 
 /// A tiny in-process run, for the smoke test (RSS is then the whole test process).
-pub async fn in_process(groups: usize, servers: usize, runs: usize) -> Sample {
-    let sim = cloud(groups, servers).await;
-    let sample = measure(sim.url().as_str(), groups, servers, runs).await;
+pub async fn in_process(shape: Shape, runs: usize) -> Sample {
+    let sim = cloud(
+        shape.groups,
+        shape.members,
+        shape.foreign_by_prefix,
+        shape.foreign_by_tags,
+    )
+    .await;
+    let sample = measure(sim.url().as_str(), shape, runs).await;
     sim.shutdown().await.expect("simulator stops");
     sample
 }

@@ -9,9 +9,12 @@
 
 pub mod api_cost;
 pub mod cold_start;
+pub mod fake_kube;
 pub mod growth;
 pub mod grpc;
+pub mod idle;
 pub mod loop_replay;
+pub mod node_sync;
 pub mod scale_up;
 
 use std::sync::Arc;
@@ -54,6 +57,22 @@ pub fn seed_members(sim: &SimHandle, groups: usize, servers: usize) {
     }
 }
 
+/// Seeds servers that are not members: `by_prefix` named `web-<n>` (outside
+/// `filter-name-prefix = k8s-`, so never even considered) and `by_tags` named
+/// `k8s-other-<n>` with another cluster's tags (their tags are read once, then they are
+/// known foreign).
+pub fn seed_foreign(sim: &SimHandle, by_prefix: usize, by_tags: usize) {
+    for i in 0..by_prefix {
+        sim.seed_server(SeedServer::new(format!("web-{i:06}")))
+            .expect("seed server");
+    }
+    for i in 0..by_tags {
+        let seed = SeedServer::new(format!("k8s-other-{i:06}"))
+            .tags(["k8sca-c2".to_owned(), "k8scang-other".to_owned()]);
+        sim.seed_server(seed).expect("seed server");
+    }
+}
+
 /// Adds `ms` of real latency to every API request (not to the control API).
 pub fn add_latency(sim: &SimHandle, ms: u64) -> u64 {
     let mut rule = FaultRule::new("GET", "*", FaultAction::Delay { ms });
@@ -65,6 +84,16 @@ pub fn add_latency(sim: &SimHandle, ms: u64) -> u64 {
 /// The cloud config: cluster `c1`, `groups` groups `g00..` with `max_size` each. Every
 /// group overrides one autoscaling option, so `GetOptions` has a real answer to give.
 pub fn config(url: &str, groups: usize, max_size: usize) -> Arc<CloudConfig> {
+    config_filtered(url, groups, max_size, None)
+}
+
+/// [`config`] with `filter-name-prefix` set when `filter` is given.
+pub fn config_filtered(
+    url: &str,
+    groups: usize,
+    max_size: usize,
+    filter: Option<&str>,
+) -> Arc<CloudConfig> {
     let mut text = format!(
         "[global]
 kamatera-api-client-id = {CLIENT_ID}
@@ -80,6 +109,9 @@ default-network = name=wan,ip=auto
 default-script-base64 = {SCRIPT_B64}
 "
     );
+    if let Some(filter) = filter {
+        text.push_str(&format!("filter-name-prefix = {filter}\n"));
+    }
     for g in 0..groups {
         let name = group_name(g);
         text.push_str(&format!(
