@@ -283,6 +283,73 @@ async fn odd_rows_do_not_stop_refresh_and_a_member_behind_one_keeps_its_state() 
     provider.stop().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_list_requested_before_a_park_does_not_unpark_the_server() {
+    let groups = "[nodegroup \"ng1\"]
+min-size = 0
+max-size = 5
+name-prefix = k8s-ng1
+poweroff-on-scale-down = true
+";
+    let (provider, mut ca) = started(setup(groups)).await;
+    let sim = provider.sim.clone();
+    increase(&mut ca, "ng1", 2).await;
+    let two = converge(&sim, &mut ca, &[("ng1", 2)]).await;
+    let victim = server_name(&two[0]).to_owned();
+    // The park checks the power state with server/info: that answer is slow, so a pass
+    // lists the servers while the park is under way.
+    let infos = counter(&sim, "POST /service/server/info");
+    sim.add_fault(
+        FaultRule::new(
+            "POST",
+            "/service/server/info",
+            FaultAction::Delay { ms: 300 },
+        )
+        .times(1),
+    );
+    delete(&mut ca, "ng1", &two[..1]).await;
+    eventually("the park checks the power state", || {
+        let sim = sim.clone();
+        let mut ca = ca.clone();
+        async move {
+            let _ = ca.refresh(pb::RefreshRequest {}).await;
+            sim.advance(SETTLE);
+            counter(&sim, "POST /service/server/info") > infos
+        }
+    })
+    .await;
+    // The list requested now answers late, from before the power-off: the victim "on".
+    let mut on = serde_json::Map::new();
+    on.insert("power".into(), json!("on"));
+    sim.add_fault(
+        FaultRule::new("GET", "/service/servers", FaultAction::Delay { ms: 600 }).times(1),
+    );
+    sim.add_fault(
+        FaultRule::new(
+            "GET",
+            "/service/servers",
+            FaultAction::PatchRows {
+                name: victim.clone(),
+                set: on,
+            },
+        )
+        .times(1),
+    );
+    let seen = watch(&mut ca, "ng1", Duration::from_millis(1200)).await;
+    assert_eq!(
+        seen.max_live, 1,
+        "the parked server was counted again: {seen:?}"
+    );
+    let parked = sim
+        .servers()
+        .into_iter()
+        .find(|s| s.name == victim)
+        .unwrap();
+    assert!(parked.tags.contains(&PARKED_TAG.to_owned()), "{parked:?}");
+    assert_eq!(target(&mut ca, "ng1").await, 1);
+    provider.stop().await.unwrap();
+}
+
 /// A simulator with `seeds` already in it, as a restarted provider finds its cloud.
 async fn cloud_with(seeds: Vec<SeedServer>) -> SimHandle {
     let (_, sim) = Simulator::start(SimConfig::default().with_credentials(CLIENT_ID, SECRET))

@@ -363,6 +363,8 @@ impl State {
                 let lists = self.lists;
                 if let Some(instance) = self.instances.get_mut(&key) {
                     instance.retry_after_list = Some(lists);
+                    // It was to be terminated: finish that, do not park it instead.
+                    instance.terminate_only = true;
                 }
             }
             Phase::Deleting(DeleteStep::Mark) if server_id.is_none() => {

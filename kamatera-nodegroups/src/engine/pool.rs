@@ -83,3 +83,84 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use kamatera_api::ServerId;
+
+    use super::*;
+    use crate::config::{CloudConfig, empty_env};
+    use crate::engine::options::EngineOptions;
+
+    const CONFIG: &str = "[global]
+kamatera-api-client-id = id
+kamatera-api-secret = secret
+cluster-name = c1
+default-datacenter = IL
+default-image = ubuntu_server_24.04_64-bit
+default-cpu = 2A
+default-ram = 4096
+default-disk = size=50
+default-network = name=wan,ip=auto
+default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
+[nodegroup \"capped\"]
+max-size = 5
+name-prefix = k8s-capped
+poweroff-on-scale-down = true
+poweroff-on-scale-down-max-servers = 1
+[nodegroup \"unlimited\"]
+max-size = 5
+name-prefix = k8s-unlimited
+poweroff-on-scale-down = true
+[nodegroup \"terminating\"]
+max-size = 5
+name-prefix = k8s-terminating
+";
+
+    fn park(state: &mut State, group: &str, name: &str, at: Instant) -> InstanceKey {
+        let key = state.add_instance(group, name.to_owned(), Phase::Parked, at);
+        let instance = state.instances.get_mut(&key).unwrap();
+        instance.server_id = Some(ServerId::new(name));
+        instance.parked_at = Some(at);
+        key
+    }
+
+    #[test]
+    fn surplus_parked_servers_are_terminated_oldest_first() {
+        let config = CloudConfig::parse(CONFIG, "test.ini", &empty_env).unwrap();
+        let mut state = State::new(Arc::new(config), EngineOptions::default()).unwrap();
+        let t0 = Instant::now();
+        let later = |s| t0 + Duration::from_secs(s);
+        let newest = park(&mut state, "capped", "c-new", later(30));
+        let oldest = park(&mut state, "capped", "c-old", later(10));
+        let middle = park(&mut state, "capped", "c-mid", later(20));
+        let kept = park(&mut state, "unlimited", "u-1", t0);
+        park(&mut state, "unlimited", "u-2", t0);
+        let gone = park(&mut state, "terminating", "t-1", t0);
+
+        state.trim_parked_pools();
+        let phase = |key| state.instances[&key].phase.clone();
+        assert_eq!(
+            phase(newest),
+            Phase::Parked,
+            "the newest stays within the cap"
+        );
+        for key in [oldest, middle, gone] {
+            assert_eq!(phase(key), Phase::Deleting(DeleteStep::Finish));
+            assert!(state.instances[&key].terminate_only);
+        }
+        assert_eq!(phase(kept), Phase::Parked, "a cap of 0 means no cap");
+        assert_eq!(state.counters.parked_trimmed["capped"], 2);
+        assert_eq!(state.counters.parked_trimmed["terminating"], 1);
+        assert!(!state.counters.parked_trimmed.contains_key("unlimited"));
+
+        // Within the cap now: nothing more is trimmed.
+        state.trim_parked_pools();
+        assert_eq!(state.counters.parked_trimmed["capped"], 2);
+    }
+}
