@@ -115,7 +115,7 @@ impl Shared {
     pub(crate) fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let mut state = self.lock();
         let result = f(&mut state);
-        let snapshot = Arc::new(Snapshot::build(&state));
+        let snapshot = Arc::new(Snapshot::build(&state, &self.snapshot()));
         // Published while the state is still locked: two updates publish in the order
         // they changed the state, so an older snapshot can never replace a newer one
         // (a caller would otherwise not see its own accepted scale request). Readers
@@ -177,7 +177,7 @@ impl Engine {
                 action: "building node group tags",
                 source,
             })?;
-        let snapshot = Arc::new(Snapshot::build(&state));
+        let snapshot = Arc::new(Snapshot::build(&state, &Snapshot::default()));
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             snapshot: RwLock::new(snapshot),
@@ -238,11 +238,12 @@ impl Engine {
     /// node has no provider id. `None` means the node is not managed here.
     pub fn node_group_for_node(&self, provider_id: &str, node_name: &str) -> Option<String> {
         let snapshot = self.shared.snapshot();
-        if provider_id.is_empty() {
-            snapshot.by_name.get(node_name).cloned()
+        let group = if provider_id.is_empty() {
+            snapshot.by_name.get(node_name).map(|group| &**group)
         } else {
-            snapshot.by_provider_id.get(provider_id).cloned()
-        }
+            snapshot.group_by_provider_id(&self.shared.config.provider_id_prefix, provider_id)
+        };
+        group.map(str::to_owned)
     }
 
     /// The instance id a managed server's Node should carry as `spec.providerID`, when

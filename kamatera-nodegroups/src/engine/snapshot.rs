@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::model::{InstanceView, Phase};
+use super::model::{Instance, InstanceKey, InstanceState, InstanceView, Phase};
 use super::state::State;
 use crate::naming::provider_id;
 
@@ -31,13 +31,22 @@ pub struct GroupView {
 }
 
 /// Everything readers need, consistent at one moment.
+///
+/// A snapshot is rebuilt after every change of the state, and at every reconcile pass even
+/// when nothing changed, so building one must cost little: a group whose reported
+/// instances are the same as in the previous snapshot shares that snapshot's instance list,
+/// and when no group changed the name index is shared too. A steady pass then builds no
+/// per-server data at all.
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
     pub(crate) groups: BTreeMap<String, GroupView>,
-    /// Instance id → group.
-    pub(crate) by_provider_id: HashMap<String, String>,
-    /// Server (node) name → group.
-    pub(crate) by_name: HashMap<String, String>,
+    /// Server (node) name → group, for every reported instance. An instance's id is
+    /// `<provider-id-prefix><name>`, so this map answers look-ups by id as well.
+    pub(crate) by_name: Arc<HashMap<String, Arc<str>>>,
+    /// The keys of each group's reported instances, in the order of its `instances`
+    /// (indexed like `State::groups`): two snapshots whose lists hold the same instances
+    /// in the same order index the same names to the same groups.
+    keys: Vec<Arc<[InstanceKey]>>,
     pub(crate) last_list_ok: Option<Instant>,
     pub(crate) last_list_error: Option<String>,
     pub(crate) commands_in_flight: usize,
@@ -45,70 +54,148 @@ pub(crate) struct Snapshot {
     pub(crate) counters: super::listing::RobustnessCounters,
 }
 
+/// One group while a snapshot is built.
+struct GroupBuild<'a> {
+    /// The previous snapshot's instances and their keys, when it had the group.
+    previous: Option<(&'a Arc<[InstanceView]>, &'a Arc<[InstanceKey]>)>,
+    /// Reported instances seen so far.
+    seen: usize,
+    /// Every instance seen so far equals the previous snapshot's at its position.
+    same: bool,
+    target_size: u32,
+    parked_servers: Vec<String>,
+    /// Filled only for a group whose instances changed.
+    instances: Vec<InstanceView>,
+    keys: Vec<InstanceKey>,
+}
+
 impl Snapshot {
-    pub(crate) fn build(state: &State) -> Self {
+    /// The snapshot of `state`, sharing what did not change with `previous`.
+    pub(crate) fn build(state: &State, previous: &Snapshot) -> Self {
         let prefix = state.config.provider_id_prefix.as_str();
-        let mut groups: BTreeMap<String, GroupView> = state
-            .groups
+        let names: Vec<&str> = state.groups.keys().map(String::as_str).collect();
+        let mut builds: Vec<GroupBuild<'_>> = names
             .iter()
-            .map(|(name, facts)| {
-                (
-                    name.clone(),
-                    GroupView {
-                        name: name.clone(),
-                        min_size: facts.config.min_size,
-                        max_size: facts.config.max_size,
-                        target_size: 0,
-                        instances: Arc::from([]),
-                        parked: 0,
-                        parked_servers: Vec::new(),
-                    },
-                )
+            .enumerate()
+            .map(|(index, name)| GroupBuild {
+                previous: previous
+                    .groups
+                    .get(*name)
+                    .zip(previous.keys.get(index))
+                    .map(|(view, keys)| (&view.instances, keys)),
+                seen: 0,
+                same: true,
+                target_size: 0,
+                parked_servers: Vec::new(),
+                instances: Vec::new(),
+                keys: Vec::new(),
             })
             .collect();
-        let mut by_provider_id = HashMap::with_capacity(state.instances.len());
-        let mut by_name = HashMap::with_capacity(state.instances.len());
-        let mut instances: HashMap<&str, Vec<InstanceView>> = HashMap::new();
+        // First pass: counts, parked servers, and whether each group's list is unchanged.
         for instance in state.instances.values() {
-            let Some(view) = groups.get_mut(&instance.group) else {
+            let Ok(index) = names.binary_search(&instance.group.as_str()) else {
                 continue;
             };
+            let build = &mut builds[index];
             if instance.phase == Phase::Parked {
-                view.parked += 1;
-                view.parked_servers.push(instance.name.clone());
+                build.parked_servers.push(instance.name.clone());
             }
             let Some(reported) = instance.reported_state() else {
                 continue;
             };
-            let id = provider_id(prefix, &instance.name);
-            if reported != super::model::InstanceState::Deleting {
-                view.target_size += 1;
+            if reported != InstanceState::Deleting {
+                build.target_size += 1;
             }
-            by_provider_id.insert(id.clone(), instance.group.clone());
-            by_name.insert(instance.name.clone(), instance.group.clone());
-            instances
-                .entry(instance.group.as_str())
-                .or_default()
-                .push(InstanceView {
-                    provider_id: id,
+            if build.same {
+                build.same = build.previous.is_some_and(|(views, keys)| {
+                    keys.get(build.seen) == Some(&instance.key)
+                        && views
+                            .get(build.seen)
+                            .is_some_and(|view| shows(view, instance, reported, prefix))
+                });
+            }
+            build.seen += 1;
+        }
+        for build in &mut builds {
+            build.same = build.same
+                && build
+                    .previous
+                    .is_some_and(|(views, _)| views.len() == build.seen);
+        }
+        let all_same = builds.iter().all(|b| b.same);
+        // Second pass, only for groups whose list changed.
+        if !all_same {
+            for instance in state.instances.values() {
+                let Ok(index) = names.binary_search(&instance.group.as_str()) else {
+                    continue;
+                };
+                let build = &mut builds[index];
+                if build.same {
+                    continue;
+                }
+                let Some(reported) = instance.reported_state() else {
+                    continue;
+                };
+                build.keys.push(instance.key);
+                build.instances.push(InstanceView {
+                    provider_id: provider_id(prefix, &instance.name),
                     name: instance.name.clone(),
                     state: reported,
                     error: instance.error.clone(),
                 });
-        }
-        for (name, view) in &mut groups {
-            view.parked_servers.sort_unstable();
-            if let Some(list) = instances.remove(name.as_str()) {
-                view.instances = list.into();
             }
         }
+        let mut groups = BTreeMap::new();
+        let mut keys = Vec::with_capacity(builds.len());
+        for ((name, facts), build) in state.groups.iter().zip(builds) {
+            let (instances, instance_keys) = match build.previous {
+                Some((views, previous_keys)) if build.same => {
+                    (views.clone(), previous_keys.clone())
+                }
+                _ => (build.instances.into(), build.keys.into()),
+            };
+            let mut parked_servers = build.parked_servers;
+            parked_servers.sort_unstable();
+            keys.push(instance_keys);
+            groups.insert(
+                name.clone(),
+                GroupView {
+                    name: name.clone(),
+                    min_size: facts.config.min_size,
+                    max_size: facts.config.max_size,
+                    target_size: build.target_size,
+                    instances,
+                    parked: parked_servers.len() as u32,
+                    parked_servers,
+                },
+            );
+        }
+        let by_name = if all_same && previous.keys.len() == keys.len() {
+            previous.by_name.clone()
+        } else {
+            let mut by_name = HashMap::with_capacity(state.instances.len());
+            let group_names: Vec<Arc<str>> = names.iter().map(|n| Arc::from(*n)).collect();
+            for instance in state.instances.values() {
+                let Ok(index) = names.binary_search(&instance.group.as_str()) else {
+                    continue;
+                };
+                if instance.reported_state().is_some() {
+                    by_name.insert(instance.name.clone(), group_names[index].clone());
+                }
+            }
+            Arc::new(by_name)
+        };
         Self {
             groups,
-            by_provider_id,
             by_name,
+            keys,
             last_list_ok: state.last_list_ok,
             last_list_error: state.last_list_error.clone(),
-            commands_in_flight: state.outstanding_commands().len(),
+            commands_in_flight: state
+                .instances
+                .values()
+                .filter(|i| i.phase.command().is_some())
+                .count(),
             deletions_retrying: state
                 .instances
                 .values()
@@ -116,5 +203,131 @@ impl Snapshot {
                 .count(),
             counters: state.counters.clone(),
         }
+    }
+
+    /// The group of the reported instance whose id is `provider_id`.
+    pub(crate) fn group_by_provider_id(&self, prefix: &str, provider_id: &str) -> Option<&str> {
+        let name = provider_id.strip_prefix(prefix)?;
+        self.by_name.get(name).map(|group| &**group)
+    }
+}
+
+/// True when `view` is what `instance`, reported as `reported`, would be shown as.
+fn shows(view: &InstanceView, instance: &Instance, reported: InstanceState, prefix: &str) -> bool {
+    view.state == reported
+        && view.name == instance.name
+        && view.error == instance.error
+        && view
+            .provider_id
+            .strip_prefix(prefix)
+            .is_some_and(|name| name == instance.name)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::config::{CloudConfig, empty_env};
+    use crate::engine::options::EngineOptions;
+
+    const CONFIG: &str = "[global]
+kamatera-api-client-id = id
+kamatera-api-secret = secret
+cluster-name = c1
+default-datacenter = IL
+default-image = ubuntu_server_24.04_64-bit
+default-cpu = 2A
+default-ram = 4096
+default-disk = size=50
+default-network = name=wan,ip=auto
+default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
+[nodegroup \"a\"]
+min-size = 0
+max-size = 5
+name-prefix = k8s-a
+[nodegroup \"b\"]
+min-size = 0
+max-size = 5
+name-prefix = k8s-b
+";
+
+    fn state() -> State {
+        let config = CloudConfig::parse(CONFIG, "test.ini", &empty_env).unwrap();
+        let mut state = State::new(Arc::new(config), EngineOptions::default()).unwrap();
+        let now = Instant::now();
+        for (group, name) in [("a", "k8s-a-1"), ("b", "k8s-b-1"), ("a", "k8s-a-2")] {
+            state.add_instance(group, name.to_owned(), Phase::Running, now);
+        }
+        state.add_instance("b", "k8s-b-p".to_owned(), Phase::Parked, now);
+        state
+    }
+
+    #[test]
+    fn an_unchanged_state_shares_every_list_and_the_name_index() {
+        let state = state();
+        let first = Snapshot::build(&state, &Snapshot::default());
+        let second = Snapshot::build(&state, &first);
+        for (name, view) in &second.groups {
+            assert!(Arc::ptr_eq(&view.instances, &first.groups[name].instances));
+        }
+        assert!(Arc::ptr_eq(&second.by_name, &first.by_name));
+        assert_eq!(second.groups["a"].instances.len(), 2);
+        assert_eq!(second.groups["b"].parked_servers, ["k8s-b-p"]);
+        let prefix = state.config.provider_id_prefix.clone();
+        assert!(!prefix.is_empty());
+        let id = |name: &str| format!("{prefix}{name}");
+        assert_eq!(
+            second.group_by_provider_id(&prefix, &id("k8s-b-1")),
+            Some("b")
+        );
+        assert_eq!(second.group_by_provider_id(&prefix, "k8s-b-1"), None);
+        // Parked servers are not reported, so they have no group.
+        assert_eq!(second.group_by_provider_id(&prefix, &id("k8s-b-p")), None);
+    }
+
+    #[test]
+    fn a_changed_group_is_rebuilt_and_the_others_shared() {
+        let mut state = state();
+        let first = Snapshot::build(&state, &Snapshot::default());
+        let key = state
+            .instances
+            .values()
+            .find(|i| i.name == "k8s-a-2")
+            .unwrap()
+            .key;
+        state.instances.get_mut(&key).unwrap().phase =
+            Phase::Deleting(crate::engine::model::DeleteStep::Mark);
+        let second = Snapshot::build(&state, &first);
+        assert!(!Arc::ptr_eq(
+            &second.groups["a"].instances,
+            &first.groups["a"].instances
+        ));
+        assert!(Arc::ptr_eq(
+            &second.groups["b"].instances,
+            &first.groups["b"].instances
+        ));
+        assert_eq!(second.groups["a"].target_size, 1);
+        assert_eq!(
+            second.groups["a"].instances[1].state,
+            InstanceState::Deleting
+        );
+        // The same instances with another state index the same names: a fresh index is
+        // built all the same, and it answers like the old one.
+        assert_eq!(second.by_name.len(), 3);
+        assert_eq!(second.by_name.get("k8s-a-2").map(|g| &**g), Some("a"));
+        // A new instance with an old name is another instance: rebuilt.
+        state.instances.remove(&key);
+        state.add_instance("a", "k8s-a-2".to_owned(), Phase::Running, Instant::now());
+        let third = Snapshot::build(&state, &second);
+        assert!(!Arc::ptr_eq(
+            &third.groups["a"].instances,
+            &second.groups["a"].instances
+        ));
+        assert_eq!(third.groups["a"].target_size, 2);
     }
 }
