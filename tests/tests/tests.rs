@@ -21,6 +21,10 @@ mod grpc_support;
 mod grpc_flow;
 /// The HTTP port, gRPC health and reflection, metrics and secret-free logs.
 mod grpc_http;
+/// Issue 13: pricing for cluster-autoscaler's price expander, in both wire generations.
+mod grpc_pricing;
+/// Issue 13: Cleanup and provider restarts in the middle of a scale-up.
+mod grpc_restarts;
 /// TLS and mutual TLS of the gRPC port.
 mod grpc_tls;
 /// Both CA wire generations, the optional RPCs and status codes.
