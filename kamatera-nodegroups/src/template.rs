@@ -52,6 +52,99 @@ pub struct NodeTemplate {
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
 
+/// The labels every node of `group` is promised to carry (the template's labels without
+/// the per-node host name): the well-known ones of [`labels`] plus the group's
+/// `template-label`s, which win on the same key.
+pub fn group_labels(group: &NodeGroupConfig) -> BTreeMap<String, String> {
+    let server = &group.server;
+    let mut all = BTreeMap::from([
+        (labels::OS.to_owned(), "linux".to_owned()),
+        (labels::ARCH.to_owned(), "amd64".to_owned()),
+        (
+            labels::INSTANCE_TYPE.to_owned(),
+            format!("{}-{}", server.cpu, server.ram_mb),
+        ),
+        (labels::REGION.to_owned(), server.datacenter.clone()),
+    ]);
+    all.extend(group.template.labels.clone());
+    all
+}
+
+/// Labels the kubelet puts on its own Node without being asked.
+pub const KUBELET_OWN_LABELS: [&str; 3] = [labels::HOSTNAME, labels::OS, labels::ARCH];
+
+/// The well-known labels a cloud controller manager sets from the cloud, and which node
+/// sync therefore patches onto Nodes that lack them.
+pub const CLOUD_LABELS: [&str; 2] = [labels::INSTANCE_TYPE, labels::REGION];
+
+/// Whether a kubelet may set label `key` on its own Node (`--node-labels`) under the
+/// NodeRestriction admission plugin: keys in the `kubernetes.io` and `k8s.io` namespaces
+/// (and their subdomains) are refused except a fixed list and the `kubelet.kubernetes.io`
+/// and `node.kubernetes.io` namespaces; `node-restriction.kubernetes.io` is always
+/// refused; keys in any other namespace are free. See `docs/node-labels.md`.
+pub fn kubelet_may_set(key: &str) -> bool {
+    const ALLOWED: [&str; 11] = [
+        "kubernetes.io/hostname",
+        "kubernetes.io/os",
+        "kubernetes.io/arch",
+        "beta.kubernetes.io/os",
+        "beta.kubernetes.io/arch",
+        "beta.kubernetes.io/instance-type",
+        "node.kubernetes.io/instance-type",
+        "failure-domain.beta.kubernetes.io/region",
+        "failure-domain.beta.kubernetes.io/zone",
+        "topology.kubernetes.io/region",
+        "topology.kubernetes.io/zone",
+    ];
+    let Some((namespace, _)) = key.split_once('/') else {
+        return true;
+    };
+    let within = |domain: &str| {
+        namespace == domain
+            || namespace
+                .strip_suffix(domain)
+                .is_some_and(|rest| rest.ends_with('.'))
+    };
+    if within("node-restriction.kubernetes.io") {
+        return false;
+    }
+    if !(within("kubernetes.io") || within("k8s.io")) {
+        return true;
+    }
+    ALLOWED.contains(&key) || within("kubelet.kubernetes.io") || within("node.kubernetes.io")
+}
+
+/// The labels the init script of `group` passes to the kubelet with `--node-labels`:
+/// every label the template promises, except those the kubelet sets by itself and those
+/// it may not set (node sync patches these, see [`node_sync_labels`]).
+pub fn kubelet_node_labels(group: &NodeGroupConfig) -> BTreeMap<String, String> {
+    group_labels(group)
+        .into_iter()
+        .filter(|(key, _)| !KUBELET_OWN_LABELS.contains(&key.as_str()) && kubelet_may_set(key))
+        .collect()
+}
+
+/// `kubelet_node_labels(group)` in the `--node-labels` syntax: `k=v,k=v`, sorted.
+pub fn kubelet_node_labels_arg(group: &NodeGroupConfig) -> String {
+    kubelet_node_labels(group)
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The labels node sync patches onto the Node of a server of `group` when the Node lacks
+/// them (never overwriting a different value): the [`CLOUD_LABELS`], as a cloud
+/// controller manager would set them, plus every template label the kubelet may not set
+/// itself. With the kubelet's own labels and [`kubelet_node_labels`], this covers every
+/// label the template advertises.
+pub fn node_sync_labels(group: &NodeGroupConfig) -> BTreeMap<String, String> {
+    group_labels(group)
+        .into_iter()
+        .filter(|(key, _)| CLOUD_LABELS.contains(&key.as_str()) || !kubelet_may_set(key))
+        .collect()
+}
+
 impl NodeTemplate {
     /// Builds the template of `group`, naming the node `node_name`.
     pub fn for_group(group: &NodeGroupConfig, node_name: &str) -> Self {
@@ -74,17 +167,10 @@ impl NodeTemplate {
                 .saturating_sub(group.template.kube_reserved_memory_bytes),
             ..capacity
         };
-        let mut all_labels = BTreeMap::from([
-            (labels::OS.to_owned(), "linux".to_owned()),
-            (labels::ARCH.to_owned(), "amd64".to_owned()),
-            (labels::HOSTNAME.to_owned(), node_name.to_owned()),
-            (
-                labels::INSTANCE_TYPE.to_owned(),
-                format!("{}-{}", server.cpu, server.ram_mb),
-            ),
-            (labels::REGION.to_owned(), server.datacenter.clone()),
-        ]);
-        all_labels.extend(group.template.labels.clone());
+        let mut all_labels = group_labels(group);
+        all_labels
+            .entry(labels::HOSTNAME.to_owned())
+            .or_insert_with(|| node_name.to_owned());
         Self {
             name: node_name.to_owned(),
             labels: all_labels,
@@ -92,5 +178,37 @@ impl NodeTemplate {
             capacity,
             allocatable,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubelet_may_set_follows_node_restriction() {
+        for key in [
+            "node.kubernetes.io/instance-type",
+            "topology.kubernetes.io/region",
+            "kubernetes.io/hostname",
+            "node.kubernetes.io/pool",
+            "pool.node.kubernetes.io/x",
+            "kubelet.kubernetes.io/x",
+            "node.example.com/pool",
+            "role",
+        ] {
+            assert!(kubelet_may_set(key), "{key}");
+        }
+        for key in [
+            "node-role.kubernetes.io/worker",
+            "kubernetes.io/role",
+            "example.k8s.io/x",
+            "node-restriction.kubernetes.io/dedicated",
+            "x.node-restriction.kubernetes.io/dedicated",
+        ] {
+            assert!(!kubelet_may_set(key), "{key}");
+        }
+        // Not fooled by a look-alike domain.
+        assert!(kubelet_may_set("notkubernetes.io/x"));
     }
 }

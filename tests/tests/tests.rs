@@ -30,6 +30,9 @@ mod grpc_tls;
 /// Both CA wire generations, the optional RPCs and status codes.
 mod grpc_wire;
 
+/// Issue 13: every label the template advertises is set by the init scripts or node sync.
+mod node_labels;
+
 /// Issue 10: 32 concurrent gRPC clients with invariants checked throughout.
 mod reliability_concurrency;
 /// Issue 10: §7.6 faults and more, end to end with a virtual clock.
