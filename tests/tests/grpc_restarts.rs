@@ -200,3 +200,69 @@ async fn a_provider_restart_during_a_scale_up_in_power_off_mode_parks_nothing() 
     assert_eq!(counter(&sim, POWER_ON), 0, "no power-on");
     provider.stop().await.unwrap();
 }
+
+async fn cleanup_during_scale_down(poweroff: bool) {
+    let what = format!("power-off mode {poweroff}");
+    let sim = new_cloud(CreateVisibility::FromSubmission).await;
+    let provider = Setup {
+        groups: groups(poweroff),
+        ..Setup::default()
+    }
+    .start_on(sim.clone())
+    .await;
+    let mut old_ca = provider.client().await;
+    provider.ready(&mut old_ca).await;
+    old_ca
+        .node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
+            delta: 2,
+            id: "ng1".into(),
+        })
+        .await
+        .unwrap();
+    let running = converge(&sim, &mut old_ca, &[("ng1", 2)]).await;
+    let victim = running[0].clone();
+    old_ca
+        .node_group_delete_nodes(pb::NodeGroupDeleteNodesRequest {
+            nodes: vec![crate::grpc_support::node(
+                &victim.id,
+                crate::grpc_support::server_name(&victim),
+            )],
+            id: "ng1".into(),
+        })
+        .await
+        .unwrap();
+    old_ca.cleanup(pb::CleanupRequest {}).await.unwrap();
+    drop(old_ca);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let mut ca = provider.client().await;
+    let (target_now, instances) = new_ca_view(&mut ca).await;
+    assert_eq!(target_now, 1, "{what}: the deletion is not lost");
+    assert_eq!(instances.len(), 2, "{what}: {instances:?}");
+    converge(&sim, &mut ca, &[("ng1", 1)]).await;
+    assert_eq!(creates(&sim), 2, "{what}: nothing created again");
+    let servers = sim.servers();
+    let victim_name = crate::grpc_support::server_name(&victim);
+    let left = servers.iter().find(|s| s.name == victim_name);
+    if poweroff {
+        let parked = left.expect("kept powered off");
+        assert_eq!(parked.power, Power::Off, "{what}");
+        assert!(
+            parked
+                .tags
+                .iter()
+                .any(|t| t == crate::grpc_support::PARKED_TAG),
+            "{what}: {:?}",
+            parked.tags
+        );
+    } else {
+        assert!(left.is_none(), "{what}: terminated");
+    }
+    provider.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn cleanup_during_a_scale_down_loses_no_deletion_in_either_mode() {
+    cleanup_during_scale_down(false).await;
+    cleanup_during_scale_down(true).await;
+}

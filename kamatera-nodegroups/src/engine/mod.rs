@@ -34,6 +34,7 @@ mod scale;
 mod snapshot;
 mod state;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
@@ -79,6 +80,10 @@ pub(crate) struct Shared {
     options: EngineOptions,
     config: Arc<CloudConfig>,
     stats: Mutex<EngineStats>,
+    /// The last `max-node-provision-time` cluster-autoscaler sent, in nanoseconds (0 =
+    /// none yet): `GetOptions` runs several times per group and loop, and only a change
+    /// needs the state lock.
+    ca_provision_nanos: AtomicU64,
 }
 
 impl Shared {
@@ -169,6 +174,7 @@ impl Engine {
             options,
             config,
             stats: Mutex::new(EngineStats::default()),
+            ca_provision_nanos: AtomicU64::new(0),
         });
         Ok((
             Engine {
@@ -314,7 +320,14 @@ impl Engine {
     /// group key, then this, then [`EngineOptions::default_max_node_provision_time`].
     /// Zero means "not sent" and is ignored.
     pub fn set_autoscaler_max_node_provision_time(&self, time: std::time::Duration) {
-        if time.is_zero() {
+        let nanos = u64::try_from(time.as_nanos()).unwrap_or(u64::MAX);
+        if nanos == 0
+            || self
+                .shared
+                .ca_provision_nanos
+                .swap(nanos, Ordering::Relaxed)
+                == nanos
+        {
             return;
         }
         self.shared.with_state(|state| {
