@@ -25,7 +25,7 @@ use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic_prost::ProstCodec;
 
-use crate::grpc_support::{Running, engine_options, serve_on};
+use crate::grpc_support::{Running, converge, engine_options, node, serve_on, server_name};
 use crate::support::{CLIENT_ID, SECRET};
 
 const EXAMPLE: &str = include_str!("../../examples/cloud-config.ini");
@@ -38,11 +38,12 @@ cpu = 8A
 ram = 8192
 ";
 
-/// The example cloud config, pointed at the simulator, with [`DERIVED_GROUP`] added.
+/// The example cloud config, pointed at the simulator, with [`DERIVED_GROUP`] added (and
+/// the test cloud's cluster name, so that the suite's audit sees its servers).
 fn example_config(url: &str) -> CloudConfig {
     let text = format!(
         "{EXAMPLE}\n{DERIVED_GROUP}\n[global]\nkamatera-api-url = {url}\n\
-         kamatera-api-client-id = {CLIENT_ID}\nkamatera-api-secret = {SECRET}\n"
+         cluster-name = e2e\nkamatera-api-client-id = {CLIENT_ID}\nkamatera-api-secret = {SECRET}\n"
     );
     CloudConfig::parse(&text, "examples/cloud-config.ini", &empty_env).expect("example parses")
 }
@@ -384,6 +385,36 @@ async fn the_price_expander_picks_the_cheapest_fitting_group_of_the_example_conf
     for ((group, a), (_, b)) in before.iter().zip(&after) {
         assert!((b - 2.0 * a).abs() < 1e-9, "{group}: {a} then {b}");
     }
+
+    // The chosen groups scale up and down, with and without hourly-price.
+    for group in ["general", "compute"] {
+        ca.node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
+            delta: 1,
+            id: group.into(),
+        })
+        .await
+        .unwrap();
+    }
+    let up = converge(&provider.sim, &mut ca, &[("general", 1), ("compute", 1)]).await;
+    let compute = up
+        .iter()
+        .find(|i| server_name(i).starts_with("k8s-compute"))
+        .unwrap();
+    ca.node_group_delete_nodes(pb::NodeGroupDeleteNodesRequest {
+        nodes: vec![node(&compute.id, server_name(compute))],
+        id: "compute".into(),
+    })
+    .await
+    .unwrap();
+    converge(&provider.sim, &mut ca, &[("general", 1), ("compute", 0)]).await;
+    assert!(
+        provider
+            .sim
+            .servers()
+            .iter()
+            .all(|s| !s.name.starts_with("k8s-compute")),
+        "the compute server is terminated"
+    );
     provider.stop().await.unwrap();
 }
 
