@@ -184,6 +184,9 @@ pub(crate) struct Instance {
     pub(crate) boot_pending: bool,
     /// When the instance was parked (most recently parked servers are reused first).
     pub(crate) parked_at: Option<Instant>,
+    /// Adopted after a restart as a powered-off member without a marker: it may be a
+    /// create still running, or (in power-off mode) a parked server without its marker.
+    pub(crate) adopted_off: bool,
 }
 
 impl Instance {
@@ -221,6 +224,7 @@ impl Instance {
             delete_requested: false,
             boot_pending,
             parked_at: None,
+            adopted_off: false,
         }
     }
 }
