@@ -12,9 +12,14 @@ CONTROL_PLANE_ENDPOINT="REPLACE_ME"      # e.g. 10.0.0.10:6443
 JOIN_TOKEN="REPLACE_ME"                  # kubeadm token create --ttl 0
 CA_CERT_HASH="REPLACE_ME"                # sha256:... from kubeadm token create --print-join-command
 PROVIDER_ID_PREFIX="kamatera://"         # must equal provider-id-prefix in the cloud config
+# The labels cluster-autoscaler's template promises for this node group, so that the
+# node matches the template: copy the "kubelet --node-labels:" line that
+# `kamatera-provider-grpc check-config` prints for the group, e.g.
+# node.kubernetes.io/instance-type=2A-4096,topology.kubernetes.io/region=IL,pool=general
+NODE_LABELS="REPLACE_ME"
 # ------------------------------------------------------------------------------------
 
-for value in "$KUBERNETES_MINOR" "$CONTROL_PLANE_ENDPOINT" "$JOIN_TOKEN" "$CA_CERT_HASH"; do
+for value in "$KUBERNETES_MINOR" "$CONTROL_PLANE_ENDPOINT" "$JOIN_TOKEN" "$CA_CERT_HASH" "$NODE_LABELS"; do
   if [ "$value" = "REPLACE_ME" ]; then
     echo "server-init-kubeadm.sh: fill in the placeholders first" >&2
     exit 1
@@ -66,6 +71,8 @@ nodeRegistration:
   kubeletExtraArgs:
     - name: provider-id
       value: "${PROVIDER_ID_PREFIX}${NODE_NAME}"
+    - name: node-labels
+      value: "${NODE_LABELS}"
 JOIN
 kubeadm join --config /tmp/kubeadm-join.yaml
 rm -f /tmp/kubeadm-join.yaml

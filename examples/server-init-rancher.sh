@@ -13,9 +13,14 @@ set -euo pipefail
 RANCHER_URL="REPLACE_ME"             # e.g. https://rancher.example.com
 REGISTRATION_TOKEN="REPLACE_ME"      # the token in the registration command
 CA_CHECKSUM="REPLACE_ME"             # the --ca-checksum value, or "none" for a public CA
+# The labels cluster-autoscaler's template promises for this node group, so that the
+# node matches the template: copy the "kubelet --node-labels:" line that
+# `kamatera-provider-grpc check-config` prints for the group, e.g.
+# node.kubernetes.io/instance-type=2A-4096,topology.kubernetes.io/region=IL,pool=general
+NODE_LABELS="REPLACE_ME"
 # ------------------------------------------------------------------------------------
 
-for value in "$RANCHER_URL" "$REGISTRATION_TOKEN" "$CA_CHECKSUM"; do
+for value in "$RANCHER_URL" "$REGISTRATION_TOKEN" "$CA_CHECKSUM" "$NODE_LABELS"; do
   if [ "$value" = "REPLACE_ME" ]; then
     echo "server-init-rancher.sh: fill in the placeholders first" >&2
     exit 1
@@ -28,9 +33,17 @@ if [ "$CA_CHECKSUM" != "none" ]; then
   CA_ARGS=(--ca-checksum "$CA_CHECKSUM")
 fi
 
+# The system agent passes each --label to the node's kubelet as a node label.
+LABEL_ARGS=()
+IFS=',' read -r -a LABELS <<<"$NODE_LABELS"
+for label in "${LABELS[@]}"; do
+  LABEL_ARGS+=(--label "$label")
+done
+
 curl -fsSL "${RANCHER_URL}/system-agent-install.sh" | sh -s - \
   --server "${RANCHER_URL}" \
   --label "cattle.io/os=linux" \
+  "${LABEL_ARGS[@]}" \
   --token "${REGISTRATION_TOKEN}" \
   --node-name "${NODE_NAME}" \
   "${CA_ARGS[@]}" \

@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod naming;
+pub mod pricing;
 pub mod template;
 
 pub use config::{
@@ -16,4 +17,5 @@ pub use config::{
 };
 pub use engine::{Engine, EngineOptions, NodeRef, Reconciler};
 pub use error::{ConfigProblem, Error};
+pub use pricing::{PodRequests, PriceRates};
 pub use template::NodeTemplate;

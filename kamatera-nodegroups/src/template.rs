@@ -52,25 +52,103 @@ pub struct NodeTemplate {
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
 
-impl NodeTemplate {
-    /// The template labels of `group` that the kubelet does not set by itself: the
-    /// instance type, the region and the group's `template-label`s (which win on the same
-    /// key). A cloud controller manager would put these on a real node; node sync does so
-    /// for the Nodes of managed servers, so that a real node matches the template
-    /// cluster-autoscaler scaled up for.
-    pub fn cloud_labels(group: &NodeGroupConfig) -> BTreeMap<String, String> {
-        let server = &group.server;
-        let mut cloud = BTreeMap::from([
-            (
-                labels::INSTANCE_TYPE.to_owned(),
-                format!("{}-{}", server.cpu, server.ram_mb),
-            ),
-            (labels::REGION.to_owned(), server.datacenter.clone()),
-        ]);
-        cloud.extend(group.template.labels.clone());
-        cloud
-    }
+/// The labels every node of `group` is promised to carry (the template's labels without
+/// the per-node host name): the well-known ones of [`labels`] plus the group's
+/// `template-label`s, which win on the same key.
+pub fn group_labels(group: &NodeGroupConfig) -> BTreeMap<String, String> {
+    let server = &group.server;
+    let mut all = BTreeMap::from([
+        (labels::OS.to_owned(), "linux".to_owned()),
+        (labels::ARCH.to_owned(), "amd64".to_owned()),
+        (
+            labels::INSTANCE_TYPE.to_owned(),
+            format!("{}-{}", server.cpu, server.ram_mb),
+        ),
+        (labels::REGION.to_owned(), server.datacenter.clone()),
+    ]);
+    all.extend(group.template.labels.clone());
+    all
+}
 
+/// Labels the kubelet puts on its own Node without being asked.
+pub const KUBELET_OWN_LABELS: [&str; 3] = [labels::HOSTNAME, labels::OS, labels::ARCH];
+
+/// The well-known labels a cloud controller manager sets from the cloud, and which node
+/// sync therefore patches onto Nodes that lack them.
+pub const CLOUD_LABELS: [&str; 2] = [labels::INSTANCE_TYPE, labels::REGION];
+
+/// Whether a kubelet may set label `key` on its own Node (`--node-labels`) under the
+/// NodeRestriction admission plugin: keys in the `kubernetes.io` and `k8s.io` namespaces
+/// (and their subdomains) are refused except a fixed list and the `kubelet.kubernetes.io`
+/// and `node.kubernetes.io` namespaces; `node-restriction.kubernetes.io` is always
+/// refused; keys in any other namespace are free. See `docs/node-labels.md`.
+pub fn kubelet_may_set(key: &str) -> bool {
+    const ALLOWED: [&str; 11] = [
+        "kubernetes.io/hostname",
+        "kubernetes.io/os",
+        "kubernetes.io/arch",
+        "beta.kubernetes.io/os",
+        "beta.kubernetes.io/arch",
+        "beta.kubernetes.io/instance-type",
+        "node.kubernetes.io/instance-type",
+        "failure-domain.beta.kubernetes.io/region",
+        "failure-domain.beta.kubernetes.io/zone",
+        "topology.kubernetes.io/region",
+        "topology.kubernetes.io/zone",
+    ];
+    let Some((namespace, _)) = key.split_once('/') else {
+        return true;
+    };
+    let within = |domain: &str| {
+        namespace == domain
+            || namespace
+                .strip_suffix(domain)
+                .is_some_and(|rest| rest.ends_with('.'))
+    };
+    if within("node-restriction.kubernetes.io") {
+        return false;
+    }
+    if !(within("kubernetes.io") || within("k8s.io")) {
+        return true;
+    }
+    ALLOWED.contains(&key) || within("kubelet.kubernetes.io") || within("node.kubernetes.io")
+}
+
+/// The labels the init script of `group` passes to the kubelet with `--node-labels`:
+/// every label the template promises, except those the kubelet sets by itself and those
+/// it may not set (node sync patches these, see [`node_sync_labels`]).
+pub fn kubelet_node_labels(group: &NodeGroupConfig) -> BTreeMap<String, String> {
+    group_labels(group)
+        .into_iter()
+        .filter(|(key, _)| !KUBELET_OWN_LABELS.contains(&key.as_str()) && kubelet_may_set(key))
+        .collect()
+}
+
+/// `kubelet_node_labels(group)` in the `--node-labels` syntax: `k=v,k=v`, sorted.
+pub fn kubelet_node_labels_arg(group: &NodeGroupConfig) -> String {
+    kubelet_node_labels(group)
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The labels node sync patches onto the Node of a server of `group` when the Node lacks
+/// them (never overwriting a different value): every label the template promises except
+/// those the kubelet sets by itself ([`KUBELET_OWN_LABELS`]). That is the
+/// [`CLOUD_LABELS`], as a cloud controller manager would set them, and every
+/// `template-label`, including those the init scripts already pass with
+/// [`kubelet_node_labels`] (a node started by another script still gets them) and those the
+/// kubelet may not set. With the kubelet's own labels this covers every label the template
+/// advertises. See `docs/node-labels.md`.
+pub fn node_sync_labels(group: &NodeGroupConfig) -> BTreeMap<String, String> {
+    group_labels(group)
+        .into_iter()
+        .filter(|(key, _)| !KUBELET_OWN_LABELS.contains(&key.as_str()))
+        .collect()
+}
+
+impl NodeTemplate {
     /// Builds the template of `group`, naming the node `node_name`.
     pub fn for_group(group: &NodeGroupConfig, node_name: &str) -> Self {
         let server = &group.server;
@@ -92,12 +170,10 @@ impl NodeTemplate {
                 .saturating_sub(group.template.kube_reserved_memory_bytes),
             ..capacity
         };
-        let mut all_labels = BTreeMap::from([
-            (labels::OS.to_owned(), "linux".to_owned()),
-            (labels::ARCH.to_owned(), "amd64".to_owned()),
-            (labels::HOSTNAME.to_owned(), node_name.to_owned()),
-        ]);
-        all_labels.extend(Self::cloud_labels(group));
+        let mut all_labels = group_labels(group);
+        all_labels
+            .entry(labels::HOSTNAME.to_owned())
+            .or_insert_with(|| node_name.to_owned());
         Self {
             name: node_name.to_owned(),
             labels: all_labels,
@@ -126,10 +202,10 @@ mod tests {
     }
 
     #[test]
-    fn cloud_labels_are_the_template_labels_the_kubelet_does_not_set() {
+    fn node_sync_labels_are_the_template_labels_the_kubelet_does_not_set_by_itself() {
         let g =
             group("template-label = pool=web\ntemplate-label = topology.kubernetes.io/region=EU");
-        let cloud = NodeTemplate::cloud_labels(&g);
+        let cloud = node_sync_labels(&g);
         assert_eq!(
             cloud,
             BTreeMap::from([
@@ -149,5 +225,32 @@ mod tests {
             .filter(|key| !cloud.contains_key(*key))
             .collect();
         assert_eq!(kubelet, [labels::ARCH, labels::HOSTNAME, labels::OS]);
+    }
+
+    #[test]
+    fn kubelet_may_set_follows_node_restriction() {
+        for key in [
+            "node.kubernetes.io/instance-type",
+            "topology.kubernetes.io/region",
+            "kubernetes.io/hostname",
+            "node.kubernetes.io/pool",
+            "pool.node.kubernetes.io/x",
+            "kubelet.kubernetes.io/x",
+            "node.example.com/pool",
+            "role",
+        ] {
+            assert!(kubelet_may_set(key), "{key}");
+        }
+        for key in [
+            "node-role.kubernetes.io/worker",
+            "kubernetes.io/role",
+            "example.k8s.io/x",
+            "node-restriction.kubernetes.io/dedicated",
+            "x.node-restriction.kubernetes.io/dedicated",
+        ] {
+            assert!(!kubelet_may_set(key), "{key}");
+        }
+        // Not fooled by a look-alike domain.
+        assert!(kubelet_may_set("notkubernetes.io/x"));
     }
 }

@@ -600,6 +600,31 @@ const CASES: &[Case] = &[
         Some("default-hourly-price"),
         "cheap",
     ),
+    // price rates (issue 13)
+    case(
+        "cpu rate not a number",
+        "price-per-cpu-core-hour = cheap",
+        "",
+        GLOBAL_SECTION,
+        Some("price-per-cpu-core-hour"),
+        "cheap",
+    ),
+    case(
+        "negative ram rate",
+        "price-per-gb-ram-hour = -0.001",
+        "",
+        GLOBAL_SECTION,
+        Some("price-per-gb-ram-hour"),
+        "-0.001",
+    ),
+    case(
+        "disk rate with exponent",
+        "price-per-gb-disk-hour = 1e-5",
+        "",
+        GLOBAL_SECTION,
+        Some("price-per-gb-disk-hour"),
+        "1e-5",
+    ),
     // autoscaling options
     case(
         "utilization above 1",

@@ -104,6 +104,36 @@ fn hourly_price() {
 }
 
 #[test]
+fn price_rates_have_documented_defaults_and_can_be_set() {
+    let defaults = parse_ok(&file_with("", "")).price_rates;
+    assert_eq!(defaults, kamatera_nodegroups::PriceRates::default());
+    assert_eq!(
+        defaults.cpu_core_hour,
+        kamatera_nodegroups::pricing::DEFAULT_PRICE_PER_CPU_CORE_HOUR
+    );
+    let set = parse_ok(&file_with(
+        "price-per-cpu-core-hour = 0.01\nprice-per-gb-ram-hour = 0.002\nprice-per-gb-disk-hour = 0",
+        "",
+    ))
+    .price_rates;
+    assert_eq!(set.cpu_core_hour, 0.01);
+    assert_eq!(set.ram_gb_hour, 0.002);
+    assert_eq!(set.disk_gb_hour, 0.0);
+    // A group without hourly-price is priced from its server: 2 cores, 4 GB, 100 GB.
+    let config = parse_ok(&file_with(
+        "price-per-cpu-core-hour = 0.01\nprice-per-gb-ram-hour = 0.002\nprice-per-gb-disk-hour = 0.0001",
+        "",
+    ));
+    let derived = config.price_rates.group_hourly(&config.node_groups["ng1"]);
+    assert!((derived - (0.02 + 0.008 + 0.01)).abs() < 1e-12, "{derived}");
+    let priced = parse_ok(&file_with("", "hourly-price = 0.05"));
+    assert_eq!(
+        priced.price_rates.group_hourly(&priced.node_groups["ng1"]),
+        0.05
+    );
+}
+
+#[test]
 fn autoscaling_options_per_group_and_default() {
     let config = parse_ok(&file_with(
         "default-scale-down-utilization-threshold = 0.5\n\

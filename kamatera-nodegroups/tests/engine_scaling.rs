@@ -1,8 +1,10 @@
 //! Scale-up and scale-down flows against the simulated cloud, in both power modes.
 
+use std::time::Duration;
+
 use kamatera_nodegroups::engine::InstanceState::{Creating, Deleting, Running};
 use kamatera_nodegroups::engine::codes;
-use kamatera_nodegroups::{Error, NodeRef};
+use kamatera_nodegroups::{EngineOptions, Error, NodeRef};
 use kamatera_sim::{Power, SeedServer};
 
 use crate::engine_support::{Harness, SETTLE, one_group, test_options};
@@ -365,8 +367,15 @@ async fn a_cancelled_create_is_a_failure() {
 }
 
 #[tokio::test]
-async fn powered_off_members_are_adopted_by_mode() {
-    let mut h = Harness::start(&one_group("poweroff-on-scale-down = true"), test_options()).await;
+async fn powered_off_members_without_marker_may_still_be_booting() {
+    // After a restart, a member listed off without a marker may be a create still
+    // running (issue 13): in power-off mode it is reported Creating until the provision
+    // time has passed, and only then parked; it is never parked at once.
+    let options = EngineOptions {
+        default_max_node_provision_time: Duration::from_millis(50),
+        ..test_options()
+    };
+    let mut h = Harness::start(&one_group("poweroff-on-scale-down = true"), options).await;
     h.sim
         .seed_server(
             SeedServer::new("k8s-ng1-bbbbbbbbbbb")
@@ -375,6 +384,95 @@ async fn powered_off_members_are_adopted_by_mode() {
         )
         .unwrap();
     h.pass().await;
+    assert_eq!(
+        h.engine.target_size("ng1").unwrap(),
+        1,
+        "may still be booting"
+    );
+    assert_eq!(h.engine.node_group("ng1").unwrap().parked, 0);
+    assert_eq!(h.nodes("ng1")[0].state, Creating);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    h.pass().await;
     assert_eq!(h.engine.target_size("ng1").unwrap(), 0);
     assert_eq!(h.engine.node_group("ng1").unwrap().parked, 1);
+    assert!(h.nodes("ng1").is_empty());
+}
+
+#[tokio::test]
+async fn the_provision_deadline_follows_the_group_then_the_autoscaler_then_the_default() {
+    let options = EngineOptions {
+        default_max_node_provision_time: Duration::from_secs(1800),
+        ..test_options()
+    };
+    let groups = format!(
+        "{}\n[nodegroup \"ng2\"]\nname-prefix = k8s-ng2\nmax-node-provision-time = 25m\n",
+        one_group("")
+    );
+    let h = Harness::start(&groups, options).await;
+    assert_eq!(
+        h.engine.provision_time("ng1").unwrap(),
+        Duration::from_secs(1800)
+    );
+    // Zero is what an autoscaler that sends no defaults amounts to: ignored.
+    h.engine
+        .set_autoscaler_max_node_provision_time(Duration::ZERO);
+    assert_eq!(
+        h.engine.provision_time("ng1").unwrap(),
+        Duration::from_secs(1800)
+    );
+    h.engine
+        .set_autoscaler_max_node_provision_time(Duration::from_secs(900));
+    assert_eq!(
+        h.engine.provision_time("ng1").unwrap(),
+        Duration::from_secs(900)
+    );
+    assert_eq!(
+        h.engine.provision_time("ng2").unwrap(),
+        Duration::from_secs(1500)
+    );
+    assert!(h.engine.provision_time("nope").is_err());
+}
+
+#[tokio::test]
+async fn the_autoscalers_provision_time_fails_a_slow_create() {
+    let mut h = Harness::start(&one_group(""), test_options()).await;
+    h.sim
+        .add_outcome_rule(
+            kamatera_sim::OutcomeRule::new(kamatera_sim::Outcome::Stuck)
+                .kind(kamatera_sim::OpKind::Create),
+        )
+        .unwrap();
+    h.engine
+        .set_autoscaler_max_node_provision_time(Duration::from_millis(1));
+    h.pass().await;
+    h.engine.increase_size("ng1", 1).unwrap();
+    h.pass().await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    h.step(SETTLE).await;
+    let node = h.nodes("ng1")[0].clone();
+    assert_eq!(node.error.expect("timed out").code, codes::CREATE_TIMEOUT);
+}
+
+#[tokio::test]
+async fn suspended_engine_changes_nothing_until_refresh_and_keeps_its_instances() {
+    let mut h = Harness::start(&one_group(""), test_options()).await;
+    h.pass().await;
+    h.engine.increase_size("ng1", 2).unwrap();
+    h.engine.suspend();
+    assert!(h.engine.is_suspended());
+    h.pass().await;
+    assert_eq!(
+        h.requests("POST /service/server"),
+        0,
+        "nothing sent while suspended"
+    );
+    assert_eq!(
+        h.engine.target_size("ng1").unwrap(),
+        2,
+        "the target is kept"
+    );
+    h.engine.refresh().unwrap();
+    assert!(!h.engine.is_suspended());
+    h.pass().await;
+    assert_eq!(h.requests("POST /service/server"), 2);
 }

@@ -1,14 +1,18 @@
-//! The engine and its reconciler task, stoppable by `Cleanup` and restartable by the next
-//! `Refresh`.
+//! The engine and its reconciler task. `Cleanup` suspends changes; the next `Refresh`
+//! resumes them.
 //!
-//! cluster-autoscaler calls `Cleanup` when it shuts down. This provider usually outlives
-//! it (a separate Deployment), and the next cluster-autoscaler starts with `Refresh`. So
-//! `Cleanup` stops the background work (no more API calls), and a later `Refresh` builds a
-//! fresh engine that adopts the cloud's state again, exactly like a restarted process
-//! would (the engine is restart-safe by design).
+//! cluster-autoscaler calls `Cleanup` when it shuts down (every rollout, upgrade or drain
+//! of its node). This provider usually outlives it (a separate Deployment), and the next
+//! cluster-autoscaler starts with `Refresh`. So `Cleanup` keeps the engine with every
+//! instance, command and deadline, and only stops changes to the cloud until that
+//! `Refresh`: the reconciler keeps listing and polling the commands already sent, so the
+//! next cluster-autoscaler sees exactly the target and instances the last one left, on a
+//! fresh snapshot. Building a new engine from the cloud instead would lose what the
+//! cloud does not show (creates in flight, deadlines, the power state a create will
+//! reach).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use kamatera_api::Client;
@@ -26,11 +30,7 @@ struct Run {
 
 /// Owns the current [`Engine`] and the task running its reconciler.
 pub struct Background {
-    config: Arc<CloudConfig>,
-    client: Client,
-    options: EngineOptions,
-    engine: RwLock<Engine>,
-    running: AtomicBool,
+    engine: Engine,
     /// Set once any engine has listed the servers; see [`Background::is_ready`].
     listed_once: AtomicBool,
     run: tokio::sync::Mutex<Run>,
@@ -41,7 +41,7 @@ pub struct Background {
 impl std::fmt::Debug for Background {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Background")
-            .field("running", &self.running.load(Ordering::Relaxed))
+            .field("running", &self.is_running())
             .finish_non_exhaustive()
     }
 }
@@ -55,15 +55,11 @@ impl Background {
         options: EngineOptions,
         shutdown: CancellationToken,
     ) -> Result<Arc<Self>, Error> {
-        let (engine, reconciler) = Engine::new(config.clone(), client.clone(), options.clone())?;
+        let (engine, reconciler) = Engine::new(config, client, options)?;
         let cancel = shutdown.child_token();
         let task = tokio::spawn(reconciler.run(cancel.clone()));
         Ok(Arc::new(Self {
-            config,
-            client,
-            options,
-            engine: RwLock::new(engine),
-            running: AtomicBool::new(true),
+            engine,
             listed_once: AtomicBool::new(false),
             run: tokio::sync::Mutex::new(Run {
                 cancel,
@@ -73,17 +69,15 @@ impl Background {
         }))
     }
 
-    /// The current engine (a cheap handle).
+    /// The engine (a cheap handle; the same one for the life of the process).
     pub fn engine(&self) -> Engine {
-        self.engine
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.engine.clone()
     }
 
-    /// True while a reconciler runs.
+    /// True while changes are carried out: false after `Cleanup` until the next
+    /// `Refresh`, and once the process shuts down.
     pub fn is_running(&self) -> bool {
-        self.running.load(Ordering::Acquire)
+        !self.shutdown.is_cancelled() && !self.engine.is_suspended()
     }
 
     /// Ready for cluster-autoscaler: the servers have been listed at least once.
@@ -102,11 +96,17 @@ impl Background {
         listed
     }
 
-    /// Stops the reconciler and waits (bounded) for its API calls in flight.
+    /// `Cleanup`: no change to the cloud until the next `Refresh`; everything the
+    /// engine knows is kept and the reconciler keeps watching the cloud.
+    pub fn suspend(&self) {
+        self.engine.suspend();
+    }
+
+    /// Stops the reconciler for good (process shutdown) and waits (bounded) for its API
+    /// calls in flight.
     pub async fn stop(&self) {
         let mut run = self.run.lock().await;
         run.cancel.cancel();
-        self.running.store(false, Ordering::Release);
         if let Some(task) = run.task.take() {
             match tokio::time::timeout(STOP_TIMEOUT, task).await {
                 Ok(Ok(())) => tracing::info!("background work stopped"),
@@ -114,37 +114,5 @@ impl Background {
                 Err(_) => tracing::warn!("the reconciler did not stop in time; abandoned"),
             }
         }
-    }
-
-    /// Starts a fresh engine and reconciler if [`Background::stop`] stopped the last one.
-    /// Returns whether it did. Never restarts once the process is shutting down, nor
-    /// while a stop is still in progress (check [`Background::is_running`] afterwards).
-    pub fn ensure_running(&self) -> Result<bool, Error> {
-        if self.is_running() || self.shutdown.is_cancelled() {
-            return Ok(false);
-        }
-        // A `stop` in progress holds the lock for up to STOP_TIMEOUT; Refresh must answer
-        // well inside CA's deadline, so it reports "not running" instead of waiting.
-        let Ok(mut run) = self.run.try_lock() else {
-            return Ok(false);
-        };
-        if self.is_running() {
-            return Ok(false);
-        }
-        let (engine, reconciler) = Engine::new(
-            self.config.clone(),
-            self.client.clone(),
-            self.options.clone(),
-        )?;
-        let cancel = self.shutdown.child_token();
-        run.task = Some(tokio::spawn(reconciler.run(cancel.clone())));
-        run.cancel = cancel;
-        *self
-            .engine
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = engine;
-        self.running.store(true, Ordering::Release);
-        tracing::info!("background work restarted after Cleanup");
-        Ok(true)
     }
 }

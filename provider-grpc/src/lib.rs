@@ -12,7 +12,7 @@
 //! | [`service`] | the `CloudProvider` service |
 //! | [`convert`] | domain values as protobuf messages; durations, options, prices |
 //! | [`status`] | engine errors as gRPC statuses |
-//! | [`background`] | the engine and its reconciler task (stopped by `Cleanup`) |
+//! | [`background`] | the engine and its reconciler task (changes suspended by `Cleanup` until the next `Refresh`) |
 //! | [`tls`] | plaintext, TLS or mTLS |
 //! | [`http`] | `/healthz`, `/readyz`, `/metrics` |
 //! | [`metrics`] | Prometheus metrics |

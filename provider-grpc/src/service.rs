@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kamatera_nodegroups::NodeRef;
+use kamatera_nodegroups::{NodeRef, pricing};
+use prost::Message as _;
 use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status};
 
@@ -89,10 +90,7 @@ fn node_ref(node: &pb::ExternalGrpcNode) -> Result<NodeRef, Status> {
 
 impl Provider {
     fn refresh(&self) -> Result<pb::RefreshResponse, Status> {
-        self.background
-            .ensure_running()
-            .map_err(|e| to_status(&e))?;
-        self.active()?;
+        // Also ends a suspension by `Cleanup`: this is the next cluster-autoscaler.
         self.background
             .engine()
             .refresh()
@@ -100,14 +98,14 @@ impl Provider {
         Ok(pb::RefreshResponse {})
     }
 
-    /// Scale requests need a running reconciler: after `Cleanup` they would be recorded in
-    /// an engine that is never driven again (the next `Refresh` starts a fresh one).
+    /// Scale requests wait for `Refresh` after `Cleanup`: the cluster-autoscaler that
+    /// sent `Cleanup` is going away, and the next one starts with `Refresh`.
     fn active(&self) -> Result<(), Status> {
         if self.background.is_running() {
             Ok(())
         } else {
             Err(Status::unavailable(
-                "background work is stopped after Cleanup; call Refresh first",
+                "changes are suspended after Cleanup; call Refresh first",
             ))
         }
     }
@@ -165,9 +163,7 @@ impl Provider {
                 ))
             })?;
         let config = engine.group_config(&group).map_err(|e| to_status(&e))?;
-        let hourly = config.hourly_price.ok_or_else(|| {
-            Status::unimplemented(format!("node group {group:?} has no hourly-price"))
-        })?;
+        let hourly = engine.config().price_rates.group_hourly(config);
         // CA 1.34.2 and newer send fields 4/5; older ones 2/3.
         let start = request
             .start_timestamp
@@ -176,7 +172,31 @@ impl Provider {
         let end = request.end_timestamp.as_ref().or(request.end_time.as_ref());
         let seconds = convert::span_seconds(start, end)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        Ok(convert::node_price(hourly, seconds))
+        Ok(pricing::price_for(hourly, seconds))
+    }
+
+    /// What the pod's requests cost at the rates that price nodes (see `docs/pricing.md`).
+    fn pod_price(&self, request: &pb::PricingPodPriceRequest) -> Result<f64, Status> {
+        // CA 1.34.2 and newer send the pod in field 4 and the span in 5/6; older ones the
+        // pod in field 1 and the span in 2/3. Empty bytes are an empty pod (no requests).
+        let bytes = if request.pod_bytes.is_empty() {
+            &request.pod
+        } else {
+            &request.pod_bytes
+        };
+        let pod = k8s_pb::api::core::v1::Pod::decode(bytes.as_slice()).map_err(|error| {
+            Status::invalid_argument(format!("the pod is not a protobuf v1.Pod: {error}"))
+        })?;
+        let start = request
+            .start_timestamp
+            .as_ref()
+            .or(request.start_time.as_ref());
+        let end = request.end_timestamp.as_ref().or(request.end_time.as_ref());
+        let seconds = convert::span_seconds(start, end)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let rates = self.background.engine().config().price_rates;
+        let hourly = rates.pod_hourly(convert::pod_requests(&pod));
+        Ok(pricing::price_for(hourly, seconds))
     }
 
     fn nodes(&self, id: &str) -> Result<pb::NodeGroupNodesResponse, Status> {
@@ -209,6 +229,12 @@ impl Provider {
         let group = required_id(&request.id)?;
         let engine = self.background.engine();
         let config = engine.group_config(group).map_err(|e| to_status(&e))?;
+        // CA's own max-node-provision-time is the provision deadline of groups that set
+        // none (it comes with every call, whatever the answer).
+        if let Some(defaults) = &request.defaults {
+            engine
+                .set_autoscaler_max_node_provision_time(convert::max_node_provision_time(defaults));
+        }
         if !convert::has_overrides(&config.autoscaling) {
             // CA then uses its own flags, including the options this protocol cannot carry.
             return Err(Status::unimplemented(format!(
@@ -259,16 +285,13 @@ impl CloudProvider for Provider {
 
     async fn pricing_pod_price(
         &self,
-        _request: Request<pb::PricingPodPriceRequest>,
+        request: Request<pb::PricingPodPriceRequest>,
     ) -> Result<Response<pb::PricingPodPriceResponse>, Status> {
         let started = Instant::now();
-        // Pods are not billed; a share of the node price would only add noise to the price
-        // expander, which compares node prices.
-        self.finish(
-            "PricingPodPrice",
-            started,
-            Err(Status::unimplemented("pod prices are not provided")),
-        )
+        let result = self
+            .pod_price(request.get_ref())
+            .map(|price| pb::PricingPodPriceResponse { price });
+        self.finish("PricingPodPrice", started, result)
     }
 
     async fn gpu_label(
@@ -304,8 +327,10 @@ impl CloudProvider for Provider {
         _request: Request<pb::CleanupRequest>,
     ) -> Result<Response<pb::CleanupResponse>, Status> {
         let started = Instant::now();
-        tracing::info!("Cleanup: cluster-autoscaler is shutting down; stopping background work");
-        self.background.stop().await;
+        tracing::info!(
+            "Cleanup: cluster-autoscaler is shutting down; changes wait for the next Refresh"
+        );
+        self.background.suspend();
         self.finish("Cleanup", started, Ok(pb::CleanupResponse {}))
     }
 

@@ -242,7 +242,10 @@ async fn decrease_target_size_drops_creates_not_sent_yet() {
 }
 
 #[tokio::test]
-async fn cleanup_stops_background_work_and_refresh_restarts_it() {
+async fn cleanup_suspends_changes_until_refresh_and_keeps_watching_the_cloud() {
+    // Issue 13: Cleanup used to stop the reconciler and the next Refresh built a new
+    // engine from the cloud alone, losing creates in flight. Now it only suspends
+    // changes; the engine keeps listing, so the next CA gets a fresh snapshot at once.
     let provider = start().await;
     let mut ca = provider.client().await;
     provider.ready(&mut ca).await;
@@ -254,7 +257,7 @@ async fn cleanup_stops_background_work_and_refresh_restarts_it() {
         metrics.contains("kamatera_provider_background_running 0.0"),
         "{metrics}"
     );
-    // Scale requests would be recorded in an engine nobody drives: refused until Refresh.
+    // Scale requests wait for the next cluster-autoscaler's Refresh.
     let refused = ca
         .node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
             delta: 1,
@@ -263,20 +266,23 @@ async fn cleanup_stops_background_work_and_refresh_restarts_it() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unavailable);
-    let lists = |p: &crate::grpc_support::Running| {
-        p.sim
-            .counters()
-            .get("GET /service/servers")
-            .copied()
-            .unwrap_or(0)
+    let count = |p: &crate::grpc_support::Running, key: &str| {
+        p.sim.counters().get(key).copied().unwrap_or(0)
     };
-    let before = lists(&provider);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(lists(&provider), before, "no API calls after Cleanup");
+    let lists = count(&provider, "GET /service/servers");
+    eventually("the servers are listed after Cleanup", || {
+        let now = count(&provider, "GET /service/servers");
+        async move { now > lists }
+    })
+    .await;
+    assert_eq!(
+        count(&provider, "POST /service/server"),
+        0,
+        "nothing created"
+    );
 
-    // The next cluster-autoscaler starts with Refresh: background work comes back.
-    provider.ready(&mut ca).await;
-    assert!(lists(&provider) > before);
+    // The next cluster-autoscaler starts with Refresh, which succeeds at once.
+    ca.refresh(pb::RefreshRequest {}).await.unwrap();
     let (_, metrics) = http_get(provider.url("/metrics")).await;
     assert!(
         metrics.contains("kamatera_provider_background_running 1.0"),
@@ -289,7 +295,7 @@ async fn cleanup_stops_background_work_and_refresh_restarts_it() {
     .await
     .unwrap();
     provider
-        .drive_until(&mut ca, "ng1", "a node from the restarted engine", |i| {
+        .drive_until(&mut ca, "ng1", "a node after the new Refresh", |i| {
             all_in(i, 1, InstanceRunning)
         })
         .await;

@@ -141,24 +141,8 @@ impl Setup {
     /// Serves a provider over an already running simulator (`self.sim` is ignored), as a
     /// restarted process finds the cloud its predecessor left.
     pub async fn start_on(self, sim: SimHandle) -> Running {
-        let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let grpc_addr = grpc.local_addr().unwrap();
-        let http_addr = http.local_addr().unwrap();
         let config = self.serve_config(&sim);
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve::run(
-            config,
-            Listeners { grpc, http },
-            shutdown.clone(),
-        ));
-        Running {
-            sim,
-            grpc: grpc_addr,
-            http: http_addr,
-            shutdown,
-            task,
-        }
+        serve_on(sim, config).await
     }
 
     /// The provider's configuration for the simulator behind `sim`.
@@ -204,6 +188,27 @@ impl Setup {
             runtime: Some(runtime),
             grpc: grpc_addr,
         }
+    }
+}
+
+/// Serves `config` over an already running simulator, with both ports on 127.0.0.1:0.
+pub async fn serve_on(sim: SimHandle, config: ServeConfig) -> Running {
+    let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let grpc_addr = grpc.local_addr().unwrap();
+    let http_addr = http.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(serve::run(
+        config,
+        Listeners { grpc, http },
+        shutdown.clone(),
+    ));
+    Running {
+        sim,
+        grpc: grpc_addr,
+        http: http_addr,
+        shutdown,
+        task,
     }
 }
 

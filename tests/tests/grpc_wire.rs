@@ -286,6 +286,85 @@ async fn get_options_answers_both_generations_with_every_field() {
     provider.stop().await.unwrap();
 }
 
+/// Issue 13: CA's own max-node-provision-time, sent as a default with every GetOptions
+/// call, is the provision deadline of a group that sets none (ng2), in either wire
+/// generation; a group's own key (ng1, 20 min) still wins.
+#[tokio::test]
+async fn the_provision_deadline_follows_cas_default_in_both_generations() {
+    for legacy in [false, true] {
+        let provider = start().await;
+        provider
+            .sim
+            .add_outcome_rule(
+                kamatera_sim::OutcomeRule::new(kamatera_sim::Outcome::Stuck)
+                    .kind(kamatera_sim::OpKind::Create),
+            )
+            .unwrap();
+        let channel = provider.channel().await;
+        let mut ca = CloudProviderClient::new(channel.clone());
+        provider.ready(&mut ca).await;
+        let provision = Duration::from_millis(50);
+        for group in ["ng1", "ng2"] {
+            if legacy {
+                let mut defaults = old_defaults();
+                defaults.max_node_provision_time = Some(OldDuration {
+                    duration: i64::try_from(provision.as_nanos()).unwrap(),
+                });
+                // ng2 overrides nothing: Unimplemented, but the defaults are still read.
+                let _: Result<OldOptionsResponse, _> = old_call(
+                    channel.clone(),
+                    "NodeGroupGetOptions",
+                    OldOptionsRequest {
+                        id: group.into(),
+                        defaults: Some(defaults),
+                    },
+                )
+                .await;
+            } else {
+                let mut defaults = new_defaults();
+                defaults.max_node_provision_duration = Some(prost_types::Duration {
+                    seconds: 0,
+                    nanos: i32::try_from(provision.as_nanos()).unwrap(),
+                });
+                let _ = ca
+                    .node_group_get_options(pb::NodeGroupAutoscalingOptionsRequest {
+                        id: group.into(),
+                        defaults: Some(defaults),
+                    })
+                    .await;
+            }
+            ca.node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
+                delta: 1,
+                id: group.into(),
+            })
+            .await
+            .unwrap();
+        }
+        let timed_out = |instances: &[pb::Instance]| {
+            instances.len() == 1
+                && instances[0]
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.error_info.as_ref())
+                    .is_some_and(|e| e.error_code == "CREATE_TIMEOUT")
+        };
+        crate::grpc_support::eventually("ng2's create times out at CA's deadline", || {
+            let mut ca = ca.clone();
+            async move {
+                let _ = ca.refresh(pb::RefreshRequest {}).await;
+                timed_out(&crate::grpc_support::nodes(&mut ca, "ng2").await)
+            }
+        })
+        .await;
+        let ng1 = crate::grpc_support::nodes(&mut ca, "ng1").await;
+        assert!(
+            !timed_out(&ng1),
+            "legacy {legacy}: ng1 keeps its 20 min: {ng1:?}"
+        );
+        provider.stop().await.unwrap();
+    }
+}
+
 async fn running_ng1_node(
     provider: &Running,
     ca: &mut CloudProviderClient<Channel>,
@@ -439,20 +518,32 @@ async fn optional_and_constant_rpcs() {
         seconds: 1_767_225_600,
         nanos: 0,
     };
-    let no_price = ca
+    let hour_later = prost_types::Timestamp {
+        seconds: now.seconds + 3600,
+        nanos: 0,
+    };
+    // ng2 has no hourly-price: priced from its server (2 cores, 4 GB, 50 GB) at the
+    // default rates (issue 13: this used to answer Unimplemented, which made
+    // cluster-autoscaler's price expander drop the group).
+    let derived = ca
         .pricing_node_price(pb::PricingNodePriceRequest {
             node: Some(node(&instance.id, "")),
             start_timestamp: Some(now),
-            end_timestamp: Some(now),
+            end_timestamp: Some(hour_later),
             ..pb::PricingNodePriceRequest::default()
         })
         .await
-        .unwrap_err();
-    assert_eq!(
-        no_price.code(),
-        Code::Unimplemented,
-        "ng2 has no hourly-price"
+        .unwrap()
+        .into_inner()
+        .price;
+    let rates = kamatera_nodegroups::PriceRates::default();
+    let expected = rates.server_hourly(2, 4096, 50);
+    assert!(expected > 0.0);
+    assert!(
+        (derived - expected).abs() < 1e-12,
+        "{derived} != {expected}"
     );
+    // Garbage instead of a pod is a bad request, not a price.
     let pod = ca
         .pricing_pod_price(pb::PricingPodPriceRequest {
             pod_bytes: vec![1, 2, 3],
@@ -462,7 +553,7 @@ async fn optional_and_constant_rpcs() {
         })
         .await
         .unwrap_err();
-    assert_eq!(pod.code(), Code::Unimplemented);
+    assert_eq!(pod.code(), Code::InvalidArgument);
     let label = ca
         .gpu_label(pb::GpuLabelRequest {})
         .await

@@ -27,10 +27,17 @@ mod grpc_support;
 mod grpc_flow;
 /// The HTTP port, gRPC health and reflection, metrics and secret-free logs.
 mod grpc_http;
+/// Issue 13: pricing for cluster-autoscaler's price expander, in both wire generations.
+mod grpc_pricing;
+/// Issue 13: Cleanup and provider restarts in the middle of a scale-up.
+mod grpc_restarts;
 /// TLS and mutual TLS of the gRPC port.
 mod grpc_tls;
 /// Both CA wire generations, the optional RPCs and status codes.
 mod grpc_wire;
+
+/// Issue 13: every label the template advertises is set by the init scripts or node sync.
+mod node_labels;
 
 /// Issue 10: 32 concurrent gRPC clients with invariants checked throughout.
 mod reliability_concurrency;

@@ -170,6 +170,9 @@ pub(crate) enum GlobalOnly {
     ClusterName,
     FilterNamePrefix,
     ProviderIdPrefix,
+    PricePerCpuCoreHour,
+    PricePerGbRamHour,
+    PricePerGbDiskHour,
 }
 
 /// `[global]`-only keys and their names.
@@ -180,6 +183,9 @@ pub(crate) const GLOBAL_ONLY: &[(GlobalOnly, &str)] = &[
     (GlobalOnly::ClusterName, "cluster-name"),
     (GlobalOnly::FilterNamePrefix, "filter-name-prefix"),
     (GlobalOnly::ProviderIdPrefix, "provider-id-prefix"),
+    (GlobalOnly::PricePerCpuCoreHour, "price-per-cpu-core-hour"),
+    (GlobalOnly::PricePerGbRamHour, "price-per-gb-ram-hour"),
+    (GlobalOnly::PricePerGbDiskHour, "price-per-gb-disk-hour"),
 ];
 
 /// A key of `[global]`.

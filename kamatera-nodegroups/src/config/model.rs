@@ -7,6 +7,8 @@ use std::time::Duration;
 use kamatera_api::{BillingCycle, Cpu, DiskSpec, NetworkSpec, Password, Tag};
 use secrecy::SecretString;
 
+use crate::pricing::PriceRates;
+
 /// The default Kamatera API endpoint (`kamatera-api-url`).
 pub const DEFAULT_API_URL: &str = "https://cloudcli.cloudwm.com";
 /// The default prefix of node provider IDs (`provider-id-prefix`).
@@ -37,6 +39,9 @@ pub struct CloudConfig {
     pub provider_id_prefix: String,
     /// The node groups, sorted by name (names are case-sensitive).
     pub node_groups: BTreeMap<String, NodeGroupConfig>,
+    /// `price-per-cpu-core-hour`, `price-per-gb-ram-hour` and `price-per-gb-disk-hour`:
+    /// the rates that price pods, and servers of groups without `hourly-price`.
+    pub price_rates: PriceRates,
 }
 
 /// Kamatera API credentials. `Debug` shows neither value.

@@ -188,6 +188,13 @@ impl CloudConfig {
         );
         let _ = writeln!(out, "filter-name-prefix: {:?}", self.filter_name_prefix);
         let _ = writeln!(out, "provider-id-prefix: {}", self.provider_id_prefix);
+        let _ = writeln!(
+            out,
+            "price rates per hour: cpu core {}, GB ram {}, GB disk {}",
+            self.price_rates.cpu_core_hour,
+            self.price_rates.ram_gb_hour,
+            self.price_rates.disk_gb_hour
+        );
         for group in self.node_groups.values() {
             let view = NodeGroupView::new(group);
             let server = &view.server;
@@ -241,8 +248,22 @@ impl CloudConfig {
                 view.template.kube_reserved_cpu,
                 view.template.kube_reserved_memory
             );
-            if let Some(price) = group.hourly_price {
-                let _ = writeln!(out, "  hourly price: {price}");
+            let _ = writeln!(
+                out,
+                "  kubelet --node-labels: {}",
+                crate::template::kubelet_node_labels_arg(group)
+            );
+            match group.hourly_price {
+                Some(price) => {
+                    let _ = writeln!(out, "  hourly price: {price}");
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "  hourly price: {:.5} (derived from cpu, ram and disks)",
+                        self.price_rates.group_hourly(group)
+                    );
+                }
             }
             if let serde_json::Value::Object(options) =
                 serde_json::to_value(&view.autoscaling_options).unwrap_or_default()

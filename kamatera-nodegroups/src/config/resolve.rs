@@ -17,6 +17,7 @@ use super::model::{
 use super::validate;
 use super::{CLIENT_ID_ENV, SECRET_ENV};
 use crate::error::ConfigProblem;
+use crate::pricing::PriceRates;
 
 /// Length of the random part of a generated server name (`<prefix>-<11 hex>`).
 const SERVER_NAME_RANDOM_LEN: usize = 11;
@@ -349,12 +350,40 @@ impl<'a> Resolver<'a> {
             Some(value) => Some(value.text.clone()),
         };
 
+        let price_rates = self.price_rates();
+
         Some(ClusterLevel {
+            price_rates: price_rates?,
             cluster_name: cluster_name?,
             api_url: api_url?,
             credentials: credentials.ok()?,
             filter_name_prefix: filter_name_prefix?,
             provider_id_prefix: provider_id_prefix?,
+        })
+    }
+
+    /// The per-unit price rates, each defaulted when not set.
+    fn price_rates(&mut self) -> Option<PriceRates> {
+        let defaults = PriceRates::default();
+        let mut rate =
+            |only: GlobalOnly, default: f64| match self.global_value(GlobalKey::Only(only)) {
+                None => Some(default),
+                Some(value) => match validate::parse_price(&value.text) {
+                    Ok(rate) => Some(rate),
+                    Err(reason) => {
+                        let message = format!("invalid value {:?}: {reason}", value.text);
+                        self.push(value.line, GLOBAL, key(only), message);
+                        None
+                    }
+                },
+            };
+        let cpu = rate(GlobalOnly::PricePerCpuCoreHour, defaults.cpu_core_hour);
+        let ram = rate(GlobalOnly::PricePerGbRamHour, defaults.ram_gb_hour);
+        let disk = rate(GlobalOnly::PricePerGbDiskHour, defaults.disk_gb_hour);
+        Some(PriceRates {
+            cpu_core_hour: cpu?,
+            ram_gb_hour: ram?,
+            disk_gb_hour: disk?,
         })
     }
 
@@ -896,6 +925,7 @@ impl<'a> Resolver<'a> {
 
 /// The cluster-wide settings.
 struct ClusterLevel {
+    price_rates: PriceRates,
     cluster_name: String,
     api_url: String,
     credentials: Option<Credentials>,
@@ -989,6 +1019,7 @@ pub(crate) fn resolve(
             filter_name_prefix: cluster.filter_name_prefix,
             provider_id_prefix: cluster.provider_id_prefix,
             node_groups,
+            price_rates: cluster.price_rates,
         });
     }
     // A bad [global] default is seen once per group that inherits it; report it once.

@@ -17,8 +17,8 @@
 //! |---|---|
 //! | has `k8scam-deleting` | Deleting: the scale-down is finished |
 //! | powered on | Running (a stale parked marker is removed) |
-//! | off with `k8scam-parked`, or off in power-off mode | Parked |
-//! | off without marker in terminate mode | Creating; fails after `max-node-provision-time` unless it comes up, so cluster-autoscaler removes it |
+//! | off with `k8scam-parked` | Parked |
+//! | off without marker | Creating (its create may still run); if it does not come up within `max-node-provision-time`, counted from adoption (the API tells no creation time): parked in power-off mode, failed in terminate mode so cluster-autoscaler removes it |
 //!
 //! A server is parked only when it is off (checked with the API just before) and no
 //! create or power-on of it can still be running; otherwise it would come up parked and
@@ -43,6 +43,7 @@ mod scale;
 mod snapshot;
 mod state;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
@@ -95,6 +96,10 @@ pub(crate) struct Shared {
     options: EngineOptions,
     config: Arc<CloudConfig>,
     stats: Mutex<EngineStats>,
+    /// The last `max-node-provision-time` cluster-autoscaler sent, in nanoseconds (0 =
+    /// none yet): `GetOptions` runs several times per group and loop, and only a change
+    /// needs the state lock.
+    ca_provision_nanos: AtomicU64,
 }
 
 impl Shared {
@@ -185,6 +190,7 @@ impl Engine {
             options,
             config,
             stats: Mutex::new(EngineStats::default()),
+            ca_provision_nanos: AtomicU64::new(0),
         });
         Ok((
             Engine {
@@ -284,10 +290,17 @@ impl Engine {
     /// Called at the start of every cluster-autoscaler loop. Marks the caller as active
     /// (so changes are carried out) and fails when the snapshot is missing or older than
     /// `stale_after`, so that no decision is made on old data.
+    ///
+    /// It also ends a [`Engine::suspend`]: the caller is a (new) cluster-autoscaler.
     pub fn refresh(&self) -> Result<(), Error> {
         let now = Instant::now();
-        self.shared
-            .with_state(|state| state.last_refresh_call = Some(now));
+        self.shared.with_state(|state| {
+            if state.suspended {
+                tracing::info!("a cluster-autoscaler called Refresh; changes resume");
+            }
+            state.last_refresh_call = Some(now);
+            state.suspended = false;
+        });
         let snapshot = self.shared.snapshot();
         match snapshot.last_list_ok {
             None => Err(Error::NotReady {
@@ -301,6 +314,61 @@ impl Engine {
             }
             Some(_) => Ok(()),
         }
+    }
+
+    /// Stops every change to the cloud until the next [`Engine::refresh`], keeping every
+    /// instance, command and deadline: `Cleanup` from a cluster-autoscaler that shuts
+    /// down. The reconciler keeps listing and polling the commands already sent, so the
+    /// next cluster-autoscaler sees exactly the target and instances the last one left.
+    pub fn suspend(&self) {
+        self.shared.with_state(|state| {
+            state.suspended = true;
+            state.last_refresh_call = None;
+        });
+    }
+
+    /// True between [`Engine::suspend`] and the next [`Engine::refresh`].
+    pub fn is_suspended(&self) -> bool {
+        self.shared.with_state(|state| state.suspended)
+    }
+
+    /// Records cluster-autoscaler's own `max-node-provision-time` (sent with every
+    /// `GetOptions`). It is the provision deadline of groups that set none themselves:
+    /// group key, then this, then [`EngineOptions::default_max_node_provision_time`].
+    /// Zero means "not sent" and is ignored.
+    pub fn set_autoscaler_max_node_provision_time(&self, time: std::time::Duration) {
+        let nanos = u64::try_from(time.as_nanos()).unwrap_or(u64::MAX);
+        if nanos == 0
+            || self
+                .shared
+                .ca_provision_nanos
+                .swap(nanos, Ordering::Relaxed)
+                == nanos
+        {
+            return;
+        }
+        self.shared.with_state(|state| {
+            if state.ca_max_node_provision_time != Some(time) {
+                tracing::info!(
+                    ?time,
+                    "following cluster-autoscaler's max-node-provision-time"
+                );
+                state.ca_max_node_provision_time = Some(time);
+            }
+        });
+    }
+
+    /// The provision deadline of `group`: its own `max-node-provision-time`, else
+    /// cluster-autoscaler's, else the engine's default.
+    pub fn provision_time(&self, group: &str) -> Result<std::time::Duration, Error> {
+        self.shared.with_state(|state| {
+            let ca = state.ca_max_node_provision_time;
+            state
+                .groups
+                .get(group)
+                .map(|facts| facts.provision_time(&state.options, ca))
+                .ok_or_else(|| unknown(group))
+        })
     }
 
     /// True once the servers have been listed successfully at least once, with the

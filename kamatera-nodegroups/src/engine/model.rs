@@ -191,6 +191,9 @@ pub(crate) struct Instance {
     /// The scale-down must terminate, never park (a half-created server, or a parked
     /// server beyond the pool's cap).
     pub(crate) terminate_only: bool,
+    /// Adopted after a restart as a powered-off member without a marker: it may be a
+    /// create still running, or (in power-off mode) a parked server without its marker.
+    pub(crate) adopted_off: bool,
 }
 
 impl Instance {
@@ -230,6 +233,7 @@ impl Instance {
             parked_at: None,
             search_after_request: None,
             terminate_only: false,
+            adopted_off: false,
         }
     }
 }

@@ -21,7 +21,8 @@ pub struct EngineOptions {
     pub queue_batch: usize,
     /// Create, power and delete calls in flight at once (default 8).
     pub mutation_concurrency: usize,
-    /// Creation deadline when the group sets no `max-node-provision-time` (default 30 min).
+    /// Creation deadline when neither the group's `max-node-provision-time` nor
+    /// cluster-autoscaler's own (sent with `GetOptions`) is known (default 30 min).
     pub default_max_node_provision_time: Duration,
     /// Deadline of a power-off or terminate command before the step is retried
     /// (default 10 min).

@@ -103,20 +103,24 @@ impl State {
                 continue;
             }
             if let Some(group) = self.group_of(server) {
-                let poweroff_mode = self.groups[group].config.poweroff_on_scale_down;
-                let phase = adoption_phase(server, poweroff_mode);
+                let phase = adoption_phase(server);
                 adopt.push((group.to_owned(), id.clone(), server.name.clone(), phase));
             }
         }
         for (group, id, name, phase) in adopt {
             tracing::info!(group, server = %name, state = ?phase, "adopting existing server");
             let parked = phase == Phase::Parked;
+            let off = phase == Phase::AwaitRunning;
             let key = self.add_instance(&group, name, phase, now);
             if let Some(instance) = self.instances.get_mut(&key) {
                 instance.server_id = Some(id);
                 if parked {
                     instance.parked_at = Some(now);
                 }
+                // The API tells no creation time, so the provision deadline runs from
+                // now, which is never earlier than the real one.
+                instance.adopted_off = off;
+                instance.boot_pending = off;
             }
         }
     }
@@ -212,7 +216,7 @@ impl State {
         let Some(group) = self.groups.get(&group_name) else {
             return;
         };
-        let provision_time = group.provision_time(&self.options);
+        let provision_time = group.provision_time(&self.options, self.ca_max_node_provision_time);
         let poweroff_mode = group.config.poweroff_on_scale_down;
         let membership = group.tags.clone();
         let listed = instance
@@ -244,6 +248,7 @@ impl State {
         let delete_requested = instance.delete_requested;
         let search_after_request = instance.search_after_request;
         let terminate_only = instance.terminate_only;
+        let adopted_off = instance.adopted_off;
         // In power-off mode, a server that may still be coming up is powered off (and
         // then parked) once it is seen on, or after the provision time.
         let wait_for_boot = instance.boot_pending && poweroff_mode && !power_on && !overdue;
@@ -315,6 +320,16 @@ impl State {
                     ErrorClass::Other,
                     "the server disappeared while it was being created".into(),
                 );
+            }
+            // Adopted off after a restart and never came up: in power-off mode that is a
+            // parked server without its marker (parked by hand or an older provider).
+            Phase::AwaitRunning if overdue && adopted_off && poweroff_mode && !delete_requested => {
+                tracing::info!(group = group_name, server = %name, "adopted powered-off server did not come up; parked");
+                if let Some(instance) = self.instances.get_mut(&key) {
+                    instance.phase = Phase::Parked;
+                    instance.boot_pending = false;
+                    instance.parked_at = Some(now);
+                }
             }
             Phase::CreateRunning { .. } | Phase::AwaitRunning if overdue => {
                 if delete_requested {

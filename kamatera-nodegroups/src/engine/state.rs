@@ -51,11 +51,14 @@ pub(crate) struct GroupFacts {
 }
 
 impl GroupFacts {
-    /// How long an instance may take to come up before it is reported failed.
-    pub(crate) fn provision_time(&self, options: &EngineOptions) -> Duration {
+    /// How long an instance may take to come up before it is reported failed: the
+    /// group's `max-node-provision-time`, else cluster-autoscaler's own setting (`ca`,
+    /// learnt from its `GetOptions` defaults), else the engine's default.
+    pub(crate) fn provision_time(&self, options: &EngineOptions, ca: Option<Duration>) -> Duration {
         self.config
             .autoscaling
             .max_node_provision_time
+            .or(ca)
             .unwrap_or(options.default_max_node_provision_time)
     }
 }
@@ -79,6 +82,10 @@ pub(crate) struct State {
     pub(crate) lists: u64,
     pub(crate) last_list_error: Option<String>,
     pub(crate) last_refresh_call: Option<Instant>,
+    /// cluster-autoscaler's `--max-node-provision-time`, once it has sent it.
+    pub(crate) ca_max_node_provision_time: Option<Duration>,
+    /// Set by `Cleanup`: no change to the cloud until the next `refresh()`.
+    pub(crate) suspended: bool,
     pub(crate) rng: StdRng,
     /// List requests started so far (a list's number is taken before it is sent).
     pub(crate) list_requests: u64,
@@ -126,6 +133,8 @@ impl State {
             lists: 0,
             last_list_error: None,
             last_refresh_call: None,
+            ca_max_node_provision_time: None,
+            suspended: false,
             rng,
             list_requests: 0,
             applied_request: 0,
@@ -150,6 +159,9 @@ impl State {
     /// True while a cluster-autoscaler has called `Refresh` recently (or when the engine
     /// is configured not to wait for one).
     pub(crate) fn is_active(&self, now: Instant) -> bool {
+        if self.suspended {
+            return false;
+        }
         !self.options.require_active_caller
             || self
                 .last_refresh_call
@@ -442,17 +454,21 @@ pub(crate) fn summarize_log(log: &str) -> String {
 }
 
 /// Markers that decide how a member server found without an instance is adopted.
-pub(crate) fn adoption_phase(server: &KnownServer, poweroff_mode: bool) -> Phase {
+pub(crate) fn adoption_phase(server: &KnownServer) -> Phase {
     if server.has_tag(DELETING_MARKER) {
         Phase::Deleting(DeleteStep::Mark)
     } else if server.power_on {
         Phase::Running
-    } else if server.has_tag(PARKED_MARKER) || poweroff_mode {
+    } else if server.has_tag(PARKED_MARKER) {
         Phase::Parked
     } else {
-        // Powered off without a marker in terminate mode: most likely a create that was
-        // running when the provider restarted. Report it as creating; if it does not come
-        // up within the provision time it fails and cluster-autoscaler removes it.
+        // Powered off without a marker: most likely a create that was running when the
+        // provider restarted (a server is listed off while its create runs). Report it
+        // as creating. In terminate mode it fails if it does not come up within the
+        // provision time, so cluster-autoscaler removes it; in power-off mode it may
+        // also be a server parked by hand or by an older provider, so it is parked then
+        // (see `Instance::adopted_off`). Never parked at once: a server whose create
+        // still runs would come up parked and be running outside the target.
         Phase::AwaitRunning
     }
 }

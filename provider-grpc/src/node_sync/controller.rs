@@ -15,7 +15,7 @@ use backon::{BackoffBuilder, ExponentialBackoff};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Node, NodeSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kamatera_nodegroups::{Engine, NodeTemplate};
+use kamatera_nodegroups::Engine;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::Store;
@@ -386,7 +386,7 @@ impl Context {
         if let Some(group) = engine.node_group_for_node("", name) {
             let labels = engine
                 .group_config(&group)
-                .map(NodeTemplate::cloud_labels)
+                .map(kamatera_nodegroups::template::node_sync_labels)
                 .unwrap_or_default();
             return OwnedFacts::Managed {
                 provider_id: kamatera_nodegroups::naming::provider_id(prefix, name),

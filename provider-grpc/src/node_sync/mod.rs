@@ -10,7 +10,7 @@
 //!   logged once and counted, and such a Node is not changed at all.
 //! * The same patch adds the labels the group's scale-from-zero template advertises and a
 //!   kubelet does not set (instance type, region, `template-label`s; see
-//!   [`NodeTemplate::cloud_labels`](kamatera_nodegroups::NodeTemplate::cloud_labels)) when
+//!   [`node_sync_labels`](kamatera_nodegroups::template::node_sync_labels)) when
 //!   the Node lacks them, as a cloud controller manager would. A label the Node has with
 //!   another value is never changed; it is logged once and counted per node group.
 //! * A parked server (powered off for reuse) leaves a NotReady Node behind that counts

@@ -1,0 +1,123 @@
+//! Prices for cluster-autoscaler's `price` expander: what a server of a node group costs
+//! per hour, and what the resources a pod requests cost per hour at the same rates.
+//!
+//! The expander divides the price of the nodes an option adds by the price of the pods it
+//! places there, so both must come from one model: a group's server is priced from its
+//! CPU cores, RAM and disks at per-unit rates ([`PriceRates`]), and a pod from its CPU and
+//! memory requests at the same CPU and RAM rates. A group's `hourly-price`, when set,
+//! replaces the derived server price. The model and the default figures are described in
+//! `docs/pricing.md`.
+
+use crate::config::NodeGroupConfig;
+
+/// Default `price-per-cpu-core-hour` (see `docs/pricing.md` for where it comes from).
+pub const DEFAULT_PRICE_PER_CPU_CORE_HOUR: f64 = 0.0027;
+/// Default `price-per-gb-ram-hour`.
+pub const DEFAULT_PRICE_PER_GB_RAM_HOUR: f64 = 0.0014;
+/// Default `price-per-gb-disk-hour`.
+pub const DEFAULT_PRICE_PER_GB_DISK_HOUR: f64 = 0.00007;
+
+const MIB: f64 = 1024.0 * 1024.0;
+const GIB: f64 = 1024.0 * MIB;
+
+/// Per-unit hourly rates, in the same currency as `hourly-price` (`[global]` keys
+/// `price-per-cpu-core-hour`, `price-per-gb-ram-hour`, `price-per-gb-disk-hour`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PriceRates {
+    /// Price of one CPU core for one hour.
+    pub cpu_core_hour: f64,
+    /// Price of one GB (1024 MB) of RAM for one hour.
+    pub ram_gb_hour: f64,
+    /// Price of one GB of disk for one hour.
+    pub disk_gb_hour: f64,
+}
+
+impl Default for PriceRates {
+    fn default() -> Self {
+        Self {
+            cpu_core_hour: DEFAULT_PRICE_PER_CPU_CORE_HOUR,
+            ram_gb_hour: DEFAULT_PRICE_PER_GB_RAM_HOUR,
+            disk_gb_hour: DEFAULT_PRICE_PER_GB_DISK_HOUR,
+        }
+    }
+}
+
+/// What a pod asks the scheduler for, in the units the price model uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PodRequests {
+    /// CPU in millicores.
+    pub cpu_millis: u64,
+    /// Memory in bytes.
+    pub memory_bytes: u64,
+}
+
+impl PriceRates {
+    /// Hourly price of a server with `cpu_cores` cores, `ram_mb` MB of RAM and disks
+    /// adding up to `disk_gb` GB.
+    pub fn server_hourly(&self, cpu_cores: u32, ram_mb: u32, disk_gb: u64) -> f64 {
+        // Whole numbers far below 2^53: exact as f64.
+        #[allow(clippy::cast_precision_loss)]
+        let disk = disk_gb as f64;
+        f64::from(cpu_cores) * self.cpu_core_hour
+            + f64::from(ram_mb) / 1024.0 * self.ram_gb_hour
+            + disk * self.disk_gb_hour
+    }
+
+    /// Hourly price of what a pod requests: its CPU and memory at the node rates. A pod
+    /// that requests nothing costs nothing.
+    pub fn pod_hourly(&self, requests: PodRequests) -> f64 {
+        // Precision beyond a millicore or a byte does not matter for a price comparison.
+        #[allow(clippy::cast_precision_loss)]
+        let (cpu, memory) = (requests.cpu_millis as f64, requests.memory_bytes as f64);
+        cpu / 1000.0 * self.cpu_core_hour + memory / GIB * self.ram_gb_hour
+    }
+
+    /// Hourly price of a server of `group`: its `hourly-price` when set, else derived
+    /// from its cpu, ram and disks at these rates. Never missing, so no group is left
+    /// out of the price expander.
+    pub fn group_hourly(&self, group: &NodeGroupConfig) -> f64 {
+        group.hourly_price.unwrap_or_else(|| {
+            let server = &group.server;
+            let disk_gb = server
+                .disks
+                .iter()
+                .map(|disk| u64::from(disk.size_gb()))
+                .sum();
+            self.server_hourly(u32::from(server.cpu.cores()), server.ram_mb, disk_gb)
+        })
+    }
+}
+
+/// Price of something costing `hourly` per hour over `seconds`.
+pub fn price_for(hourly: f64, seconds: f64) -> f64 {
+    hourly * seconds / 3600.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_price_adds_every_unit() {
+        let rates = PriceRates {
+            cpu_core_hour: 0.01,
+            ram_gb_hour: 0.002,
+            disk_gb_hour: 0.0001,
+        };
+        let price = rates.server_hourly(2, 4096, 50);
+        assert!((price - (0.02 + 0.008 + 0.005)).abs() < 1e-12, "{price}");
+    }
+
+    #[test]
+    fn pod_price_uses_the_node_rates_and_is_zero_without_requests() {
+        let rates = PriceRates::default();
+        assert_eq!(rates.pod_hourly(PodRequests::default()), 0.0);
+        // A pod asking for a whole 2-core, 4 GB server costs that server without disks.
+        let whole = rates.pod_hourly(PodRequests {
+            cpu_millis: 2000,
+            memory_bytes: 4 << 30,
+        });
+        assert!((whole - rates.server_hourly(2, 4096, 0)).abs() < 1e-12);
+        assert!((price_for(0.5, 5400.0) - 0.75).abs() < 1e-12);
+    }
+}
