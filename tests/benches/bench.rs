@@ -198,7 +198,17 @@ async fn run_child(args: Vec<String>, limit: Duration) -> String {
         // file so that no pipe can fill while it runs.
         let out = tempfile_path();
         let file = std::fs::File::create(&out).expect("child output file");
-        let mut child = Command::new(exe)
+        let wrapper = std::env::var("KAMATERA_BENCH_CHILD_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(words).arg(&exe);
+                command
+            }
+            None => Command::new(&exe),
+        };
+        let mut child = command
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(file))

@@ -13,11 +13,12 @@
 //! - a tag read that lacks the membership tags a member had is believed only when the
 //!   next read agrees.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use kamatera_api::{ServerId, ServerList};
 use tokio::time::Instant;
 
+use super::fast_hash::FastSet;
 use super::model::{DeleteStep, Phase};
 use super::state::{KnownServer, State};
 
@@ -138,7 +139,7 @@ impl State {
         }
         // Servers being terminated are expected to leave the list: they do not make it
         // suspect.
-        let leaving: HashSet<&ServerId> = self
+        let leaving: FastSet<&ServerId> = self
             .instances
             .values()
             .filter(|i| {
@@ -164,7 +165,7 @@ impl State {
             );
         }
         drop(leaving);
-        let claimed: HashSet<&ServerId> = self
+        let claimed: FastSet<&ServerId> = self
             .instances
             .values()
             .filter_map(|i| i.server_id.as_ref())

@@ -32,6 +32,7 @@
 //! in docs/engine-robustness.md.
 
 mod actions;
+mod fast_hash;
 mod listing;
 mod model;
 mod options;

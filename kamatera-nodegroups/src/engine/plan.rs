@@ -1,12 +1,11 @@
 //! One step of the state machine: attach and adopt listed servers, move every instance
 //! on, and plan the API calls to make.
 
-use std::collections::{HashMap, HashSet};
-
 use kamatera_api::{CreateServerRequest, ServerId};
 use tokio::time::Instant;
 
 use super::actions::Action;
+use super::fast_hash::{FastMap, FastSet};
 use super::model::{DeleteStep, ErrorClass, InstanceError, InstanceKey, Phase, codes};
 use super::state::{GroupFacts, State, adoption_phase};
 use crate::naming::PARKED_MARKER;
@@ -62,13 +61,13 @@ impl State {
         if self.instances.values().all(|i| i.server_id.is_some()) {
             return;
         }
-        let mut by_name: HashMap<(&str, &str), ServerId> = HashMap::new();
+        let mut by_name: FastMap<(&str, &str), ServerId> = FastMap::default();
         for (id, server) in &self.servers {
             if let Some(group) = self.group_of(server) {
                 by_name.insert((group, server.name.as_str()), id.clone());
             }
         }
-        let claimed: HashSet<ServerId> = self
+        let claimed: FastSet<ServerId> = self
             .instances
             .values()
             .filter_map(|i| i.server_id.clone())
@@ -92,11 +91,9 @@ impl State {
     /// Member servers nobody tracks yet become instances (at start-up, after a restart,
     /// or servers tagged by hand).
     fn adopt_servers(&mut self, now: Instant) {
-        let claimed: HashSet<&ServerId> = self
-            .instances
-            .values()
-            .filter_map(|i| i.server_id.as_ref())
-            .collect();
+        let mut claimed: FastSet<&ServerId> =
+            FastSet::with_capacity_and_hasher(self.instances.len(), Default::default());
+        claimed.extend(self.instances.values().filter_map(|i| i.server_id.as_ref()));
         let mut adopt = Vec::new();
         for (id, server) in &self.servers {
             if claimed.contains(id) {

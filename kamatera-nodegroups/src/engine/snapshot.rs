@@ -1,11 +1,12 @@
 //! The read side: an immutable picture of every group, rebuilt after each change and
 //! shared with readers, so reads never wait for the reconciler or the API.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use super::fast_hash::FastMap;
 use super::model::{Instance, InstanceKey, InstanceState, InstanceView, Phase};
 use super::state::State;
 use crate::naming::provider_id;
@@ -42,7 +43,7 @@ pub(crate) struct Snapshot {
     pub(crate) groups: BTreeMap<String, GroupView>,
     /// Server (node) name → group, for every reported instance. An instance's id is
     /// `<provider-id-prefix><name>`, so this map answers look-ups by id as well.
-    pub(crate) by_name: Arc<HashMap<String, Arc<str>>>,
+    pub(crate) by_name: Arc<FastMap<String, Arc<str>>>,
     /// The keys of each group's reported instances, in the order of its `instances`
     /// (indexed like `State::groups`): two snapshots whose lists hold the same instances
     /// in the same order index the same names to the same groups.
@@ -54,10 +55,13 @@ pub(crate) struct Snapshot {
     pub(crate) counters: super::listing::RobustnessCounters,
 }
 
+/// A group's instance list in a snapshot, with the keys of its instances.
+type SharedList<'a> = (&'a Arc<[InstanceView]>, &'a Arc<[InstanceKey]>);
+
 /// One group while a snapshot is built.
 struct GroupBuild<'a> {
     /// The previous snapshot's instances and their keys, when it had the group.
-    previous: Option<(&'a Arc<[InstanceView]>, &'a Arc<[InstanceKey]>)>,
+    previous: Option<SharedList<'a>>,
     /// Reported instances seen so far.
     seen: usize,
     /// Every instance seen so far equals the previous snapshot's at its position.
@@ -173,7 +177,8 @@ impl Snapshot {
         let by_name = if all_same && previous.keys.len() == keys.len() {
             previous.by_name.clone()
         } else {
-            let mut by_name = HashMap::with_capacity(state.instances.len());
+            let mut by_name =
+                FastMap::with_capacity_and_hasher(state.instances.len(), Default::default());
             let group_names: Vec<Arc<str>> = names.iter().map(|n| Arc::from(*n)).collect();
             for instance in state.instances.values() {
                 let Ok(index) = names.binary_search(&instance.group.as_str()) else {

@@ -10,6 +10,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::time::Instant;
 
+use super::fast_hash::FastMap;
 use super::model::{DeleteStep, ErrorClass, Instance, InstanceError, InstanceKey, Phase, codes};
 use super::options::EngineOptions;
 use crate::config::{CloudConfig, NodeGroupConfig};
@@ -75,7 +76,7 @@ pub(crate) struct State {
     group_by_tag: HashMap<String, String>,
     pub(crate) instances: BTreeMap<InstanceKey, Instance>,
     pub(crate) next_key: InstanceKey,
-    pub(crate) servers: HashMap<ServerId, KnownServer>,
+    pub(crate) servers: FastMap<ServerId, KnownServer>,
     pub(crate) last_list_ok: Option<Instant>,
     /// Successful lists so far, to tell whether the servers were listed again since some
     /// event.
@@ -128,7 +129,7 @@ impl State {
             group_by_tag,
             instances: BTreeMap::new(),
             next_key: 1,
-            servers: HashMap::new(),
+            servers: FastMap::default(),
             last_list_ok: None,
             lists: 0,
             last_list_error: None,

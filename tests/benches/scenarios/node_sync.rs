@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Node;
-use kamatera_nodegroups::{CloudConfig, NodeTemplate};
+use kamatera_nodegroups::CloudConfig;
 use kamatera_provider_grpc::node_sync::{self, NodeSyncMetrics, NodeSyncSettings};
 use kube::api::{Api, ListParams};
 use serde::{Deserialize, Serialize};
@@ -91,7 +91,12 @@ fn nodes(config: &CloudConfig, params: &Params) -> Vec<serde_json::Value> {
     let labels: BTreeMap<String, BTreeMap<String, String>> = config
         .node_groups
         .iter()
-        .map(|(name, group)| (name.clone(), NodeTemplate::cloud_labels(group)))
+        .map(|(name, group)| {
+            (
+                name.clone(),
+                kamatera_nodegroups::template::node_sync_labels(group),
+            )
+        })
         .collect();
     let stride = params.nodes / params.missing.max(1);
     (0..params.nodes)
