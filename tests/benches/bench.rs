@@ -9,6 +9,10 @@
 //! only `target/bench/results.json`. `--growth-child`, `--idle-child` and
 //! `--node-sync-child` are how the bench re-executes itself for the scenarios measured in a
 //! child process (5 to 8); they are not meant to be typed.
+//!
+//! `KAMATERA_BENCH_CHILD_WRAPPER='valgrind --tool=callgrind'` (any command and arguments)
+//! runs each measuring child under that command, for instruction counts or heap profiles
+//! of the provider alone.
 
 // A failed setup should abort the bench loudly, not produce a half-filled table.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
