@@ -57,6 +57,7 @@ fn mtls(ca: &Ca) -> TlsSettings {
         cert_pem: cert.into_bytes(),
         key_pem: key.into_bytes(),
         client_ca_pem: Some(ca.pem.clone().into_bytes()),
+        reload: None,
     }
 }
 
@@ -145,6 +146,7 @@ async fn tls_without_client_ca_serves_clients_without_certificates() {
             cert_pem: cert.into_bytes(),
             key_pem: key.into_bytes(),
             client_ca_pem: None,
+            reload: None,
         },
         ..Setup::default()
     }
@@ -219,6 +221,7 @@ async fn an_unusable_key_fails_the_start_instead_of_serving_plaintext() {
             key_pem: b"-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
                 .to_vec(),
             client_ca_pem: Some(ca.pem.clone().into_bytes()),
+            reload: None,
         },
         engine: engine_options(),
         api_timeout: Duration::from_secs(1),
@@ -241,7 +244,7 @@ async fn an_unusable_key_fails_the_start_instead_of_serving_plaintext() {
     .await
     .expect("serve returns at once");
     assert!(
-        matches!(result, Err(ServeError::Grpc(_))),
+        matches!(result, Err(ServeError::Tls(_))),
         "expected a start-up error, got {result:?}"
     );
 }

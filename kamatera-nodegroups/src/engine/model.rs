@@ -61,6 +61,9 @@ pub struct InstanceView {
     pub state: InstanceState,
     /// Set when the instance failed (only meaningful while Creating for CA).
     pub error: Option<InstanceError>,
+    /// When the engine began tracking the instance: its scale-up, or the list in which
+    /// this engine first found the server (after a restart, that list). For status output.
+    pub since: Instant,
 }
 
 /// Identity of an instance inside the engine (servers being created have no server id yet).
