@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kamatera_nodegroups::engine::{ErrorClass, InstanceState};
+use kamatera_nodegroups::engine::InstanceState;
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
@@ -59,7 +59,7 @@ impl StatusService {
                         error_class: instance
                             .error
                             .as_ref()
-                            .map(|e| class_name(e.class).to_owned())
+                            .map(|e| e.class.label().to_owned())
                             .unwrap_or_default(),
                         error_message: instance
                             .error
@@ -96,13 +96,6 @@ fn state_name(state: InstanceState) -> &'static str {
         InstanceState::Creating => "creating",
         InstanceState::Running => "running",
         InstanceState::Deleting => "deleting",
-    }
-}
-
-fn class_name(class: ErrorClass) -> &'static str {
-    match class {
-        ErrorClass::OutOfResources => "out_of_resources",
-        ErrorClass::Other => "other",
     }
 }
 

@@ -247,6 +247,9 @@ pub async fn run(
     };
     let reconcile_interval = config.engine.reconcile_interval;
     let mut metrics = Metrics::new();
+    metrics
+        .grpc
+        .start_groups(config.cloud_config.node_groups.keys());
     let client = api_client(&config.cloud_config, config.api_timeout, &metrics)?;
     let groups = config.cloud_config.node_groups.len();
     let background = Background::start(

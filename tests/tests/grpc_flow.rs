@@ -251,7 +251,7 @@ async fn cleanup_stops_background_work_and_refresh_restarts_it() {
     assert_eq!(http_get(provider.url("/readyz")).await.0, 200);
     let (_, metrics) = http_get(provider.url("/metrics")).await;
     assert!(
-        metrics.contains("kamatera_provider_background_running 0.0"),
+        metrics.contains("kamatera_background_running 0.0"),
         "{metrics}"
     );
     // Scale requests would be recorded in an engine nobody drives: refused until Refresh.
@@ -279,7 +279,7 @@ async fn cleanup_stops_background_work_and_refresh_restarts_it() {
     assert!(lists(&provider) > before);
     let (_, metrics) = http_get(provider.url("/metrics")).await;
     assert!(
-        metrics.contains("kamatera_provider_background_running 1.0"),
+        metrics.contains("kamatera_background_running 1.0"),
         "{metrics}"
     );
     ca.node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {

@@ -23,6 +23,16 @@ pub enum ErrorClass {
     Other,
 }
 
+impl ErrorClass {
+    /// `out_of_resources` or `other`, for metrics and status output.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorClass::OutOfResources => "out_of_resources",
+            ErrorClass::Other => "other",
+        }
+    }
+}
+
 /// Why an instance failed. Codes are stable; messages are for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceError {
