@@ -16,6 +16,7 @@
 //! | [`background`] | the engine and its reconciler task (stopped by `Cleanup`) |
 //! | [`tls`] | plaintext, TLS or mTLS |
 //! | [`inspect`] | the read-only status service and the `status` command's rendering |
+//! | [`online_check`] | `check-config --online`: the config against the API's server options |
 //! | [`http`] | `/healthz`, `/readyz`, `/metrics` |
 //! | [`metrics`] | Prometheus metrics |
 //! | [`logging`] | text or JSON logs |
@@ -29,6 +30,7 @@ pub mod inspect;
 pub mod logging;
 pub mod metrics;
 pub mod node_sync;
+pub mod online_check;
 pub mod pb;
 pub mod serve;
 pub mod service;

@@ -149,21 +149,29 @@ fn api_client(
     timeout: Duration,
     metrics: &Metrics,
 ) -> Result<Client, ServeError> {
+    client_builder(config, timeout)?
+        .observer(metrics.api.clone())
+        .build()
+        .map_err(ServeError::Client)
+}
+
+/// A Kamatera API client builder for `config` (credentials, URL, timeout, user agent).
+pub fn client_builder(
+    config: &CloudConfig,
+    timeout: Duration,
+) -> Result<kamatera_api::ClientBuilder, ServeError> {
     let credentials = config
         .credentials
         .as_ref()
         .ok_or(ServeError::NoCredentials)?;
-    Client::builder()
+    Ok(Client::builder()
         .base_url(config.api_url.clone())
         .credentials(credentials.client_id.clone(), credentials.secret.clone())
         .timeout(timeout)
         .user_agent(concat!(
             "kamatera-provider-grpc/",
             env!("CARGO_PKG_VERSION")
-        ))
-        .observer(metrics.api.clone())
-        .build()
-        .map_err(ServeError::Client)
+        )))
 }
 
 /// Keeps the gRPC health status of the service in step with readiness.
