@@ -411,3 +411,32 @@ async fn renewed_certificates_are_used_for_new_connections_and_bad_ones_are_igno
     );
     provider.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn status_works_over_mutual_tls_and_needs_the_client_certificate() {
+    use kamatera_provider_grpc::inspect::{Target, TargetTls, fetch};
+
+    let ca = Ca::new("provider-ca");
+    let provider = Setup {
+        tls: mtls(&ca),
+        ..Setup::default()
+    }
+    .start()
+    .await;
+    let target = |identity: Option<(String, String)>| Target {
+        address: provider.grpc.to_string(),
+        tls: Some(TargetTls {
+            ca_pem: ca.pem.clone().into_bytes(),
+            identity: identity.map(|(cert, key)| (cert.into_bytes(), key.into_bytes())),
+            server_name: "localhost".into(),
+        }),
+        timeout: Duration::from_secs(5),
+    };
+    let status = fetch(&target(Some(ca.client()))).await.unwrap();
+    assert_eq!(status.node_groups.len(), 3);
+    assert!(
+        fetch(&target(None)).await.is_err(),
+        "served without a client certificate"
+    );
+    provider.stop().await.unwrap();
+}
