@@ -281,4 +281,49 @@ mod tests {
         assert_eq!(args.reconcile_interval, Duration::from_secs(2));
         assert_eq!(args.stale_after, Some(Duration::from_secs(60)));
     }
+
+    #[test]
+    fn status_and_online_check_parse_their_flags() {
+        let cli = Cli::try_parse_from(["kamatera-provider-grpc", "status"]).unwrap();
+        let Command::Status(args) = cli.command else {
+            panic!("not status");
+        };
+        assert_eq!(args.address, "127.0.0.1:8086");
+        assert_eq!(args.output, Format::Text);
+        assert_eq!(args.tls_server_name, "localhost");
+        assert!(args.tls_cert.is_none() && args.tls_client_ca.is_none());
+
+        let cli = Cli::try_parse_from([
+            "kamatera-provider-grpc",
+            "check-config",
+            "--cloud-config",
+            "-",
+            "--online",
+            "--api-timeout",
+            "5s",
+        ])
+        .unwrap();
+        let Command::CheckConfig(args) = cli.command else {
+            panic!("not check-config");
+        };
+        assert!(args.online);
+        assert_eq!(args.cloud_config, PathBuf::from("-"));
+        assert_eq!(args.api_timeout, Duration::from_secs(5));
+
+        let cli = Cli::try_parse_from([
+            "kamatera-provider-grpc",
+            "serve",
+            "--cloud-config",
+            "c.ini",
+            "--insecure",
+            "--tls-reload-interval",
+            "1m",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        assert!(args.insecure);
+        assert_eq!(args.tls_reload_interval, Duration::from_secs(60));
+    }
 }

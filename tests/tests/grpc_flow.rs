@@ -191,6 +191,20 @@ async fn scale_up_and_down_like_cluster_autoscaler() {
             .any(|s| s.name == "control-plane-1")
     );
 
+    // The scale counters saw three up and three down in ng1, nothing in ng2.
+    let (_, metrics) = http_get(provider.url("/metrics")).await;
+    for series in [
+        r#"kamatera_scale_up_instances_total{node_group="ng1"} 3"#,
+        r#"kamatera_scale_down_instances_total{node_group="ng1"} 3"#,
+        r#"kamatera_scale_up_instances_total{node_group="ng2"} 0"#,
+        r#"kamatera_scale_down_instances_total{node_group="ng2"} 0"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == series),
+            "{series} missing from\n{metrics}"
+        );
+    }
+
     provider.stop().await.unwrap();
 }
 
