@@ -432,8 +432,21 @@ async fn status_works_over_mutual_tls_and_needs_the_client_certificate() {
         }),
         timeout: Duration::from_secs(5),
     };
+    // A client stalled half-way into its TLS handshake holds up no one: handshakes run
+    // each in its own task.
+    let mut stalled = tokio::net::TcpStream::connect(provider.grpc).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stalled, &[0x16, 0x03, 0x01, 0x00, 0x40])
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
     let status = fetch(&target(Some(ca.client()))).await.unwrap();
     assert_eq!(status.node_groups.len(), 3);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(stalled);
     assert!(
         fetch(&target(None)).await.is_err(),
         "served without a client certificate"
