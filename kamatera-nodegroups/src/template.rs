@@ -53,6 +53,24 @@ const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
 
 impl NodeTemplate {
+    /// The template labels of `group` that the kubelet does not set by itself: the
+    /// instance type, the region and the group's `template-label`s (which win on the same
+    /// key). A cloud controller manager would put these on a real node; node sync does so
+    /// for the Nodes of managed servers, so that a real node matches the template
+    /// cluster-autoscaler scaled up for.
+    pub fn cloud_labels(group: &NodeGroupConfig) -> BTreeMap<String, String> {
+        let server = &group.server;
+        let mut cloud = BTreeMap::from([
+            (
+                labels::INSTANCE_TYPE.to_owned(),
+                format!("{}-{}", server.cpu, server.ram_mb),
+            ),
+            (labels::REGION.to_owned(), server.datacenter.clone()),
+        ]);
+        cloud.extend(group.template.labels.clone());
+        cloud
+    }
+
     /// Builds the template of `group`, naming the node `node_name`.
     pub fn for_group(group: &NodeGroupConfig, node_name: &str) -> Self {
         let server = &group.server;
@@ -78,13 +96,8 @@ impl NodeTemplate {
             (labels::OS.to_owned(), "linux".to_owned()),
             (labels::ARCH.to_owned(), "amd64".to_owned()),
             (labels::HOSTNAME.to_owned(), node_name.to_owned()),
-            (
-                labels::INSTANCE_TYPE.to_owned(),
-                format!("{}-{}", server.cpu, server.ram_mb),
-            ),
-            (labels::REGION.to_owned(), server.datacenter.clone()),
         ]);
-        all_labels.extend(group.template.labels.clone());
+        all_labels.extend(Self::cloud_labels(group));
         Self {
             name: node_name.to_owned(),
             labels: all_labels,
@@ -92,5 +105,49 @@ impl NodeTemplate {
             capacity,
             allocatable,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::config::{CloudConfig, empty_env};
+
+    fn group(extra: &str) -> NodeGroupConfig {
+        let text = format!(
+            "[global]\ncluster-name = c\ndefault-datacenter = IL\ndefault-image = i\n\
+             default-cpu = 4B\ndefault-ram = 8192\ndefault-disk = size=10\n\
+             default-network = name=wan\ndefault-script-base64 = IyEvYmluL2Jhc2gK\n\
+             [nodegroup \"g\"]\n{extra}\n"
+        );
+        let mut config = CloudConfig::parse(&text, "t.ini", &empty_env).unwrap();
+        config.node_groups.remove("g").unwrap()
+    }
+
+    #[test]
+    fn cloud_labels_are_the_template_labels_the_kubelet_does_not_set() {
+        let g =
+            group("template-label = pool=web\ntemplate-label = topology.kubernetes.io/region=EU");
+        let cloud = NodeTemplate::cloud_labels(&g);
+        assert_eq!(
+            cloud,
+            BTreeMap::from([
+                (labels::INSTANCE_TYPE.to_owned(), "4B-8192".to_owned()),
+                // A template-label wins over the built-in value.
+                (labels::REGION.to_owned(), "EU".to_owned()),
+                ("pool".to_owned(), "web".to_owned()),
+            ])
+        );
+        let template = NodeTemplate::for_group(&g, "n1");
+        for (key, value) in &cloud {
+            assert_eq!(template.labels.get(key), Some(value), "{key}");
+        }
+        let kubelet: Vec<_> = template
+            .labels
+            .keys()
+            .filter(|key| !cloud.contains_key(*key))
+            .collect();
+        assert_eq!(kubelet, [labels::ARCH, labels::HOSTNAME, labels::OS]);
     }
 }

@@ -823,3 +823,74 @@ fn clear_text_api_urls_pass_only_to_loopback_or_when_allowed() {
         Some(line_of(&text, "kamatera-api-url = http://10.0.0.5:8080"))
     );
 }
+
+#[test]
+fn a_bad_default_is_reported_even_when_every_group_sets_its_own_value() {
+    // Single-valued defaults, and list defaults that a group's own list replaces.
+    for (bad_default, own_value) in [
+        ("default-max-size = 2a", "max-size = 3"),
+        ("default-min-size = -1", "min-size = 0"),
+        ("default-cpu = 2X", "cpu = 4B"),
+        ("default-managed = perhaps", "managed = true"),
+        ("default-max-pods = 0", "max-pods = 50"),
+        (
+            "default-kube-reserved-memory = lots",
+            "kube-reserved-memory = 1Gi",
+        ),
+        (
+            "default-scale-down-unneeded-time = soon",
+            "scale-down-unneeded-time = 5m",
+        ),
+        ("default-hourly-price = cheap", "hourly-price = 0.05"),
+        ("default-disk = size=huge", "disk = size=50"),
+        ("default-network = colour=blue", "network = name=wan"),
+    ] {
+        let text = file_with(
+            bad_default,
+            &format!("{own_value}\n[nodegroup \"ng2\"]\n{own_value}"),
+        );
+        let problems = problems_in(&text);
+        let key = bad_default.split(" = ").next().unwrap();
+        let at_default: Vec<_> = problems
+            .iter()
+            .filter(|p| p.key.as_deref() == Some(key))
+            .collect();
+        assert_eq!(at_default.len(), 1, "{bad_default}: {problems:#?}");
+        assert_eq!(at_default[0].section, GLOBAL_SECTION, "{bad_default}");
+        assert_eq!(
+            at_default[0].line,
+            Some(line_of(&text, bad_default)),
+            "{bad_default}"
+        );
+        assert!(
+            at_default[0].message.contains("invalid value"),
+            "{bad_default}: {}",
+            at_default[0].message
+        );
+        // Nothing else is wrong with the file.
+        assert_eq!(problems.len(), 1, "{bad_default}: {problems:#?}");
+        let shown = parse(&text).unwrap_err().to_string();
+        assert!(
+            shown.contains(&format!(
+                "cloud-config.ini:{}: ",
+                at_default[0].line.unwrap()
+            )),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
+fn defaults_that_only_disagree_with_each_other_are_left_to_the_groups() {
+    // Each default is valid by itself; a group that overrides them never meets the
+    // combination, so the file is accepted.
+    let text = file_with(
+        "default-min-size = 5\ndefault-max-size = 3\ndefault-kube-reserved-cpu = 4000m",
+        "min-size = 0\nmax-size = 3\ncpu = 8A\nkube-reserved-cpu = 500m",
+    );
+    let config = parse_ok(&text);
+    assert_eq!(config.node_groups["ng1"].max_size, 3);
+    // Inherited, the same combination is still an error of the group.
+    let inherited = file_with("default-min-size = 5\ndefault-max-size = 3", "");
+    assert!(!problems_in(&inherited).is_empty());
+}

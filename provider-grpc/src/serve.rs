@@ -258,6 +258,13 @@ pub async fn run(
     metrics
         .grpc
         .start_groups(config.cloud_config.node_groups.keys());
+    // Per-group node sync counters at zero too, so every documented metric is on
+    // /metrics from the start (node sync on or off).
+    for group in config.cloud_config.node_groups.keys() {
+        let labels = [("node_group", group.clone())];
+        drop(metrics.node_sync.labels_patched.get_or_create(&labels));
+        drop(metrics.node_sync.label_conflicts.get_or_create(&labels));
+    }
     let client = api_client(&config.cloud_config, config.api_timeout, &metrics)?;
     let groups = config.cloud_config.node_groups.len();
     let background = Background::start(

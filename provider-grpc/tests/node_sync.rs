@@ -30,8 +30,34 @@ const MANAGED_3: &str = "k8s-ng1-aaaaaaaaaa3";
 const PARKED: &str = "k8s-ng1-ppppppppp01";
 const PARKED_2: &str = "k8s-ng1-ppppppppp02";
 
+/// The labels node sync adds for group `ng1` (instance type `<cpu>-<ram>`, region = the
+/// datacenter), as its template advertises them.
+const TEMPLATE_LABELS: [(&str, &str); 2] = [
+    ("node.kubernetes.io/instance-type", "2A-4096"),
+    ("topology.kubernetes.io/region", "IL"),
+];
+
 fn id(name: &str) -> String {
     format!("kamatera://{name}")
+}
+
+/// [`TEMPLATE_LABELS`] as a JSON object.
+fn template_labels() -> Value {
+    TEMPLATE_LABELS
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), json!(value)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// A Ready Node of a managed server with its provider id and the template's labels set:
+/// nothing for node sync to do.
+fn complete_node(name: &str) -> Value {
+    let mut complete = node(name, Some(&id(name)), "True");
+    for (key, value) in TEMPLATE_LABELS {
+        complete["metadata"]["labels"][key] = json!(value);
+    }
+    complete
 }
 
 /// Polls `done` every few milliseconds for up to five seconds.
@@ -51,7 +77,6 @@ fn settings(action: ParkedNodeAction) -> NodeSyncSettings {
         request_timeout: Duration::from_secs(2),
         retry_min_delay: Duration::from_millis(5),
         retry_max_delay: Duration::from_millis(20),
-        retry_attempts: 6,
     }
 }
 
@@ -93,6 +118,11 @@ struct World {
 
 impl World {
     async fn new() -> Self {
+        Self::with_group_keys("").await
+    }
+
+    /// A world whose group `ng1` has these extra keys.
+    async fn with_group_keys(extra: &str) -> Self {
         let (url, sim) =
             Simulator::start(SimConfig::default().with_credentials("sim-id", "sim-secret"))
                 .await
@@ -115,6 +145,7 @@ min-size = 0
 max-size = 5
 name-prefix = k8s-ng1
 poweroff-on-scale-down = true
+{extra}
 "
         );
         let config = Arc::new(CloudConfig::parse(&text, "test.ini", &empty_env).unwrap());
@@ -249,8 +280,8 @@ async fn should_set_the_provider_id_of_a_managed_node_without_one() {
     w.seed_managed(MANAGED_3);
     w.pass().await;
     w.kube.add_node(node(MANAGED, None, "True"));
-    w.kube
-        .add_node(node(MANAGED_2, Some(&id(MANAGED_2)), "True"));
+    // Complete already: provider id and the template's labels.
+    w.kube.add_node(complete_node(MANAGED_2));
     w.start(settings(ParkedNodeAction::Delete));
 
     wait_for("the provider id patch", || {
@@ -269,6 +300,8 @@ async fn should_set_the_provider_id_of_a_managed_node_without_one() {
         patch.query
     );
     assert_eq!(patch.body["spec"], json!({"providerID": id(MANAGED)}));
+    // The same patch brings the labels the group's template advertises.
+    assert_eq!(patch.body["metadata"]["labels"], template_labels());
     // The patch only applies to the Node version it was planned from.
     assert!(patch.body["metadata"]["resourceVersion"].is_string());
     wait_for("the counter", || {
@@ -758,4 +791,257 @@ async fn serve_runs_node_sync_and_exports_its_metrics() {
         .unwrap()
         .unwrap();
     std::fs::remove_file(&kubeconfig).unwrap();
+}
+
+/// Requests other than watches (lists, reads and writes).
+fn non_watch_requests(kube: &FakeKube) -> usize {
+    kube.requests()
+        .iter()
+        .filter(|r| {
+            !r.query
+                .split('&')
+                .any(|p| p == "watch=true" || p == "watch=1")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn should_not_let_a_failing_node_delay_another_nodes_patch() {
+    let mut w = World::new().await;
+    for name in [MANAGED, MANAGED_2, MANAGED_3] {
+        w.seed_managed(name);
+    }
+    w.pass().await;
+    // One Node's patches keep failing, another's never answer.
+    w.kube.fail_writes_to(MANAGED, 500);
+    w.kube.hang_patches_of(MANAGED_3);
+    w.kube.add_node(node(MANAGED, None, "True"));
+    w.kube.add_node(node(MANAGED_3, None, "True"));
+    // Wide enough that a loaded machine still patches the other Node well within it.
+    let min_delay = Duration::from_millis(600);
+    let request_timeout = Duration::from_secs(3);
+    w.start(NodeSyncSettings {
+        retry_min_delay: min_delay,
+        retry_max_delay: Duration::from_millis(900),
+        request_timeout,
+        // Resyncs far more often than the failing Node's backoff allows a retry.
+        ..settings(ParkedNodeAction::Delete)
+    });
+    wait_for("the failing and the hanging patch", || {
+        !w.kube.requests_to(MANAGED).is_empty() && !w.kube.requests_to(MANAGED_3).is_empty()
+    })
+    .await;
+
+    // A Node that registers now is patched at once: it waits neither for the failing
+    // Node's retries nor for the hanging request.
+    let added = Instant::now();
+    w.kube.add_node(node(MANAGED_2, None, "True"));
+    wait_for("the other node's patch", || {
+        w.provider_id(MANAGED_2) == Some(id(MANAGED_2))
+    })
+    .await;
+    let took = added.elapsed();
+    assert!(
+        took < min_delay && took < request_timeout,
+        "the patch took {took:?}"
+    );
+    assert_eq!(w.writes_to(MANAGED_2), 1);
+
+    // The failing Node is tried again and again, each time after its own growing delay,
+    // not at every resync.
+    wait_for("three tries of the failing node", || {
+        w.kube.requests_to(MANAGED).len() >= 3
+    })
+    .await;
+    let tries = w.kube.requests_to(MANAGED);
+    assert!(
+        tries.iter().all(|r| r.method == Method::PATCH),
+        "{tries:#?}"
+    );
+    for pair in tries.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        assert!(gap >= min_delay, "retried after {gap:?}");
+    }
+    assert!(count(&w.metrics.api_errors) >= 3);
+    assert_eq!(w.provider_id(MANAGED), None);
+
+    // Once the API accepts it, the next try succeeds.
+    w.kube.heal(MANAGED);
+    wait_for("the patch after healing", || {
+        w.provider_id(MANAGED) == Some(id(MANAGED))
+    })
+    .await;
+    // Shutdown is prompt even with a request still hanging.
+    assert_eq!(w.provider_id(MANAGED_3), None);
+    let stopping = Instant::now();
+    w.stop().await;
+    assert!(stopping.elapsed() < Duration::from_millis(800));
+}
+
+#[tokio::test]
+async fn should_make_no_request_while_nothing_changes() {
+    let mut w = World::new().await;
+    w.seed_managed(MANAGED);
+    w.seed_managed(MANAGED_2);
+    w.seed_managed(MANAGED_3);
+    w.seed_parked(PARKED);
+    w.pass().await;
+    // A Node to complete, a complete one, one with a foreign provider id, a parked
+    // server's Node that is still Ready, and a Node that is not ours.
+    w.kube.add_node(node(MANAGED, None, "True"));
+    w.kube.add_node(complete_node(MANAGED_2));
+    w.kube.add_node(node(MANAGED_3, Some("rke2://x"), "True"));
+    w.kube.add_node(node(PARKED, Some(&id(PARKED)), "True"));
+    w.kube.add_node(node("control-plane-1", None, "True"));
+    w.start(settings(ParkedNodeAction::Delete));
+    wait_for("the patch", || w.provider_id(MANAGED).is_some()).await;
+    wait_for("the patch's own watch event", || {
+        count(&w.metrics.resyncs) >= 2
+    })
+    .await;
+    let before = non_watch_requests(&w.kube);
+    let seen = count(&w.metrics.resyncs);
+    wait_for("ten more resyncs", || {
+        count(&w.metrics.resyncs) >= seen + 10
+    })
+    .await;
+    assert_eq!(
+        non_watch_requests(&w.kube),
+        before,
+        "{:#?}",
+        &w.kube.requests()[before..]
+    );
+    assert_eq!(
+        before,
+        2,
+        "one list and one patch: {:#?}",
+        w.kube.requests()
+    );
+    assert_eq!(count(&w.metrics.provider_id_mismatches), 1);
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn should_give_managed_nodes_the_labels_their_template_advertises() {
+    let mut w = World::with_group_keys(
+        "template-label = pool=web\ntemplate-label = example.com/tier=frontend",
+    )
+    .await;
+    let registry = {
+        let mut registry = prometheus_client::registry::Registry::default();
+        w.metrics.register(&mut registry);
+        registry
+    };
+    w.seed_managed(MANAGED);
+    w.seed_managed(MANAGED_2);
+    w.seed_managed(MANAGED_3);
+    w.pass().await;
+    // As a kubelet registers it: its own labels only.
+    let mut fresh = node(MANAGED, None, "True");
+    fresh["metadata"]["labels"]["kubernetes.io/os"] = json!("linux");
+    fresh["metadata"]["labels"]["kubernetes.io/arch"] = json!("amd64");
+    w.kube.add_node(fresh);
+    // Provider id set by the kubelet; the region and a template label set by hand to
+    // other values, which must stay.
+    let mut odd = node(MANAGED_2, Some(&id(MANAGED_2)), "True");
+    odd["metadata"]["labels"]["topology.kubernetes.io/region"] = json!("EU");
+    odd["metadata"]["labels"]["pool"] = json!("batch");
+    w.kube.add_node(odd);
+    w.start(settings(ParkedNodeAction::Delete));
+
+    // The fresh Node now carries every label the template advertises (its host name is
+    // its own).
+    wait_for("the fresh node's labels", || {
+        w.kube
+            .node(MANAGED)
+            .is_some_and(|n| n["metadata"]["labels"]["pool"] == json!("web"))
+    })
+    .await;
+    let template = w.engine.template("ng1").unwrap();
+    let stored = w.kube.node(MANAGED).unwrap();
+    for (key, value) in &template.labels {
+        if key == "kubernetes.io/hostname" {
+            assert_eq!(stored["metadata"]["labels"][key], json!(MANAGED));
+        } else {
+            assert_eq!(stored["metadata"]["labels"][key], json!(value), "{key}");
+        }
+    }
+    assert_eq!(stored["spec"]["providerID"], json!(id(MANAGED)));
+    // In one patch with the provider id.
+    assert_eq!(w.writes_to(MANAGED), 1);
+
+    // The other Node gets the missing labels only; the different values stay.
+    wait_for("the other node's labels", || {
+        w.kube.node(MANAGED_2).is_some_and(|n| {
+            n["metadata"]["labels"]["node.kubernetes.io/instance-type"] == json!("2A-4096")
+        })
+    })
+    .await;
+    let other = w.kube.node(MANAGED_2).unwrap();
+    assert_eq!(
+        other["metadata"]["labels"]["topology.kubernetes.io/region"],
+        json!("EU")
+    );
+    assert_eq!(other["metadata"]["labels"]["pool"], json!("batch"));
+    assert_eq!(
+        other["metadata"]["labels"]["example.com/tier"],
+        json!("frontend")
+    );
+    let patches = w.kube.requests_to(MANAGED_2);
+    assert_eq!(patches.len(), 1, "{patches:#?}");
+    assert_eq!(
+        patches[0].body["metadata"]["labels"],
+        json!({"node.kubernetes.io/instance-type": "2A-4096", "example.com/tier": "frontend"})
+    );
+    assert!(
+        patches[0].body.get("spec").is_none(),
+        "{:#?}",
+        patches[0].body
+    );
+
+    // Two conflicts, each counted (and logged) once however often the Node is checked.
+    let seen = count(&w.metrics.resyncs);
+    wait_for("some resyncs", || count(&w.metrics.resyncs) >= seen + 3).await;
+    let conflicts = w
+        .metrics
+        .label_conflicts
+        .get_or_create(&[("node_group", "ng1".to_owned())])
+        .get();
+    assert_eq!(conflicts, 2);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains("kamatera_node_sync_label_conflicts_total{node_group=\"ng1\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kamatera_node_sync_labels_patched_total{node_group=\"ng1\"} 2"),
+        "{text}"
+    );
+    assert_eq!(w.writes_to(MANAGED_2), 1);
+
+    // A Node registering later, with a foreign provider id, is not touched at all.
+    w.kube
+        .add_node(node(MANAGED_3, Some("rke2://k8s-ng1-aaaaaaaaaa3"), "True"));
+    wait_for("the mismatch", || {
+        count(&w.metrics.provider_id_mismatches) == 1
+    })
+    .await;
+    assert_eq!(w.writes_to(MANAGED_3), 0);
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn should_stop_promptly_when_the_nodes_were_never_listed() {
+    let mut w = World::new().await;
+    w.kube.fail_next(Call::List, 500, 10_000);
+    w.start(settings(ParkedNodeAction::Delete));
+    wait_for("a failed list", || {
+        count(&w.metrics.api_errors) >= 1 && w.kube.pending_faults(Call::List) < 10_000
+    })
+    .await;
+    let stopping = Instant::now();
+    w.stop().await;
+    assert!(stopping.elapsed() < Duration::from_secs(1));
+    assert!(w.kube.writes().is_empty());
 }

@@ -11,8 +11,14 @@ mod api_scenarios;
 mod api_vs_sim;
 /// Every benchmark scenario at a tiny size, so the suite cannot rot.
 mod bench_smoke;
-/// The shipped examples: cloud config, Kubernetes manifests, init scripts, Dockerfile.
+/// The Kubernetes deploy kit, built as kustomize builds it and cross-checked.
+mod deploy_kit;
+/// The shipped examples: cloud config and init scripts.
 mod examples;
+/// The example values for the official cluster-autoscaler Helm chart.
+mod helm_values;
+/// Dockerfile, release and CI workflows, LICENSE and CHANGELOG.
+mod release;
 
 /// The provider served in-process for the gRPC tests.
 mod grpc_support;

@@ -42,6 +42,9 @@ struct Located<'a> {
 struct Resolver<'a> {
     raw: &'a RawConfig,
     problems: Vec<ConfigProblem>,
+    /// Set while checking the `[global]` defaults on their own (see [`check_defaults`]):
+    /// only values that are wrong by themselves are reported then.
+    defaults_only: bool,
 }
 
 fn api_reason(error: kamatera_api::Error) -> String {
@@ -59,6 +62,10 @@ fn last_set(values: Option<&Vec<RawValue>>) -> Option<&RawValue> {
 
 impl<'a> Resolver<'a> {
     fn push(&mut self, line: Option<usize>, section: &str, key: Option<&str>, message: String) {
+        if self.defaults_only {
+            // Missing keys and conflicts between settings belong to real groups.
+            return;
+        }
         self.problems.push(ConfigProblem {
             line,
             section: section.to_owned(),
@@ -79,7 +86,12 @@ impl<'a> Resolver<'a> {
         } else {
             format!("invalid value {:?}: {reason}", value.text)
         };
-        self.push(value.line, &section, Some(value.key), message);
+        self.problems.push(ConfigProblem {
+            line: value.line,
+            section,
+            key: Some(value.key.to_owned()),
+            message,
+        });
     }
 
     /// Parses a located value, reporting failures.
@@ -873,7 +885,12 @@ impl<'a> Resolver<'a> {
             .single(group, Setting::SshKey)
             .map(|v| v.text.to_owned());
         let script = self.script(group);
-        let template = self.template(group, cpu, ram_mb);
+        // A reservation is checked against the machine of a real group only.
+        let template = if self.defaults_only {
+            self.template(group, None, None)
+        } else {
+            self.template(group, cpu, ram_mb)
+        };
         let hourly_price = self.optional(group, Setting::HourlyPrice, validate::parse_price);
         let autoscaling = self.autoscaling(group);
 
@@ -924,6 +941,26 @@ impl ClusterLevel {
     }
 }
 
+/// Problems of `[global]` default values that are invalid by themselves. A default that
+/// every group overrides is never read for a group, yet a bad value is still a mistake in
+/// the file (the in-tree provider's reader rejects it too), so every default is parsed
+/// once as if a group without keys of its own inherited it. A default that some group
+/// does inherit is reported again here in the same words; [`resolve`] keeps one copy.
+fn check_defaults(raw: &RawConfig, filter_name_prefix: Option<&str>) -> Vec<ConfigProblem> {
+    let inherits_everything = RawGroup {
+        name: String::new(),
+        line: raw.global.line,
+        values: BTreeMap::new(),
+    };
+    let mut checker = Resolver {
+        raw,
+        problems: Vec::new(),
+        defaults_only: true,
+    };
+    checker.group(&inherits_everything, None, filter_name_prefix);
+    checker.problems
+}
+
 /// Turns raw sections into the resolved config, or every problem found.
 pub(crate) fn resolve(
     raw: &RawConfig,
@@ -932,6 +969,7 @@ pub(crate) fn resolve(
     let mut resolver = Resolver {
         raw,
         problems: Vec::new(),
+        defaults_only: false,
     };
     let cluster = resolver.cluster(env);
     if let Some(cluster) = &cluster
@@ -972,6 +1010,7 @@ pub(crate) fn resolve(
         }
     }
     let mut problems = resolver.problems;
+    problems.extend(check_defaults(raw, filter_name_prefix.as_deref()));
     if problems.is_empty()
         && let Some(cluster) = cluster
     {

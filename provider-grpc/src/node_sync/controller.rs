@@ -1,25 +1,31 @@
-//! The controller loop: watches Nodes, and for each Node event (and every resync interval,
-//! for every Node) plans a change with [`decide::plan`] and carries it out with retries.
+//! The controller: kube-rs's [`Controller`] watches Nodes into a cache and calls
+//! [`reconcile`] for one Node at a time (never twice at once for the same Node, several
+//! Nodes side by side), on every change of the Node and once per resync interval for every
+//! Node. A reconcile plans with [`decide::plan`] from the cached Node and the engine's view,
+//! and makes at most one write (plus one fresh read after a conflict). A Node whose write
+//! failed is tried again after its own growing delay; other Nodes do not wait for it.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use backon::BackoffBuilder;
-use futures::StreamExt;
+use backon::{BackoffBuilder, ExponentialBackoff};
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Node, NodeSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kamatera_nodegroups::Engine;
+use kamatera_nodegroups::{Engine, NodeTemplate};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher::{self, Event};
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::decide::{self, Plan, ServerFacts};
-use super::metrics::NodeSyncMetrics;
+use super::metrics::{NodeSyncMetrics, node_group};
 use super::settings::NodeSyncSettings;
 
 /// Seconds the API server keeps one watch request open before the watcher re-watches from
@@ -30,6 +36,16 @@ pub(crate) const WATCH_TIMEOUT_SECS: u32 = 60;
 /// Field manager recorded on every patch, so `kubectl get node -o yaml --show-managed-fields`
 /// tells who changed the Node.
 const FIELD_MANAGER: &str = "kamatera-node-sync";
+
+/// Nodes reconciled at the same time at most: enough that a few slow or hanging Nodes do
+/// not hold up the rest, few enough not to flood the API server after a start with many
+/// Nodes to patch.
+const MAX_CONCURRENT_RECONCILES: u16 = 16;
+
+/// How long [`run`] waits after cancellation for the controller to wind down. Reconciles
+/// end at once on cancellation; this bounds the case of a watch that never listed (the
+/// controller holds its queue until the first list completes).
+const SHUTDOWN_BOUND: Duration = Duration::from_millis(500);
 
 /// Where the controller gets the engine from. It asks again for every plan, because the
 /// serve command may replace its engine (after cluster-autoscaler's `Cleanup`): a handle kept
@@ -62,8 +78,8 @@ where
 ///
 /// Spawn it on its own task next to the gRPC server: it only reads the engine's snapshot (as
 /// the RPCs do), never holds anything the RPCs wait for, and returns promptly once `cancel`
-/// fires, even in the middle of a retry. Failures of the Kubernetes API are counted, logged
-/// and retried; nothing makes it return early.
+/// fires, even in the middle of a request or a retry delay. Failures of the Kubernetes API
+/// are counted, logged and retried; nothing makes it return early.
 pub async fn run(
     engine: impl EngineSource,
     client: kube::Client,
@@ -72,165 +88,290 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let api: Api<Node> = Api::all(client);
-    let (store, writer) = reflector::store();
-    let events = watcher::watcher(
-        api.clone(),
-        watcher::Config::default().timeout(WATCH_TIMEOUT_SECS),
-    )
-    .default_backoff()
-    .reflect(writer);
-    let mut events = pin!(events);
-
-    let mut resync = tokio::time::interval(settings.resync_interval.max(Duration::from_millis(1)));
-    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-
-    let mut worker = Worker {
-        api,
+    info!(
+        parked_node_action = %settings.parked_node_action,
+        resync_interval = ?settings.resync_interval,
+        "node sync started"
+    );
+    let resync_interval = settings.resync_interval.max(Duration::from_millis(1));
+    let context = Arc::new(Context {
+        api: api.clone(),
         engine: Box::new(engine),
         settings,
         metrics,
-        reported: HashSet::new(),
-        superseded: HashMap::new(),
+        cancel: cancel.clone(),
+        memory: Mutex::default(),
+    });
+    let controller = Controller::new(api, watcher::Config::default().timeout(WATCH_TIMEOUT_SECS))
+        .with_config(controller::Config::default().concurrency(MAX_CONCURRENT_RECONCILES));
+    let resyncs = resync_ticks(resync_interval, controller.store(), context.clone());
+    let shutdown = {
+        let cancel = cancel.clone();
+        async move { cancel.cancelled().await }
     };
-    // The store only holds every Node once the first list finished; resyncing before that
-    // would see a partial picture (harmless, but pointless).
-    let mut listed = false;
-    info!(
-        parked_node_action = %worker.settings.parked_node_action,
-        resync_interval = ?worker.settings.resync_interval,
-        "node sync started"
-    );
-
-    loop {
-        let step = tokio::select! {
-            biased;
-            () = cancel.cancelled() => break,
-            event = events.next() => Step::Event(event.map(|e| e.map(Box::new))),
-            _ = resync.tick() => Step::Resync,
-        };
-        let work = async {
-            match step {
-                Step::Event(Some(Ok(event))) => worker.on_event(*event, &mut listed).await,
-                Step::Event(Some(Err(error))) => {
-                    // The watcher backs off (jittered, growing) and then lists or watches
-                    // again on its own; a closed stream is not an error, so this is real.
-                    worker.metrics.api_errors.inc();
-                    warn!(%error, "watching nodes failed; retrying with backoff");
-                }
-                Step::Event(None) => {
-                    // A watcher stream never ends by itself; treat it as shutdown.
-                    warn!("node watch ended unexpectedly; node sync stops");
-                    return false;
-                }
-                Step::Resync if listed => worker.resync(&store).await,
-                Step::Resync => {}
-            }
-            true
-        };
-        match cancel.run_until_cancelled(work).await {
-            Some(true) => {}
-            Some(false) | None => break,
-        }
+    let results = controller
+        .reconcile_all_on(resyncs)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, context.clone())
+        .for_each(|result| {
+            context.on_result(result);
+            std::future::ready(())
+        });
+    tokio::select! {
+        () = results => {}
+        () = async {
+            cancel.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_BOUND).await;
+        } => debug!("node sync did not wind down in time; dropping it"),
     }
     info!("node sync stopped");
 }
 
-enum Step {
-    // Boxed: a Node is large, and most loop turns carry none.
-    Event(Option<Result<Box<Event<Node>>, watcher::Error>>),
-    Resync,
+/// One tick per resync interval (the first after one interval), each asking for a check of
+/// every cached Node. A tick also forgets what the controller remembered about Nodes that
+/// are gone.
+fn resync_ticks(
+    every: Duration,
+    store: Store<Node>,
+    context: Arc<Context>,
+) -> impl Stream<Item = ()> + Send + Sync + 'static {
+    let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    futures::stream::unfold(
+        (ticks, store, context),
+        |(mut ticks, store, context)| async move {
+            ticks.tick().await;
+            let names: HashSet<String> = store
+                .state()
+                .iter()
+                .filter_map(|node| node.metadata.name.clone())
+                .collect();
+            context.memory().retain_nodes(&names);
+            context.metrics.resyncs.inc();
+            Some(((), (ticks, store, context)))
+        },
+    )
 }
 
-/// Carries out plans; the only writer of Node objects in the process.
-struct Worker {
+/// What every reconcile shares.
+struct Context {
     api: Api<Node>,
     engine: Box<dyn EngineSource>,
     settings: NodeSyncSettings,
     metrics: NodeSyncMetrics,
-    /// `(node name, provider id)` pairs already reported as mismatches, so the warning and
-    /// the counter fire once per node and value rather than on every event.
-    reported: HashSet<(String, String)>,
-    /// Node name → the resource version a successful write of ours replaced. Until the
-    /// watch delivers the result, the store still holds that old version; planning from it
-    /// again would only earn a 409.
-    superseded: HashMap<String, String>,
+    cancel: CancellationToken,
+    memory: Mutex<Memory>,
 }
 
-/// How one attempt at a Node's change ended.
-enum Attempt {
-    /// Finished (changed, nothing to do, Node gone, or a failure retrying cannot fix).
-    Done,
-    /// Read the Node again and plan again after a backoff delay.
-    Retry,
+/// What the controller remembers between reconciles, per Node name.
+#[derive(Default)]
+struct Memory {
+    /// `(node, what, value)` already reported (a provider id, or a label key, with the
+    /// value found), so the warning and the counter fire once per Node and value rather
+    /// than on every check.
+    reported: HashSet<(String, String, String)>,
+    /// Resource versions a successful write of ours replaced. Until the watch delivers the
+    /// result, the cache still holds such a version; planning from it again would only earn
+    /// a 409.
+    superseded: HashMap<String, Vec<String>>,
+    /// Nodes whose last try failed, with their backoff.
+    failing: HashMap<String, Failing>,
 }
 
-impl Worker {
-    async fn on_event(&mut self, event: Event<Node>, listed: &mut bool) {
-        match event {
-            Event::Apply(node) | Event::InitApply(node) => self.sync(node).await,
-            Event::Delete(node) => {
-                if let Some(name) = node.metadata.name.as_deref() {
-                    self.reported.retain(|(n, _)| n != name);
-                    self.superseded.remove(name);
+/// A Node whose change failed: not tried again before `retry_at` unless it changes.
+struct Failing {
+    backoff: ExponentialBackoff,
+    retry_at: Instant,
+    /// The version the failed try was planned from.
+    resource_version: Option<String>,
+}
+
+impl Memory {
+    fn retain_nodes(&mut self, names: &HashSet<String>) {
+        self.reported.retain(|(node, _, _)| names.contains(node));
+        self.superseded.retain(|node, _| names.contains(node));
+        self.failing.retain(|node, _| names.contains(node));
+    }
+
+    fn forget(&mut self, name: &str) {
+        self.reported.retain(|(node, _, _)| node != name);
+        self.superseded.remove(name);
+        self.failing.remove(name);
+    }
+
+    /// True the first time `(node, what, value)` is seen.
+    fn first_report(&mut self, node: &str, what: &str, value: &str) -> bool {
+        self.reported
+            .insert((node.to_owned(), what.to_owned(), value.to_owned()))
+    }
+}
+
+/// Why one reconcile of a Node failed; it is tried again after its backoff delay.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} on node {node} failed: {failure}")]
+pub(crate) struct ReconcileError {
+    node: String,
+    action: &'static str,
+    failure: Failure,
+}
+
+/// The reconcile of one Node: plan from the cached object, carry the plan out.
+async fn reconcile(node: Arc<Node>, context: Arc<Context>) -> Result<Action, ReconcileError> {
+    let Some(name) = node.metadata.name.clone() else {
+        return Ok(Action::await_change());
+    };
+    if let Some(action) = context.hold(&name, &node) {
+        return Ok(action);
+    }
+    match context
+        .cancel
+        .run_until_cancelled(context.sync(&name, &node))
+        .await
+    {
+        Some(Ok(())) => {
+            context.memory().failing.remove(&name);
+            Ok(Action::await_change())
+        }
+        Some(Err(error)) => Err(error),
+        // Shutting down: nothing more to do for this Node.
+        None => Ok(Action::await_change()),
+    }
+}
+
+/// After a failed reconcile: try the Node again after its next backoff delay.
+fn error_policy(node: Arc<Node>, error: &ReconcileError, context: Arc<Context>) -> Action {
+    let delay = {
+        let mut memory = context.memory();
+        let failing = memory
+            .failing
+            .entry(error.node.clone())
+            .or_insert_with(|| Failing {
+                backoff: context.settings.backoff().build(),
+                retry_at: Instant::now(),
+                resource_version: None,
+            });
+        let delay = failing
+            .backoff
+            .next()
+            .unwrap_or(context.settings.retry_max_delay);
+        failing.retry_at = Instant::now() + delay;
+        failing.resource_version = node.metadata.resource_version.clone();
+        delay
+    };
+    match error.failure.class() {
+        FailureClass::Conflict => debug!(%error, retry_in = ?delay, "node keeps changing"),
+        _ => warn!(%error, retry_in = ?delay, "node sync will try this node again"),
+    }
+    Action::requeue(delay)
+}
+
+impl Context {
+    fn memory(&self) -> MutexGuard<'_, Memory> {
+        // The memory is only a cache of reports and delays; a panic elsewhere cannot leave
+        // it in a state worse than stale.
+        self.memory.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Handles one item of the controller's output.
+    fn on_result(
+        &self,
+        result: Result<
+            (kube::runtime::reflector::ObjectRef<Node>, Action),
+            controller::Error<ReconcileError, watcher::Error>,
+        >,
+    ) {
+        match result {
+            Ok(_) => {}
+            // Logged and counted where it happened; the error policy scheduled the retry.
+            Err(controller::Error::ReconcilerFailed(..)) => {}
+            Err(controller::Error::QueueError(error)) => {
+                // The watcher backs off (jittered, growing) and then lists or watches again
+                // on its own.
+                self.metrics.api_errors.inc();
+                warn!(%error, "watching nodes failed; retrying with backoff");
+            }
+            Err(controller::Error::ObjectNotFound(object)) => {
+                // A retry or check of a Node deleted meanwhile.
+                debug!(node = %object.name, "node is gone");
+                self.memory().forget(&object.name);
+            }
+            Err(error) => warn!(%error, "node sync controller error"),
+        }
+    }
+
+    /// Whether to skip this check of `node` without any API call: when the cached version
+    /// is one our own write already replaced, or when the Node failed recently, has not
+    /// changed since, and its retry time has not come.
+    fn hold(&self, name: &str, node: &Node) -> Option<Action> {
+        let version = node.metadata.resource_version.as_ref();
+        let mut memory = self.memory();
+        if let Some(old) = memory.superseded.get(name) {
+            if version.is_some_and(|v| old.contains(v)) {
+                return Some(Action::await_change());
+            }
+            // A newer version arrived: our write is visible (or overtaken) now.
+            memory.superseded.remove(name);
+        }
+        let failing = memory.failing.get(name)?;
+        let now = Instant::now();
+        (failing.resource_version.as_ref() == version && failing.retry_at > now)
+            .then(|| Action::requeue(failing.retry_at - now))
+    }
+
+    /// Brings one Node in line with the engine's view. A conflict means the Node changed
+    /// since it was cached: it is read afresh and planned once more.
+    async fn sync(&self, name: &str, cached: &Node) -> Result<(), ReconcileError> {
+        let mut node = Cow::Borrowed(cached);
+        let mut read_afresh = false;
+        loop {
+            let Err((action, failure)) = self.attempt(name, &node).await else {
+                if read_afresh && let Some(version) = &cached.metadata.resource_version {
+                    // The cache may still hold the version from before the conflict.
+                    self.memory()
+                        .superseded
+                        .entry(name.to_owned())
+                        .or_default()
+                        .push(version.clone());
+                }
+                return Ok(());
+            };
+            self.count(name, action, &failure);
+            if failure.class() != FailureClass::Conflict || read_afresh {
+                return Err(ReconcileError {
+                    node: name.to_owned(),
+                    action,
+                    failure,
+                });
+            }
+            read_afresh = true;
+            let read = self.timed(self.api.get_opt(name)).await;
+            match read {
+                Ok(Some(fresh)) => node = Cow::Owned(fresh),
+                Ok(None) => return Ok(()),
+                Err(failure) => {
+                    self.count(name, "read node", &failure);
+                    return Err(ReconcileError {
+                        node: name.to_owned(),
+                        action: "read node",
+                        failure,
+                    });
                 }
             }
-            Event::Init => {}
-            Event::InitDone => *listed = true,
         }
     }
 
-    /// Checks every Node in the store: parking and new engine instances happen without any
-    /// Node event, and a change that gave up earlier is tried again.
-    async fn resync(&mut self, store: &Store<Node>) {
-        let nodes = store.state();
-        let names: HashSet<&str> = nodes
-            .iter()
-            .filter_map(|n| n.metadata.name.as_deref())
-            .collect();
-        // Forget reports about Nodes that are gone (a Delete event may have been missed
-        // during a re-list).
-        self.reported.retain(|(n, _)| names.contains(n.as_str()));
-        self.superseded.retain(|n, _| names.contains(n.as_str()));
-        for node in nodes {
-            self.sync(Node::clone(&node)).await;
-        }
-        self.metrics.resyncs.inc();
-    }
-
-    /// Brings one Node in line with the engine's view, retrying conflicts and transient
-    /// failures with a bounded, jittered backoff; each retry reads the Node again and plans
-    /// again, since whatever caused the failure may have changed it.
-    async fn sync(&mut self, observed: Node) {
-        let Some(name) = observed.metadata.name.clone() else {
-            return;
-        };
-        match self.superseded.get(&name) {
-            Some(old) if observed.metadata.resource_version.as_ref() == Some(old) => return,
-            // A newer version arrived: our write is visible (or overtaken) now.
-            Some(_) => {
-                self.superseded.remove(&name);
+    /// Counts a failed call.
+    fn count(&self, name: &str, action: &'static str, failure: &Failure) {
+        match failure.class() {
+            FailureClass::NotFound => {}
+            FailureClass::Conflict => {
+                self.metrics.conflicts.inc();
+                debug!(node = %name, action, "node changed meanwhile");
             }
-            None => {}
-        }
-        let mut backoff = self.settings.backoff().build();
-        let mut current = Some(observed);
-        loop {
-            let attempt = match current.take() {
-                Some(node) => self.attempt(&name, &node).await,
-                None => match self.read(&name).await {
-                    Ok(Some(node)) => self.attempt(&name, &node).await,
-                    Ok(None) => Attempt::Done,
-                    Err(()) => Attempt::Retry,
-                },
-            };
-            if let Attempt::Done = attempt {
-                return;
+            FailureClass::Transient | FailureClass::Permanent => {
+                self.metrics.api_errors.inc();
+                debug!(node = %name, action, error = %failure, "node call failed");
             }
-            let Some(delay) = backoff.next() else {
-                warn!(node = %name, "node sync gives up on this node until the next resync");
-                return;
-            };
-            tokio::time::sleep(delay).await;
         }
     }
 
@@ -241,52 +382,70 @@ impl Worker {
             // Nothing listed yet: every server would look unknown anyway; say so plainly.
             return OwnedFacts::Unknown;
         }
-        if let Some(expected) = engine.expected_provider_id(name) {
-            return OwnedFacts::Managed(expected);
+        let prefix = &engine.config().provider_id_prefix;
+        if let Some(group) = engine.node_group_for_node("", name) {
+            let labels = engine
+                .group_config(&group)
+                .map(NodeTemplate::cloud_labels)
+                .unwrap_or_default();
+            return OwnedFacts::Managed {
+                provider_id: kamatera_nodegroups::naming::provider_id(prefix, name),
+                group,
+                labels,
+            };
         }
         if engine.parked_servers().iter().any(|n| n == name) {
-            let prefix = &engine.config().provider_id_prefix;
             return OwnedFacts::Parked(kamatera_nodegroups::naming::provider_id(prefix, name));
         }
         OwnedFacts::Unknown
     }
 
-    async fn attempt(&mut self, name: &str, node: &Node) -> Attempt {
+    /// Plans and carries out one change. `Ok` when done (changed, nothing to do, or the Node
+    /// is gone); otherwise the failed action and why.
+    async fn attempt(&self, name: &str, node: &Node) -> Result<(), (&'static str, Failure)> {
         let facts = self.facts(name);
-        match decide::plan(node, facts.borrow(), self.settings.parked_node_action) {
-            Plan::Nothing => Attempt::Done,
+        let plan = decide::plan(node, facts.borrow(), self.settings.parked_node_action);
+        if let Plan::Mismatch { expected, actual } = &plan {
+            if self.memory().first_report(name, "spec.providerID", actual) {
+                self.metrics.provider_id_mismatches.inc();
+                warn!(
+                    node = %name,
+                    provider_id = %actual,
+                    expected = %expected,
+                    "node has another provider id than the server's instance id; it is \
+                     left as is (cluster-autoscaler will not count it as registered unless \
+                     provider-id-prefix matches)"
+                );
+            }
+        } else if let OwnedFacts::Managed { group, labels, .. } = &facts {
+            self.report_label_conflicts(name, group, node, labels);
+        }
+        let (action, result) = match plan {
+            Plan::Nothing | Plan::Mismatch { .. } => return Ok(()),
             Plan::WaitUntilNotReady => {
                 debug!(node = %name, "server is parked but its node is still Ready; waiting");
-                Attempt::Done
+                return Ok(());
             }
-            Plan::Mismatch { expected, actual } => {
-                if self.reported.insert((name.to_owned(), actual.clone())) {
-                    self.metrics.provider_id_mismatches.inc();
-                    warn!(
-                        node = %name,
-                        provider_id = %actual,
-                        expected = %expected,
-                        "node has another provider id than the server's instance id; it is \
-                         left as is (cluster-autoscaler will not count it as registered unless \
-                         provider-id-prefix matches)"
-                    );
-                }
-                Attempt::Done
-            }
-            Plan::SetProviderId { provider_id } => {
+            Plan::Complete {
+                provider_id,
+                labels,
+            } => {
                 let patch = Node {
-                    metadata: precondition(node),
-                    spec: Some(NodeSpec {
-                        provider_id: Some(provider_id.clone()),
+                    metadata: ObjectMeta {
+                        labels: (!labels.is_empty()).then(|| labels.clone()),
+                        ..precondition(node)
+                    },
+                    spec: provider_id.as_ref().map(|id| NodeSpec {
+                        provider_id: Some(id.clone()),
                         ..NodeSpec::default()
                     }),
                     status: None,
                 };
                 let result = self.patch(name, &patch).await;
-                self.finish(node, "set provider id", result, |metrics| {
-                    metrics.provider_ids_patched.inc();
-                    info!(node = %name, %provider_id, "set the node's provider id");
-                })
+                if result.is_ok() {
+                    self.completed(name, &facts, provider_id.as_deref(), &labels);
+                }
+                ("complete node", result)
             }
             Plan::DeleteParked => {
                 let params = DeleteParams {
@@ -300,10 +459,11 @@ impl Worker {
                     ..DeleteParams::default()
                 };
                 let result = self.timed(self.api.delete(name, &params)).await.map(|_| ());
-                self.finish(node, "delete parked node", result, |metrics| {
-                    metrics.parked_nodes_deleted.inc();
+                if result.is_ok() {
+                    self.metrics.parked_nodes_deleted.inc();
                     info!(node = %name, "deleted the node of a parked server");
-                })
+                }
+                ("delete parked node", result)
             }
             Plan::ClearAutoscalerMarks { taints } => {
                 // A merge patch replaces the taint list as a whole; the resource-version
@@ -318,15 +478,93 @@ impl Worker {
                     status: None,
                 };
                 let result = self.patch(name, &patch).await;
-                self.finish(node, "clear autoscaler marks", result, |metrics| {
-                    metrics.parked_nodes_cleared.inc();
+                if result.is_ok() {
+                    self.metrics.parked_nodes_cleared.inc();
                     info!(
                         node = %name,
                         "made the parked server's node schedulable and removed the \
                          autoscaler's taints"
                     );
-                })
+                }
+                ("clear autoscaler marks", result)
             }
+        };
+        match result {
+            Ok(()) => {
+                if let Some(version) = &node.metadata.resource_version {
+                    self.memory()
+                        .superseded
+                        .entry(name.to_owned())
+                        .or_default()
+                        .push(version.clone());
+                }
+                Ok(())
+            }
+            Err(failure) if failure.class() == FailureClass::NotFound => {
+                debug!(node = %name, action, "node is gone");
+                Ok(())
+            }
+            Err(failure) => Err((action, failure)),
+        }
+    }
+
+    /// Counts and logs a successful [`Plan::Complete`].
+    fn completed(
+        &self,
+        name: &str,
+        facts: &OwnedFacts,
+        provider_id: Option<&str>,
+        labels: &BTreeMap<String, String>,
+    ) {
+        if provider_id.is_some() {
+            self.metrics.provider_ids_patched.inc();
+        }
+        if !labels.is_empty()
+            && let OwnedFacts::Managed { group, .. } = facts
+        {
+            self.metrics
+                .labels_patched
+                .get_or_create(&node_group(group))
+                .inc();
+        }
+        let added: Vec<&str> = labels.keys().map(String::as_str).collect();
+        info!(
+            node = %name,
+            provider_id = provider_id.unwrap_or("(already set)"),
+            labels = ?added,
+            "completed the node of a managed server"
+        );
+    }
+
+    /// Warns once and counts every template label the Node has with another value.
+    fn report_label_conflicts(
+        &self,
+        name: &str,
+        group: &str,
+        node: &Node,
+        wanted: &BTreeMap<String, String>,
+    ) {
+        for conflict in decide::label_conflicts(node, wanted) {
+            if !self
+                .memory()
+                .first_report(name, conflict.key, conflict.actual)
+            {
+                continue;
+            }
+            self.metrics
+                .label_conflicts
+                .get_or_create(&node_group(group))
+                .inc();
+            warn!(
+                node = %name,
+                node_group = %group,
+                label = %conflict.key,
+                value = %conflict.actual,
+                template_value = %conflict.wanted,
+                "node has another value of a label the group's template advertises; it is \
+                 left as is (pods that select the template's value will not fit this node, \
+                 and cluster-autoscaler may scale up for them again)"
+            );
         }
     }
 
@@ -340,18 +578,6 @@ impl Worker {
             .map(|_| ())
     }
 
-    /// Reads the Node afresh; `Ok(None)` when it is gone.
-    async fn read(&self, name: &str) -> Result<Option<Node>, ()> {
-        match self.timed(self.api.get_opt(name)).await {
-            Ok(node) => Ok(node),
-            Err(failure) => {
-                self.metrics.api_errors.inc();
-                debug!(node = %name, error = %failure, "reading node failed; will retry");
-                Err(())
-            }
-        }
-    }
-
     /// Runs one API call with the request timeout.
     async fn timed<T>(
         &self,
@@ -361,53 +587,6 @@ impl Worker {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(Failure::Api(error)),
             Err(_) => Err(Failure::Timeout(self.settings.request_timeout)),
-        }
-    }
-
-    /// Counts and logs the end of a write and says whether to retry.
-    fn finish(
-        &mut self,
-        node: &Node,
-        action: &'static str,
-        result: Result<(), Failure>,
-        on_success: impl FnOnce(&NodeSyncMetrics),
-    ) -> Attempt {
-        let name = node.metadata.name.as_deref().unwrap_or_default();
-        let failure = match result {
-            Ok(()) => {
-                on_success(&self.metrics);
-                if let Some(version) = &node.metadata.resource_version {
-                    self.superseded.insert(name.to_owned(), version.clone());
-                }
-                return Attempt::Done;
-            }
-            Err(failure) => failure,
-        };
-        match failure.class() {
-            FailureClass::NotFound => {
-                debug!(node = %name, action, "node is gone");
-                Attempt::Done
-            }
-            FailureClass::Conflict => {
-                self.metrics.conflicts.inc();
-                debug!(node = %name, action, "node changed meanwhile; planning again");
-                Attempt::Retry
-            }
-            FailureClass::Transient => {
-                self.metrics.api_errors.inc();
-                warn!(node = %name, action, error = %failure, "node write failed; will retry");
-                Attempt::Retry
-            }
-            FailureClass::Permanent => {
-                self.metrics.api_errors.inc();
-                warn!(
-                    node = %name,
-                    action,
-                    error = %failure,
-                    "node write rejected; trying again at the next resync"
-                );
-                Attempt::Done
-            }
         }
     }
 }
@@ -420,11 +599,15 @@ fn precondition(node: &Node) -> ObjectMeta {
     }
 }
 
-/// [`ServerFacts`] with owned strings, so the engine's snapshot is not borrowed across
+/// [`ServerFacts`] with owned data, so the engine's snapshot is not borrowed across
 /// awaits.
 enum OwnedFacts {
     Unknown,
-    Managed(String),
+    Managed {
+        provider_id: String,
+        group: String,
+        labels: BTreeMap<String, String>,
+    },
     Parked(String),
 }
 
@@ -432,8 +615,13 @@ impl OwnedFacts {
     fn borrow(&self) -> ServerFacts<'_> {
         match self {
             OwnedFacts::Unknown => ServerFacts::Unknown,
-            OwnedFacts::Managed(expected) => ServerFacts::Managed {
-                expected_provider_id: expected,
+            OwnedFacts::Managed {
+                provider_id,
+                labels,
+                ..
+            } => ServerFacts::Managed {
+                expected_provider_id: provider_id,
+                labels,
             },
             OwnedFacts::Parked(id) => ServerFacts::Parked { provider_id: id },
         }
@@ -536,6 +724,23 @@ mod tests {
                 "kind": "Node",
                 "metadata": {"resourceVersion": "42"},
                 "spec": {"providerID": "kamatera://n"},
+            })
+        );
+        // Labels only: no spec at all, so nothing else of the Node is touched.
+        let labels_only = Node {
+            metadata: ObjectMeta {
+                labels: Some([("pool".to_owned(), "web".to_owned())].into()),
+                ..precondition(&node)
+            },
+            spec: None,
+            status: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&labels_only).unwrap(),
+            serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"resourceVersion": "42", "labels": {"pool": "web"}},
             })
         );
     }

@@ -2,6 +2,8 @@
 //! the same name, what (if anything) should change. Kept free of I/O so every rule is unit
 //! tested.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::{Node, Taint};
 
 use super::settings::ParkedNodeAction;
@@ -16,10 +18,14 @@ pub(crate) const DELETION_CANDIDATE_TAINT: &str = "DeletionCandidateOfClusterAut
 pub(crate) enum ServerFacts<'a> {
     /// Not a server of a managed node group (or not known yet).
     Unknown,
-    /// A reported instance of a managed group; its Node should carry this provider id.
+    /// A reported instance of a managed group; its Node should carry this provider id and
+    /// these labels.
     Managed {
         /// `<provider-id-prefix><server name>`.
         expected_provider_id: &'a str,
+        /// The group's template labels a kubelet does not set by itself (instance type,
+        /// region, `template-label`s).
+        labels: &'a BTreeMap<String, String>,
     },
     /// A parked server (powered off, kept for reuse).
     Parked {
@@ -33,10 +39,13 @@ pub(crate) enum ServerFacts<'a> {
 pub(crate) enum Plan {
     /// Nothing to do.
     Nothing,
-    /// Set the empty `spec.providerID`.
-    SetProviderId {
-        /// The value to set.
-        provider_id: String,
+    /// Fill in what a managed server's Node lacks, in one patch.
+    Complete {
+        /// The value for an empty `spec.providerID`; `None` when it is already right.
+        provider_id: Option<String>,
+        /// Template labels the Node does not have at all (never one it has with another
+        /// value).
+        labels: BTreeMap<String, String>,
     },
     /// The Node has another provider id than the one the server would have; it is never
     /// overwritten, only reported.
@@ -68,15 +77,30 @@ pub(crate) fn plan(node: &Node, facts: ServerFacts<'_>, action: ParkedNodeAction
         ServerFacts::Unknown => Plan::Nothing,
         ServerFacts::Managed {
             expected_provider_id,
+            labels,
         } => match current {
-            None => Plan::SetProviderId {
-                provider_id: expected_provider_id.to_owned(),
-            },
-            Some(actual) if actual == expected_provider_id => Plan::Nothing,
-            Some(actual) => Plan::Mismatch {
+            // Bound to another machine, or the prefix is wrong: not ours to change at all.
+            Some(actual) if actual != expected_provider_id => Plan::Mismatch {
                 expected: expected_provider_id.to_owned(),
                 actual: actual.to_owned(),
             },
+            _ => {
+                let provider_id = current.is_none().then(|| expected_provider_id.to_owned());
+                let present = node.metadata.labels.as_ref();
+                let missing: BTreeMap<String, String> = labels
+                    .iter()
+                    .filter(|(key, _)| !present.is_some_and(|p| p.contains_key(*key)))
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect();
+                if provider_id.is_none() && missing.is_empty() {
+                    Plan::Nothing
+                } else {
+                    Plan::Complete {
+                        provider_id,
+                        labels: missing,
+                    }
+                }
+            }
         },
         ServerFacts::Parked { provider_id } => match current {
             // A Node named like a parked server but bound to another machine (another
@@ -92,6 +116,39 @@ pub(crate) fn plan(node: &Node, facts: ServerFacts<'_>, action: ParkedNodeAction
             },
         },
     }
+}
+
+/// A template label the Node carries with another value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LabelConflict<'a> {
+    /// The label key.
+    pub key: &'a str,
+    /// The template's value.
+    pub wanted: &'a str,
+    /// The Node's value, which is left as is.
+    pub actual: &'a str,
+}
+
+/// The template labels in `wanted` that `node` has with a different value (an empty
+/// value counts as different: it is a value).
+pub(crate) fn label_conflicts<'a>(
+    node: &'a Node,
+    wanted: &'a BTreeMap<String, String>,
+) -> Vec<LabelConflict<'a>> {
+    let Some(present) = node.metadata.labels.as_ref() else {
+        return Vec::new();
+    };
+    wanted
+        .iter()
+        .filter_map(|(key, want)| {
+            let actual = present.get(key)?;
+            (actual != want).then_some(LabelConflict {
+                key,
+                wanted: want,
+                actual,
+            })
+        })
+        .collect()
 }
 
 /// The Node's provider id; an empty string counts as none (the API server treats it so).
@@ -193,15 +250,19 @@ mod tests {
         node
     }
 
+    /// No template labels to add (the labels have tests of their own).
+    static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
     const MANAGED: ServerFacts<'static> = ServerFacts::Managed {
         expected_provider_id: ID,
+        labels: &NO_LABELS,
     };
     const PARKED: ServerFacts<'static> = ServerFacts::Parked { provider_id: ID };
 
     #[test]
     fn a_managed_node_without_provider_id_gets_one() {
-        let expected = Plan::SetProviderId {
-            provider_id: ID.to_owned(),
+        let expected = Plan::Complete {
+            provider_id: Some(ID.to_owned()),
+            labels: BTreeMap::new(),
         };
         for n in [node(None), node(Some(""))] {
             assert_eq!(plan(&n, MANAGED, ParkedNodeAction::Delete), expected);
@@ -330,6 +391,98 @@ mod tests {
             plan(&node(None), PARKED, ParkedNodeAction::ClearMarks),
             Plan::Nothing
         );
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn labelled(mut node: Node, pairs: &[(&str, &str)]) -> Node {
+        node.metadata.labels = Some(labels(pairs));
+        node
+    }
+
+    #[test]
+    fn missing_template_labels_come_with_the_provider_id_in_one_plan() {
+        let wanted = labels(&[
+            ("node.kubernetes.io/instance-type", "2A-4096"),
+            ("topology.kubernetes.io/region", "IL"),
+            ("pool", "web"),
+        ]);
+        let facts = ServerFacts::Managed {
+            expected_provider_id: ID,
+            labels: &wanted,
+        };
+        // Nothing yet: everything in one plan.
+        let bare = labelled(node(None), &[("kubernetes.io/hostname", "k8s-ng1-a")]);
+        assert_eq!(
+            plan(&bare, facts, ParkedNodeAction::Delete),
+            Plan::Complete {
+                provider_id: Some(ID.to_owned()),
+                labels: wanted.clone(),
+            }
+        );
+        // The provider id is right; one label is there, one has another value (kept).
+        let partly = labelled(
+            node(Some(ID)),
+            &[("pool", "web"), ("topology.kubernetes.io/region", "EU")],
+        );
+        assert_eq!(
+            plan(&partly, facts, ParkedNodeAction::Delete),
+            Plan::Complete {
+                provider_id: None,
+                labels: labels(&[("node.kubernetes.io/instance-type", "2A-4096")]),
+            }
+        );
+        assert_eq!(
+            label_conflicts(&partly, &wanted),
+            [LabelConflict {
+                key: "topology.kubernetes.io/region",
+                wanted: "IL",
+                actual: "EU",
+            }]
+        );
+        // Complete already: nothing to do.
+        let complete = labelled(
+            node(Some(ID)),
+            &[
+                ("node.kubernetes.io/instance-type", "2A-4096"),
+                ("topology.kubernetes.io/region", "IL"),
+                ("pool", "web"),
+            ],
+        );
+        assert_eq!(
+            plan(&complete, facts, ParkedNodeAction::Delete),
+            Plan::Nothing
+        );
+        assert!(label_conflicts(&complete, &wanted).is_empty());
+        // An empty value is a value: never replaced.
+        let empty = labelled(node(Some(ID)), &[("pool", "")]);
+        assert_eq!(label_conflicts(&empty, &wanted).len(), 1);
+        assert!(matches!(
+            plan(&empty, facts, ParkedNodeAction::Delete),
+            Plan::Complete { labels, .. } if !labels.contains_key("pool")
+        ));
+    }
+
+    #[test]
+    fn a_node_with_a_foreign_provider_id_gets_no_labels() {
+        let wanted = labels(&[("pool", "web")]);
+        let facts = ServerFacts::Managed {
+            expected_provider_id: ID,
+            labels: &wanted,
+        };
+        assert!(matches!(
+            plan(
+                &node(Some("rke2://k8s-ng1-a")),
+                facts,
+                ParkedNodeAction::Delete
+            ),
+            Plan::Mismatch { .. }
+        ));
     }
 
     #[test]

@@ -1,7 +1,16 @@
 //! Counters of what the node-sync controller did, for the process's `/metrics`.
 
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+
+/// The label set of a per-group counter: `node_group="<name>"`.
+pub type NodeGroupLabel = [(&'static str, String); 1];
+
+/// The label set for `group`.
+pub(crate) fn node_group(group: &str) -> NodeGroupLabel {
+    [("node_group", group.to_owned())]
+}
 
 /// Counters of the node-sync controller. Cloning shares the counters, so one clone goes to
 /// [`run`](super::run) and another is registered with the process's registry.
@@ -12,6 +21,13 @@ pub struct NodeSyncMetrics {
     /// Nodes of managed servers seen with a different, non-empty provider id (counted once
     /// per node and value, like the warning).
     pub provider_id_mismatches: Counter,
+    /// Nodes of managed servers that lacked some of their group's template labels
+    /// (instance type, region, `template-label`s) and got them, by node group.
+    pub labels_patched: Family<NodeGroupLabel, Counter>,
+    /// Template labels found on a Node of a managed server with another value, which is
+    /// never overwritten (counted once per Node, key and value, like the warning), by node
+    /// group.
+    pub label_conflicts: Family<NodeGroupLabel, Counter>,
     /// Nodes of parked servers deleted.
     pub parked_nodes_deleted: Counter,
     /// Nodes of parked servers made schedulable with the autoscaler's taints removed.
@@ -21,7 +37,8 @@ pub struct NodeSyncMetrics {
     /// Failed Kubernetes API calls: watch and list failures, and failed reads and writes
     /// (timeouts and transport errors included; conflicts and not-found excluded).
     pub api_errors: Counter,
-    /// Completed passes over every Node in the watch cache (one per resync interval).
+    /// Periodic passes over every Node in the watch cache (one per resync interval); each
+    /// schedules a check of every Node.
     pub resyncs: Counter,
 }
 
@@ -39,6 +56,16 @@ impl NodeSyncMetrics {
             "kamatera_node_sync_provider_id_mismatches",
             "Nodes of managed servers whose provider id differs from the expected one",
             self.provider_id_mismatches.clone(),
+        );
+        registry.register(
+            "kamatera_node_sync_labels_patched",
+            "Nodes of managed servers given the template labels they lacked",
+            self.labels_patched.clone(),
+        );
+        registry.register(
+            "kamatera_node_sync_label_conflicts",
+            "Template labels found on a Node of a managed server with another value (left as is)",
+            self.label_conflicts.clone(),
         );
         registry.register(
             "kamatera_node_sync_parked_nodes_deleted",
@@ -62,7 +89,7 @@ impl NodeSyncMetrics {
         );
         registry.register(
             "kamatera_node_sync_resyncs",
-            "Completed periodic passes over every known Node",
+            "Periodic passes over every known Node",
             self.resyncs.clone(),
         );
     }
@@ -82,6 +109,10 @@ mod tests {
         let clone = metrics.clone();
         clone.provider_ids_patched.inc();
         clone.api_errors.inc_by(2);
+        clone
+            .label_conflicts
+            .get_or_create(&node_group("ng1"))
+            .inc();
         let mut text = String::new();
         encode(&mut text, &registry).unwrap();
         assert!(
@@ -94,6 +125,10 @@ mod tests {
         );
         assert!(
             text.contains("kamatera_node_sync_parked_nodes_deleted_total 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kamatera_node_sync_label_conflicts_total{node_group=\"ng1\"} 1"),
             "{text}"
         );
     }

@@ -7,18 +7,27 @@
 //!   `max-node-provision-time`. When a Node is named like a server of a managed node group
 //!   and has no provider id, the controller sets it to `<provider-id-prefix><server name>`.
 //!   A different, non-empty provider id is never overwritten (Kubernetes forbids it); it is
-//!   logged once and counted.
+//!   logged once and counted, and such a Node is not changed at all.
+//! * The same patch adds the labels the group's scale-from-zero template advertises and a
+//!   kubelet does not set (instance type, region, `template-label`s; see
+//!   [`NodeTemplate::cloud_labels`](kamatera_nodegroups::NodeTemplate::cloud_labels)) when
+//!   the Node lacks them, as a cloud controller manager would. A label the Node has with
+//!   another value is never changed; it is logged once and counted per node group.
 //! * A parked server (powered off for reuse) leaves a NotReady Node behind that counts
 //!   against CA's cluster-health thresholds. Once it is NotReady the controller deletes it
 //!   (the kubelet registers it again on power-on), or, with [`ParkedNodeAction::ClearMarks`],
 //!   keeps it and clears CA's scale-down marks as the in-tree provider does.
 //!
 //! The controller is the only writer of Node objects: the RPCs (`NodeGroupForNode` and the
-//! rest) only read the engine. It watches Nodes with the kube-rs watcher, keeps them in a
-//! reflector store, and checks every Node again each [`NodeSyncSettings::resync_interval`],
-//! because parking happens without any Node event. Every write carries the Node's resource
-//! version as a precondition; conflicts, timeouts and server errors are retried with a
-//! bounded, jittered backoff.
+//! rest) only read the engine. It runs on kube-rs's `Controller`: a watch keeps every Node
+//! in a cache, and each Node is checked on its own (several side by side, never one Node
+//! twice at once) when it changes and every [`NodeSyncSettings::resync_interval`], because
+//! parking happens without any Node event. A check reads the cache and calls the API only
+//! when the Node needs a change. Every write carries the Node's resource version as a
+//! precondition; a conflict reads the Node afresh and plans once more. A Node whose change
+//! failed is tried again after its own growing, jittered delay (until it succeeds, the Node
+//! changes, or it is gone) while the other Nodes go on. The behaviour is described for
+//! operators in `docs/node-sync.md`.
 //!
 //! The engine is read through an [`EngineSource`] for every plan, so the controller follows
 //! the serve command when it replaces its engine after `Cleanup`.

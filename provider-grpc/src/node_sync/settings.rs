@@ -63,17 +63,18 @@ pub struct NodeSyncSettings {
     pub parked_node_action: ParkedNodeAction,
     /// How often every known Node is checked again, besides reacting to Node events. Needed
     /// because servers are parked, and become known to the engine, without any Node event.
-    /// Default 30 s.
+    /// A check reads the watch cache only; it calls the API only for a Node that needs a
+    /// change. Default 30 s.
     pub resync_interval: Duration,
     /// Upper bound on each write or read of one Node (the watch has its own idle timeout).
     /// Default 30 s.
     pub request_timeout: Duration,
-    /// First delay before retrying a failed or conflicting write. Default 250 ms.
+    /// Delay before a Node whose change failed is tried again; it doubles (with jitter) on
+    /// every further failure of that Node. Default 250 ms.
     pub retry_min_delay: Duration,
-    /// Largest delay between retries. Default 5 s.
+    /// Largest delay between two tries of one Node. A Node is retried until its change
+    /// succeeds, it changes, or it is gone. Default 60 s.
     pub retry_max_delay: Duration,
-    /// Retries of one Node's change before giving up until the next resync. Default 5.
-    pub retry_attempts: usize,
 }
 
 impl Default for NodeSyncSettings {
@@ -83,19 +84,19 @@ impl Default for NodeSyncSettings {
             resync_interval: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             retry_min_delay: Duration::from_millis(250),
-            retry_max_delay: Duration::from_secs(5),
-            retry_attempts: 5,
+            retry_max_delay: Duration::from_secs(60),
         }
     }
 }
 
 impl NodeSyncSettings {
-    /// The jittered, bounded exponential backoff used for one Node's retries.
+    /// The jittered exponential backoff of one Node's retries: endless, each delay at most
+    /// about twice [`retry_max_delay`](Self::retry_max_delay) (jitter included).
     pub(crate) fn backoff(&self) -> ExponentialBuilder {
         ExponentialBuilder::default()
             .with_min_delay(self.retry_min_delay)
             .with_max_delay(self.retry_max_delay.max(self.retry_min_delay))
-            .with_max_times(self.retry_attempts)
+            .without_max_times()
             .with_jitter()
     }
 }
@@ -127,19 +128,23 @@ mod tests {
     }
 
     #[test]
-    fn backoff_is_bounded() {
+    fn backoff_grows_and_is_bounded_and_never_ends() {
         let settings = NodeSyncSettings {
             retry_min_delay: Duration::from_millis(10),
             retry_max_delay: Duration::from_millis(40),
-            retry_attempts: 4,
             ..NodeSyncSettings::default()
         };
-        let delays: Vec<Duration> = settings.backoff().build().collect();
-        assert_eq!(delays.len(), 4);
-        // Jitter adds up to one more delay on top of the capped value.
+        let delays: Vec<Duration> = settings.backoff().build().take(50).collect();
+        assert_eq!(delays.len(), 50);
+        // Jitter adds up to one more delay on top of the capped value, never less.
+        assert!(
+            delays.iter().all(|d| *d >= Duration::from_millis(10)),
+            "{delays:?}"
+        );
         assert!(
             delays.iter().all(|d| *d <= Duration::from_millis(80)),
             "{delays:?}"
         );
+        assert!(delays[49] >= Duration::from_millis(40), "{delays:?}");
     }
 }

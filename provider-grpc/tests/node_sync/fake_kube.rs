@@ -1,8 +1,9 @@
 //! A fake Kubernetes API server with just enough of `/api/v1/nodes` for node sync: list
 //! (with a resource version), streaming watch, get, merge patch and delete (with
-//! preconditions), injected failures, and a log of every request.
+//! preconditions), injected failures (the next few calls of a kind, or every write to one
+//! Node, or patches of one Node that never answer), and a log of every request.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
@@ -23,6 +24,8 @@ pub struct Recorded {
     pub query: String,
     pub content_type: String,
     pub body: Value,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -50,6 +53,10 @@ struct Inner {
     history: Vec<(u64, String)>,
     requests: Vec<Recorded>,
     faults: HashMap<Call, VecDeque<u16>>,
+    /// Node name → the status every patch and delete of it is answered with.
+    failing_nodes: HashMap<String, u16>,
+    /// Nodes whose patches are never answered.
+    hanging_nodes: HashSet<String>,
     next_uid: u64,
 }
 
@@ -171,6 +178,37 @@ impl FakeKube {
         queue.extend(std::iter::repeat_n(code, times));
     }
 
+    /// Every patch and delete of Node `name` is answered with `code`, until
+    /// [`heal`](Self::heal).
+    pub fn fail_writes_to(&self, name: &str, code: u16) {
+        self.shared
+            .lock()
+            .failing_nodes
+            .insert(name.to_owned(), code);
+    }
+
+    /// Patches of Node `name` are recorded but never answered, until [`heal`](Self::heal).
+    pub fn hang_patches_of(&self, name: &str) {
+        self.shared.lock().hanging_nodes.insert(name.to_owned());
+    }
+
+    /// Ends [`fail_writes_to`](Self::fail_writes_to) and
+    /// [`hang_patches_of`](Self::hang_patches_of) for `name`.
+    pub fn heal(&self, name: &str) {
+        let mut inner = self.shared.lock();
+        inner.failing_nodes.remove(name);
+        inner.hanging_nodes.remove(name);
+    }
+
+    /// Requests to `/api/v1/nodes/<name>` so far, in order.
+    pub fn requests_to(&self, name: &str) -> Vec<Recorded> {
+        let path = format!("/api/v1/nodes/{name}");
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    }
+
     /// Injected failures not used yet.
     pub fn pending_faults(&self, call: Call) -> usize {
         self.shared
@@ -264,7 +302,17 @@ fn record(
             .unwrap_or_default()
             .to_owned(),
         body: serde_json::from_slice(body).unwrap_or(Value::Null),
+        at: std::time::Instant::now(),
     });
+    if matches!(call, Call::Patch | Call::Delete)
+        && let Some(name) = inner
+            .requests
+            .last()
+            .and_then(|r| r.path.strip_prefix("/api/v1/nodes/").map(str::to_owned))
+        && let Some(code) = inner.failing_nodes.get(&name)
+    {
+        return Some(status(*code, "Injected", "injected failure of this node"));
+    }
     let code = inner.faults.get_mut(&call)?.pop_front()?;
     Some(status(code, "Injected", "injected failure"))
 }
@@ -406,17 +454,54 @@ async fn patch_node(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    match patch_locked(&shared, name, query, &headers, &body) {
+        Some(response) => response,
+        // A hanging patch: the client gives up (its request timeout) and drops it.
+        None => std::future::pending().await,
+    }
+}
+
+/// The patch under the state lock; `None` for a Node whose patches hang.
+fn patch_locked(
+    shared: &Arc<Shared>,
+    name: String,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Option<Response> {
     let mut inner = shared.lock();
+    if inner.hanging_nodes.contains(&name) {
+        inner.requests.push(Recorded {
+            method: Method::PATCH,
+            path: format!("/api/v1/nodes/{name}"),
+            query: query.unwrap_or_default(),
+            content_type: String::new(),
+            body: serde_json::from_slice(body).unwrap_or(Value::Null),
+            at: std::time::Instant::now(),
+        });
+        return None;
+    }
+    Some(patch_stored(shared, &mut inner, name, query, headers, body))
+}
+
+fn patch_stored(
+    shared: &Arc<Shared>,
+    inner: &mut Inner,
+    name: String,
+    query: Option<String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
     let path = format!("/api/v1/nodes/{name}");
     let query = query.unwrap_or_default();
     if let Some(failure) = record(
-        &mut inner,
+        inner,
         Call::Patch,
         Method::PATCH,
         path,
         &query,
-        &headers,
-        &body,
+        headers,
+        body,
     ) {
         return failure;
     }
@@ -427,7 +512,7 @@ async fn patch_node(
     if content_type != "application/merge-patch+json" {
         return status(415, "UnsupportedMediaType", "only merge patches here");
     }
-    let Ok(mut patch) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(mut patch) = serde_json::from_slice::<Value>(body) else {
         return status(400, "BadRequest", "invalid JSON");
     };
     let Some(mut node) = inner.nodes.get(&name).cloned() else {
@@ -455,7 +540,7 @@ async fn patch_node(
             "spec.providerID: Forbidden: node updates may not change providerID except from \"\" to valid",
         );
     }
-    commit(&shared, &mut inner, "MODIFIED", name.clone(), node);
+    commit(shared, inner, "MODIFIED", name.clone(), node);
     let stored = inner.nodes.get(&name).cloned().unwrap_or_default();
     object(&stored)
 }
@@ -518,6 +603,7 @@ async fn unexpected(
             .unwrap_or_default()
             .to_owned(),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        at: std::time::Instant::now(),
     });
     status(
         404,
