@@ -388,6 +388,7 @@ mod tests {
             name: "ng1-abc".into(),
             state,
             error,
+            since: tokio::time::Instant::now(),
         }
     }
 

@@ -17,17 +17,29 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::background::Background;
+use crate::inspect::StatusService;
 use crate::metrics::Metrics;
 use crate::node_sync::{self, NodeSyncError, NodeSyncSettings, ParkedNodeAction};
 use crate::pb::cloud_provider_server::CloudProviderServer;
+use crate::pb::status::provider_status_server::ProviderStatusServer;
 use crate::service::Provider;
 use crate::tls::TlsSettings;
-use crate::{http, pb};
+use crate::{http, pb, tls};
+use futures::FutureExt as _;
 
 /// Server-side limit of one gRPC call.
 const RPC_TIMEOUT: Duration = Duration::from_secs(30);
 /// HTTP/2 keep-alive ping interval and timeout of the gRPC port.
 const KEEPALIVE: Duration = Duration::from_secs(20);
+/// Largest gRPC message read or written. cluster-autoscaler's Go client refuses answers
+/// over 4 MiB, so a larger one fails here with a clear status instead; requests of this
+/// protocol are far smaller.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Calls served at once on one connection (cluster-autoscaler uses one connection and
+/// makes a handful of calls at a time); more wait their turn.
+pub const MAX_CALLS_PER_CONNECTION: usize = 64;
+/// HTTP/2 streams one connection may open at once.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 128;
 
 /// How often the gRPC health status follows readiness.
 const HEALTH_POLL: Duration = Duration::from_secs(1);
@@ -94,9 +106,12 @@ pub enum ServeError {
     /// The simulator could not be started.
     #[error("cannot start the simulated Kamatera API: {0}")]
     Simulator(#[source] kamatera_sim::SimError),
-    /// The gRPC server failed (including an unusable TLS certificate or key).
+    /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Grpc(#[source] tonic::transport::Error),
+    /// The TLS certificate, key or client CA cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[source] crate::tls::TlsError),
     /// Reflection could not be set up.
     #[error("gRPC reflection: {0}")]
     Reflection(#[source] tonic_reflection::server::Error),
@@ -134,21 +149,29 @@ fn api_client(
     timeout: Duration,
     metrics: &Metrics,
 ) -> Result<Client, ServeError> {
+    client_builder(config, timeout)?
+        .observer(metrics.api.clone())
+        .build()
+        .map_err(ServeError::Client)
+}
+
+/// A Kamatera API client builder for `config` (credentials, URL, timeout, user agent).
+pub fn client_builder(
+    config: &CloudConfig,
+    timeout: Duration,
+) -> Result<kamatera_api::ClientBuilder, ServeError> {
     let credentials = config
         .credentials
         .as_ref()
         .ok_or(ServeError::NoCredentials)?;
-    Client::builder()
+    Ok(Client::builder()
         .base_url(config.api_url.clone())
         .credentials(credentials.client_id.clone(), credentials.secret.clone())
         .timeout(timeout)
         .user_agent(concat!(
             "kamatera-provider-grpc/",
             env!("CARGO_PKG_VERSION")
-        ))
-        .observer(metrics.api.clone())
-        .build()
-        .map_err(ServeError::Client)
+        )))
 }
 
 /// Keeps the gRPC health status of the service in step with readiness.
@@ -192,9 +215,14 @@ pub async fn run(
         .timeout(RPC_TIMEOUT)
         // Finds connections of clients that went away without closing them.
         .http2_keepalive_interval(Some(KEEPALIVE))
-        .http2_keepalive_timeout(Some(KEEPALIVE));
-    if let Some(tls) = config.tls.server_config() {
-        builder = builder.tls_config(tls).map_err(ServeError::Grpc)?;
+        .http2_keepalive_timeout(Some(KEEPALIVE))
+        .concurrency_limit_per_connection(MAX_CALLS_PER_CONNECTION)
+        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION));
+    let tls_config = config.tls.server_config().map_err(ServeError::Tls)?;
+    if config.tls.describe() == "tls" {
+        tracing::warn!(
+            "TLS without --tls-client-ca: any client that reaches the gRPC port may scale the cluster (create and delete servers); add --tls-client-ca for mutual TLS"
+        );
     }
     let grpc_addr = listeners.grpc.local_addr().map_err(ServeError::Http)?;
     let http_addr = listeners.http.local_addr().map_err(ServeError::Http)?;
@@ -227,6 +255,16 @@ pub async fn run(
     };
     let reconcile_interval = config.engine.reconcile_interval;
     let mut metrics = Metrics::new();
+    metrics
+        .grpc
+        .start_groups(config.cloud_config.node_groups.keys());
+    // Per-group node sync counters at zero too, so every documented metric is on
+    // /metrics from the start (node sync on or off).
+    for group in config.cloud_config.node_groups.keys() {
+        let labels = [("node_group", group.clone())];
+        drop(metrics.node_sync.labels_patched.get_or_create(&labels));
+        drop(metrics.node_sync.label_conflicts.get_or_create(&labels));
+    }
     let client = api_client(&config.cloud_config, config.api_timeout, &metrics)?;
     let groups = config.cloud_config.node_groups.len();
     let background = Background::start(
@@ -268,32 +306,60 @@ pub async fn run(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(CloudProviderServer::new(provider));
-    let grpc: JoinHandle<Result<(), ServeError>> = tokio::spawn(async move {
-        router
-            .serve_with_incoming_shutdown(
-                // Answers of a few KiB would otherwise wait for the client's delayed ACK
-                // (Nagle): tonic sets this only on sockets it binds itself.
-                TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),
-                grpc_shutdown.cancelled_owned(),
-            )
-            .await
-            .map_err(ServeError::Grpc)
-    });
-    let http_shutdown = shutdown.clone();
+        .add_service(ProviderStatusServer::new(StatusService::new(
+            background.clone(),
+        )))
+        .add_service(
+            CloudProviderServer::new(provider)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        );
+    let grpc: JoinHandle<Result<(), ServeError>> = match tls_config {
+        None => tokio::spawn(async move {
+            router
+                .serve_with_incoming_shutdown(
+                    // Answers of a few KiB would otherwise wait for the client's delayed
+                    // ACK (Nagle): tonic sets this only on sockets it binds itself.
+                    TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),
+                    grpc_shutdown.cancelled_owned(),
+                )
+                .await
+                .map_err(ServeError::Grpc)
+        }),
+        Some(server_config) => {
+            let current = tls::CurrentConfig::new(server_config);
+            if let TlsSettings::Tls {
+                reload: Some(reload),
+                ..
+            } = &config.tls
+            {
+                tokio::spawn(tls::watch(
+                    reload.clone(),
+                    config.tls.clone(),
+                    current.clone(),
+                    shutdown.child_token(),
+                ));
+            }
+            let incoming = tls::incoming(listeners.grpc, current, shutdown.child_token());
+            tokio::spawn(async move {
+                router
+                    .serve_with_incoming_shutdown(incoming, grpc_shutdown.cancelled_owned())
+                    .await
+                    .map_err(ServeError::Grpc)
+            })
+        }
+    };
     let app = http::router(background.clone(), metrics.clone());
-    let http: JoinHandle<Result<(), ServeError>> = tokio::spawn(async move {
-        axum::serve(listeners.http, app)
-            .with_graceful_shutdown(http_shutdown.cancelled_owned())
-            .await
-            .map_err(ServeError::Http)
-    });
+    let http: JoinHandle<Result<(), ServeError>> =
+        tokio::spawn(http::serve(listeners.http, app, shutdown.clone()).map(Ok));
     let health = tokio::spawn(follow_readiness(
         reporter,
         background.clone(),
         shutdown.clone(),
     ));
     tracing::info!(
+        version = crate::build_info::VERSION,
+        commit = crate::build_info::COMMIT,
         grpc = %grpc_addr,
         http = %http_addr,
         tls = config.tls.describe(),

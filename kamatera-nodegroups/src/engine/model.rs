@@ -23,6 +23,16 @@ pub enum ErrorClass {
     Other,
 }
 
+impl ErrorClass {
+    /// `out_of_resources` or `other`, for metrics and status output.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorClass::OutOfResources => "out_of_resources",
+            ErrorClass::Other => "other",
+        }
+    }
+}
+
 /// Why an instance failed. Codes are stable; messages are for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceError {
@@ -61,6 +71,9 @@ pub struct InstanceView {
     pub state: InstanceState,
     /// Set when the instance failed (only meaningful while Creating for CA).
     pub error: Option<InstanceError>,
+    /// When the engine began tracking the instance: its scale-up, or the list in which
+    /// this engine first found the server (after a restart, that list). For status output.
+    pub since: Instant,
 }
 
 /// Identity of an instance inside the engine (servers being created have no server id yet).

@@ -93,6 +93,7 @@ impl Snapshot {
                     name: instance.name.clone(),
                     state: reported,
                     error: instance.error.clone(),
+                    since: instance.creating_since,
                 });
         }
         for (name, view) in &mut groups {
