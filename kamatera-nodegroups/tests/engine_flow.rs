@@ -1,4 +1,4 @@
-//! The in-tree `TestCloudProviderScalingFlow` (reference §4), ported step by step: one
+//! The in-tree `TestCloudProviderScalingFlow` (docs/in-tree-provider.md), ported step by step: one
 //! group (min 0, max 3), run in all four power modes (`poweron-on-scale-up` ×
 //! `poweroff-on-scale-down`). Each step asserts `(TargetSize, len(Nodes))` and every
 //! instance's state and error.

@@ -5,7 +5,7 @@
 
 mod support;
 
-/// The reference's §7.6 scenarios at the API level, with the simulator's faults.
+/// The end-to-end scenarios of `docs/testing.md` at the API level, with the simulator's faults.
 mod api_scenarios;
 /// The `kamatera-api` client against `kamatera-sim`: every endpoint and lifecycle.
 mod api_vs_sim;
@@ -26,13 +26,13 @@ mod grpc_tls;
 /// Both CA wire generations, the optional RPCs and status codes.
 mod grpc_wire;
 
-/// Issue 10: 32 concurrent gRPC clients with invariants checked throughout.
+/// Reliability (`docs/testing.md`): 32 concurrent gRPC clients with invariants checked throughout.
 mod reliability_concurrency;
-/// Issue 10: §7.6 faults and more, end to end with a virtual clock.
+/// Reliability: the faults of `docs/testing.md` and more, end to end with a virtual clock.
 mod reliability_faults;
-/// Issue 10: garbage and oversized gRPC requests change nothing.
+/// Reliability: garbage and oversized gRPC requests change nothing.
 mod reliability_input;
-/// Issue 10: the provider killed at every step of a scale-up and a scale-down.
+/// Reliability: the provider killed at every step of a scale-up and a scale-down.
 mod reliability_restarts;
-/// Issue 10: secrets never printed; the safety interlock with tags swapped underneath.
+/// Security: secrets never printed; the safety interlock with tags swapped underneath.
 mod security;
