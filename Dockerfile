@@ -6,7 +6,8 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p kamatera-provider-grpc \
+# --no-default-features: the release binary has no simulator (`--simulate` says so).
+RUN cargo build --release --locked -p kamatera-provider-grpc --no-default-features \
  && cp target/release/kamatera-provider-grpc /kamatera-provider-grpc
 
 # distroless/cc has glibc and the CA certificates the HTTPS client needs, and no shell.
