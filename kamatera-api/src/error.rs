@@ -47,6 +47,8 @@ impl fmt::Display for ApiError {
     }
 }
 
+impl std::error::Error for ApiError {}
+
 /// Everything that can go wrong when talking to the Kamatera API.
 ///
 /// Each variant names the endpoint it happened on. Use the predicates

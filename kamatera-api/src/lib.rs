@@ -63,6 +63,7 @@ mod decode;
 pub mod endpoint;
 pub mod error;
 pub mod model;
+mod newtype;
 mod observe;
 pub mod options;
 pub mod request;
