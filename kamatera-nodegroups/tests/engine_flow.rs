@@ -115,7 +115,7 @@ fn fake_node(h: &Harness, name: &str) -> NodeRef {
     }
 }
 
-#[allow(clippy::too_many_lines)] // the 15 steps read best in one piece
+#[expect(clippy::too_many_lines)] // the 15 steps read best in one piece
 async fn scaling_flow(poweron_on_scale_up: bool, poweroff_on_scale_down: bool) {
     let groups = format!(
         "[nodegroup \"ng1\"]\nmin-size = 0\nmax-size = 3\nname-prefix = k8s-ng1\n\

@@ -277,7 +277,7 @@ pub fn span_seconds(
         return Err(SpanError::Negative);
     }
     // Precision beyond a nanosecond per hour does not matter for a price comparison.
-    #[allow(clippy::cast_precision_loss)]
+    #[expect(clippy::cast_precision_loss)]
     Ok(diff as f64 / 1e9)
 }
 

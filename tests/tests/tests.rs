@@ -1,7 +1,7 @@
 //! End-to-end tests across the workspace's crates, in one test binary.
 
 // Tests fail loudly on the first unexpected value; that is what unwrap is for here.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

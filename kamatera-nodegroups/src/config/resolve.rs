@@ -968,7 +968,6 @@ pub(crate) fn resolve(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::config::empty_env;
 
