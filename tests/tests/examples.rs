@@ -403,6 +403,12 @@ fn the_dockerfile_builds_the_provider_into_a_small_non_root_image() {
     assert!(stages[0].contains(" AS build"));
     assert!(stages[1].contains("distroless"), "small final image");
     assert!(text.contains("cargo build --release --locked -p kamatera-provider-grpc"));
+    // The release image has no simulator: the build leaves out the default `simulate`.
+    let build = text
+        .lines()
+        .find(|l| l.contains("cargo build --release"))
+        .unwrap();
+    assert!(build.contains("--no-default-features"), "{build}");
     assert!(text.contains("target/release/kamatera-provider-grpc"));
     assert!(text.contains("USER nonroot"));
     assert!(text.contains(r#"ENTRYPOINT ["/usr/local/bin/kamatera-provider-grpc"]"#));
@@ -410,6 +416,10 @@ fn the_dockerfile_builds_the_provider_into_a_small_non_root_image() {
     assert!(
         manifest.contains("name = \"kamatera-provider-grpc\""),
         "binary name changed"
+    );
+    assert!(
+        manifest.contains("default = [\"simulate\"]"),
+        "the quick start's --simulate needs the simulator in default builds"
     );
     let ignore = read(".dockerignore");
     assert!(ignore.lines().any(|l| l.trim() == "target"));
