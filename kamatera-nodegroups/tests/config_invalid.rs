@@ -616,7 +616,7 @@ const CASES: &[Case] = &[
         Some("default-hourly-price"),
         "cheap",
     ),
-    // price rates (issue 13)
+    // price rates (docs/pricing.md)
     case(
         "cpu rate not a number",
         "price-per-cpu-core-hour = cheap",

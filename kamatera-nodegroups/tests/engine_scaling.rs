@@ -369,7 +369,7 @@ async fn a_cancelled_create_is_a_failure() {
 #[tokio::test]
 async fn powered_off_members_without_marker_may_still_be_booting() {
     // After a restart, a member listed off without a marker may be a create still
-    // running (issue 13): in power-off mode it is reported Creating until the provision
+    // running (docs/design.md): in power-off mode it is reported Creating until the provision
     // time has passed, and only then parked; it is never parked at once.
     let options = EngineOptions {
         default_max_node_provision_time: Duration::from_millis(50),

@@ -20,8 +20,6 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-// Parsed once at start-up: the size of the value does not matter.
-#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Parse and validate a cloud-config file, print the resolved configuration and exit.
     ///
@@ -67,7 +65,8 @@ pub struct ServeArgs {
     pub tls_client_ca: Option<PathBuf>,
 
     /// Run against a Kamatera API simulated in this process (nothing real is touched):
-    /// for trying the provider and cluster-autoscaler without a Kamatera account.
+    /// for trying the provider and cluster-autoscaler without a Kamatera account. Needs a
+    /// build with the `simulate` feature (the default; release images leave it out).
     #[arg(long, env = "KAMATERA_SIMULATE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub simulate: bool,
 

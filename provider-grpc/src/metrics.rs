@@ -233,7 +233,7 @@ fn gauge_family(
 }
 
 /// Gauge values are small counts and sizes; f64 holds them exactly.
-#[allow(clippy::cast_precision_loss)]
+#[expect(clippy::cast_precision_loss)]
 fn as_f64(value: u64) -> f64 {
     value as f64
 }

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kamatera_api::Client;
-use kamatera_nodegroups::{CloudConfig, Credentials, EngineOptions};
-use kamatera_sim::{ClockMode, SimConfig, SimHandle, Simulator};
-use secrecy::SecretString;
+use kamatera_nodegroups::{CloudConfig, EngineOptions};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -43,10 +41,6 @@ pub const MAX_STREAMS_PER_CONNECTION: u32 = 128;
 
 /// How often the gRPC health status follows readiness.
 const HEALTH_POLL: Duration = Duration::from_secs(1);
-
-/// Credentials of the in-process simulator (`--simulate`); not secret, it is local.
-const SIM_CLIENT_ID: &str = "simulate";
-const SIM_SECRET: &str = "simulate-secret";
 
 /// Everything `serve` needs besides its sockets.
 #[derive(Debug)]
@@ -104,8 +98,14 @@ pub enum ServeError {
     #[error("node sync: {0}")]
     NodeSync(#[source] NodeSyncError),
     /// The simulator could not be started.
+    #[cfg(feature = "simulate")]
     #[error("cannot start the simulated Kamatera API: {0}")]
     Simulator(#[source] kamatera_sim::SimError),
+    /// `--simulate` was asked of a binary built without the simulator.
+    #[error(
+        "--simulate is not available: this binary was built without the simulator (cargo feature `simulate`); use a build with default features, e.g. `cargo run -p kamatera-provider-grpc -- serve --simulate ...`"
+    )]
+    SimulatorNotBuilt,
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Grpc(#[source] tonic::transport::Error),
@@ -123,25 +123,86 @@ pub enum ServeError {
     Task(#[source] tokio::task::JoinError),
 }
 
-/// Starts the simulator and points `config` at it.
-async fn simulate(config: &mut CloudConfig) -> Result<SimHandle, ServeError> {
-    let (url, sim) = Simulator::start(
-        SimConfig::default()
-            .with_clock(ClockMode::Real { scale: 1.0 })
-            .with_credentials(SIM_CLIENT_ID, SIM_SECRET),
-    )
-    .await
-    .map_err(ServeError::Simulator)?;
-    config.api_url = url.to_string();
-    config.credentials = Some(Credentials {
-        client_id: SecretString::from(SIM_CLIENT_ID),
-        secret: SecretString::from(SIM_SECRET),
-    });
-    tracing::warn!(
-        api_url = %url,
-        "SIMULATION MODE: the Kamatera API is simulated in this process; no real server is created, changed or deleted, and nothing is billed"
-    );
-    Ok(sim)
+/// Whether this build contains the in-process simulator (cargo feature `simulate`, on by
+/// default; release images are built without it).
+pub const SIMULATOR_BUILT: bool = cfg!(feature = "simulate");
+
+/// Decides whether `--simulate` (`requested`) can be honoured by a build with or without
+/// the simulator (`built`, normally [`SIMULATOR_BUILT`]): asking a build without it is an
+/// error that says so, instead of silently talking to the real API.
+pub fn check_simulate(requested: bool, built: bool) -> Result<(), ServeError> {
+    if requested && !built {
+        Err(ServeError::SimulatorNotBuilt)
+    } else {
+        Ok(())
+    }
+}
+
+/// The in-process simulator behind `--simulate`.
+#[cfg(feature = "simulate")]
+mod simulator {
+    use kamatera_nodegroups::{CloudConfig, Credentials};
+    use kamatera_sim::{ClockMode, SimConfig, Simulator};
+    use secrecy::SecretString;
+
+    use super::ServeError;
+
+    /// A running simulator.
+    pub(super) type Handle = kamatera_sim::SimHandle;
+
+    /// Credentials of the in-process simulator; not secret, it is local.
+    const CLIENT_ID: &str = "simulate";
+    const SECRET: &str = "simulate-secret";
+
+    /// Starts the simulator and points `config` at it.
+    pub(super) async fn start(config: &mut CloudConfig) -> Result<Handle, ServeError> {
+        let (url, sim) = Simulator::start(
+            SimConfig::default()
+                .with_clock(ClockMode::Real { scale: 1.0 })
+                .with_credentials(CLIENT_ID, SECRET),
+        )
+        .await
+        .map_err(ServeError::Simulator)?;
+        config.api_url = url.to_string();
+        config.credentials = Some(Credentials {
+            client_id: SecretString::from(CLIENT_ID),
+            secret: SecretString::from(SECRET),
+        });
+        tracing::warn!(
+            api_url = %url,
+            "SIMULATION MODE: the Kamatera API is simulated in this process; no real server is created, changed or deleted, and nothing is billed"
+        );
+        Ok(sim)
+    }
+
+    /// Stops the simulator after the engine has stopped using it.
+    pub(super) async fn stop(sim: Handle) {
+        if let Err(error) = sim.shutdown().await {
+            tracing::warn!(%error, "the simulator did not stop cleanly");
+        }
+    }
+}
+
+/// Stand-in for a build without the simulator: [`check_simulate`] refuses `--simulate`
+/// before anything would start it.
+#[cfg(not(feature = "simulate"))]
+mod simulator {
+    use kamatera_nodegroups::CloudConfig;
+
+    use super::ServeError;
+
+    /// No simulator can exist in this build.
+    pub(super) enum Handle {}
+
+    /// Always refuses: this build has no simulator.
+    pub(super) async fn start(_config: &mut CloudConfig) -> Result<Handle, ServeError> {
+        Err(ServeError::SimulatorNotBuilt)
+    }
+
+    /// Nothing to stop: no value of [`Handle`] exists.
+    pub(super) async fn stop(sim: Handle) {
+        match sim {}
+    }
 }
 
 fn api_client(
@@ -209,6 +270,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     // Everything that can fail at start-up is checked before any background work starts.
+    check_simulate(config.simulate, SIMULATOR_BUILT)?;
     let mut builder = Server::builder()
         // Every call answers at once (Cleanup waits at most ~15 s for the reconciler); a
         // call still open after this is a stuck client or a bug.
@@ -249,7 +311,7 @@ pub async fn run(
         None => None,
     };
     let sim = if config.simulate {
-        Some(simulate(&mut config.cloud_config).await?)
+        Some(simulator::start(&mut config.cloud_config).await?)
     } else {
         None
     };
@@ -375,10 +437,8 @@ pub async fn run(
     }
     background.stop().await;
     health.abort();
-    if let Some(sim) = sim
-        && let Err(error) = sim.shutdown().await
-    {
-        tracing::warn!(%error, "the simulator did not stop cleanly");
+    if let Some(sim) = sim {
+        simulator::stop(sim).await;
     }
     tracing::info!("stopped");
     result
@@ -440,4 +500,29 @@ fn flatten(
     joined: Result<Result<(), ServeError>, tokio::task::JoinError>,
 ) -> Result<(), ServeError> {
     joined.map_err(ServeError::Task)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulate_in_a_build_without_the_simulator_is_a_clear_error() {
+        let error = check_simulate(true, false).expect_err("must refuse");
+        assert!(matches!(error, ServeError::SimulatorNotBuilt), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.contains("--simulate")
+                && message.contains("built without the simulator")
+                && message.contains("`simulate`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn simulate_is_accepted_when_built_in_and_not_needed_when_not_asked() {
+        assert!(check_simulate(true, true).is_ok());
+        assert!(check_simulate(false, false).is_ok());
+        assert!(check_simulate(false, true).is_ok());
+    }
 }

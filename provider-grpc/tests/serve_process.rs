@@ -112,6 +112,8 @@ fn http_status(addr: &str, path: &str) -> Option<u16> {
     answer.split_whitespace().nth(1)?.parse().ok()
 }
 
+// Needs the simulator in the binary (the default features).
+#[cfg(feature = "simulate")]
 #[test]
 fn simulate_serves_until_sigterm_then_exits_0_without_printing_secrets() {
     let config = TempFile::new("simulate.ini", &config_text());

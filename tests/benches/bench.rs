@@ -10,7 +10,7 @@
 //! bench re-executes itself for scenario 5; it is not meant to be typed.
 
 // A failed setup should abort the bench loudly, not produce a half-filled table.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(clippy::expect_used)]
 
 mod report;
 mod scenarios;

@@ -257,7 +257,7 @@ async fn decrease_target_size_drops_creates_not_sent_yet() {
 
 #[tokio::test]
 async fn cleanup_suspends_changes_until_refresh_and_keeps_watching_the_cloud() {
-    // Issue 13: Cleanup used to stop the reconciler and the next Refresh built a new
+    // Cleanup used to stop the reconciler and the next Refresh built a new
     // engine from the cloud alone, losing creates in flight. Now it only suspends
     // changes; the engine keeps listing, so the next CA gets a fresh snapshot at once.
     let provider = start().await;

@@ -1080,7 +1080,6 @@ fn is_loopback(url: &url::Url) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::config::empty_env;
 

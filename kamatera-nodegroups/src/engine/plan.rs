@@ -157,7 +157,7 @@ impl State {
         }
     }
 
-    #[allow(clippy::too_many_lines)] // one match over the phases reads best as a whole
+    #[expect(clippy::too_many_lines)] // one match over the phases reads best as a whole
     fn advance_instance(
         &mut self,
         key: InstanceKey,
