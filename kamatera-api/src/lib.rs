@@ -70,7 +70,10 @@ pub mod request;
 mod retry;
 pub mod spec;
 
-pub use calls::{CommandOutcome, CommandStatuses, CreatedServer, TerminateOptions, WaitOptions};
+pub use calls::{
+    CommandOutcome, CommandStatuses, CreatedServer, ServerList, SkippedRow, TerminateOptions,
+    WaitOptions,
+};
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_TIMEOUT};
 pub use endpoint::Endpoint;
 pub use error::{ApiError, Error};

@@ -24,6 +24,37 @@ async fn should_list_servers() {
 }
 
 #[tokio::test]
+async fn lenient_list_skips_an_odd_row_and_names_it() {
+    let (server, client) = setup().await;
+    api("GET", "/service/servers")
+        .respond_with(ok_json(json!([
+            {"id": "4f1e-uuid-0001", "name": "k8s-ng1-3fa9c0d1e2b", "datacenter": "IL", "power": "on"},
+            {"id": "9a8b-uuid-0002", "name": "other-server", "datacenter": null, "power": "off"}
+        ])))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let strict = client.list_servers().await.unwrap_err().to_string();
+    assert!(strict.contains("$[1].datacenter"), "{strict}");
+    let list = client.list_servers_lenient().await.unwrap();
+    assert_eq!(list.servers.len(), 1);
+    assert_eq!(list.servers[0].id.as_str(), "4f1e-uuid-0001");
+    assert_eq!(list.skipped.len(), 1);
+    assert_eq!(list.skipped[0].path, "$[1].datacenter");
+    assert_eq!(list.skipped[0].id, Some(ServerId::new("9a8b-uuid-0002")));
+}
+
+#[tokio::test]
+async fn lenient_list_still_rejects_an_answer_that_is_not_a_list() {
+    let (server, client) = setup().await;
+    api("GET", "/service/servers")
+        .respond_with(ok_json(json!({"invalid": "response"})))
+        .mount(&server)
+        .await;
+    assert!(client.list_servers_lenient().await.is_err());
+}
+
+#[tokio::test]
 async fn should_list_no_servers() {
     let (server, client) = setup().await;
     api("GET", "/service/servers")

@@ -64,7 +64,9 @@ impl Command {
             return String::new();
         }
         match &self.outcome {
-            Outcome::Error { log } | Outcome::Cancelled { log } => log.clone(),
+            Outcome::Error { log }
+            | Outcome::Cancelled { log }
+            | Outcome::ErrorKeepsServer { log } => log.clone(),
             _ => self.success_log.clone(),
         }
     }
@@ -97,7 +99,7 @@ impl Command {
 
 fn terminal_status(outcome: &Outcome) -> &'static str {
     match outcome {
-        Outcome::Error { .. } => "error",
+        Outcome::Error { .. } | Outcome::ErrorKeepsServer { .. } => "error",
         Outcome::Cancelled { .. } => "cancelled",
         _ => "complete",
     }
@@ -186,6 +188,20 @@ impl State {
 
     fn apply(&mut self, cmd: &Command) {
         let success = matches!(cmd.outcome, Outcome::Complete | Outcome::MissingStatus);
+        match cmd.outcome {
+            Outcome::CompleteKeepsServer => return,
+            Outcome::ErrorKeepsServer { .. } => {
+                // Half-created: visible and off, whatever the create asked for.
+                if cmd.kind == OpKind::Create
+                    && let Some(s) = self.server_mut(cmd.server_seq)
+                {
+                    s.visible = true;
+                    s.power = Power::Off;
+                }
+                return;
+            }
+            _ => {}
+        }
         match (cmd.kind, success) {
             (OpKind::Create, true) => {
                 if let Some(s) = self.server_mut(cmd.server_seq) {

@@ -63,6 +63,75 @@ pub enum FaultAction {
     DropAfterApply,
     /// Close the connection without running the handler.
     DropBeforeApply,
+    /// Run the handler, then leave out of its JSON array answer the rows whose `name`
+    /// fully matches this regex: a short list (`GET /service/servers`) or a short answer
+    /// of any other array endpoint.
+    OmitRows {
+        /// Full-match regex on the row's `name`.
+        name: String,
+    },
+    /// Run the handler, then append these rows to its JSON array answer (e.g. a foreign
+    /// server with `"datacenter": null`).
+    AddRows {
+        /// Rows to append, as they are.
+        rows: Vec<Value>,
+    },
+    /// Run the handler, then overwrite fields of the rows of its JSON array answer whose
+    /// `name` fully matches this regex (e.g. make one of the autoscaler's rows odd).
+    PatchRows {
+        /// Full-match regex on the row's `name`.
+        name: String,
+        /// Fields to set on each matching row.
+        set: Map<String, Value>,
+    },
+}
+
+impl FaultAction {
+    /// True for the actions that edit the handler's answer instead of replacing it.
+    pub(crate) fn edits_rows(&self) -> bool {
+        matches!(
+            self,
+            FaultAction::OmitRows { .. }
+                | FaultAction::AddRows { .. }
+                | FaultAction::PatchRows { .. }
+        )
+    }
+
+    /// Applies a row edit to an answer; answers that are not arrays are left alone.
+    pub(crate) fn edit_rows(&self, body: Value) -> Value {
+        let Value::Array(mut rows) = body else {
+            return body;
+        };
+        // An invalid pattern matches its own text only.
+        let matcher = |pattern: &str| {
+            let re = regex::Regex::new(&format!("^(?:{pattern})$")).ok();
+            let pattern = pattern.to_owned();
+            move |row: &Value| {
+                row.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|name| re.as_ref().map_or(name == pattern, |re| re.is_match(name)))
+            }
+        };
+        match self {
+            FaultAction::OmitRows { name } => {
+                let matches = matcher(name);
+                rows.retain(|row| !matches(row));
+            }
+            FaultAction::AddRows { rows: extra } => rows.extend(extra.iter().cloned()),
+            FaultAction::PatchRows { name, set } => {
+                let matches = matcher(name);
+                for row in rows.iter_mut().filter(|row| matches(row)) {
+                    if let Value::Object(fields) = row {
+                        for (key, value) in set {
+                            fields.insert(key.clone(), value.clone());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        Value::Array(rows)
+    }
 }
 
 /// One fault rule. A request matches when method, path and every `body` field agree.
@@ -138,6 +207,40 @@ impl FaultRule {
             500,
             serde_json::json!({"message": "Failed to run command method (serversInfo)"}),
         )
+    }
+
+    /// A list glitch: `GET /service/servers` answers `200 []` (as the list proxy does
+    /// when its upstream answers with an empty body). Combine with [`FaultRule::times`].
+    #[must_use]
+    pub fn empty_list() -> Self {
+        Self::respond_json("GET", "/service/servers", 200, Value::Array(Vec::new()))
+    }
+
+    /// A short list: `GET /service/servers` leaves out the servers whose name fully
+    /// matches `name` (a regex).
+    #[must_use]
+    pub fn list_without(name: &str) -> Self {
+        Self::new(
+            "GET",
+            "/service/servers",
+            FaultAction::OmitRows {
+                name: name.to_owned(),
+            },
+        )
+    }
+
+    /// Odd rows: `GET /service/servers` answers with `rows` appended.
+    #[must_use]
+    pub fn list_with_extra_rows(rows: Vec<Value>) -> Self {
+        Self::new("GET", "/service/servers", FaultAction::AddRows { rows })
+    }
+
+    /// A tag answer without the tags: `POST /server/tags` for the server with this id
+    /// answers `200 []`.
+    #[must_use]
+    pub fn tags_missing(server_id: &str) -> Self {
+        Self::respond_json("POST", "/server/tags", 200, Value::Array(Vec::new()))
+            .when("id", server_id)
     }
 
     /// Fire for the next `n` matching calls only.
@@ -261,6 +364,38 @@ mod tests {
             evaluate(&mut rules, &mut rng, "POST", "/service/server", &params).action,
             Some(FaultAction::DropAfterApply)
         );
+    }
+
+    #[test]
+    fn row_edits_change_only_array_answers() {
+        let rows = serde_json::json!([{"name": "a-1"}, {"name": "b-1"}, {"id": 3}]);
+        let omit = FaultAction::OmitRows {
+            name: "a-.*".into(),
+        };
+        assert_eq!(
+            omit.edit_rows(rows.clone()),
+            serde_json::json!([{"name": "b-1"}, {"id": 3}])
+        );
+        let add = FaultAction::AddRows {
+            rows: vec![serde_json::json!({"name": "odd", "datacenter": null})],
+        };
+        assert_eq!(
+            add.edit_rows(rows.clone()).as_array().map(Vec::len),
+            Some(4)
+        );
+        let mut set = Map::new();
+        set.insert("datacenter".into(), Value::Null);
+        let patch = FaultAction::PatchRows {
+            name: "b-1".into(),
+            set,
+        };
+        assert_eq!(
+            patch.edit_rows(rows)[1],
+            serde_json::json!({"name": "b-1", "datacenter": null})
+        );
+        let object = serde_json::json!({"name": "a-1"});
+        assert_eq!(omit.edit_rows(object.clone()), object);
+        assert!(omit.edits_rows() && !FaultAction::DropAfterApply.edits_rows());
     }
 
     #[test]

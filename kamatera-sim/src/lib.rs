@@ -85,6 +85,9 @@
 //! {"path":"*","action":{"type":"delay","ms":2000},"probability":0.1}
 //! {"kind":"create","name":"big-.*","outcome":{"type":"error","log":"Insufficient resources"},"times":1}
 //! {"kind":"create","durations":{"pending_ms":1000,"progress_ms":60000}}
+//! {"method":"GET","path":"/service/servers","action":{"type":"omit_rows","name":"k8s-ng1-.*"},"times":1}
+//! {"method":"GET","path":"/service/servers","action":{"type":"add_rows","rows":[{"id":"x","name":"odd","datacenter":null,"power":"on"}]}}
+//! {"kind":"terminate","outcome":{"type":"complete_keeps_server"},"times":1}
 //! ```
 //!
 //! # Faults, outcomes and switches
@@ -97,11 +100,18 @@
 //!   hold the bad payloads, [`FaultRule::info_transient`] the flaky-info answer), `delay` (real
 //!   time, so client timeouts can be exercised), `drop_after_apply` (the handler runs, then the
 //!   connection is aborted before any response byte: the client sees an empty reply) and
-//!   `drop_before_apply`. `times` limits a rule to the next N matching calls; `probability` fires
+//!   `drop_before_apply`. Row edits run the handler and then change its JSON array answer:
+//!   `omit_rows` (rows whose `name` fully matches a regex are left out: a short list),
+//!   `add_rows` (rows appended as given: odd rows) and `patch_rows` (fields set on the rows
+//!   whose `name` matches). Shorthands: [`FaultRule::empty_list`] (a `200 []` list glitch),
+//!   [`FaultRule::list_without`], [`FaultRule::list_with_extra_rows`] and
+//!   [`FaultRule::tags_missing`] (a tag answer without the tags). `times` limits a rule to the next N matching calls; `probability` fires
 //!   it from the RNG seeded by [`SimConfig::seed`]. Delays add up; the first other firing rule wins.
 //! * Outcomes ([`Outcome`]): `complete`, `error` / `cancelled` (with `log`, e.g.
 //!   `Insufficient resources`), `missing_status` (items lack the `status` key; the effect still
-//!   happens) and `stuck` (`progress` for ever).
+//!   happens), `stuck` (`progress` for ever), `error_keeps_server` (a create reports `error`
+//!   but leaves its server listed, powered off, with its tags) and `complete_keeps_server`
+//!   (a terminate reports `complete` and the server stays listed).
 //! * [`Behaviour`] switches: `credentials`, `auth_failure` (every call fails auth),
 //!   `auth_error_mode` (`unauthorized` or `ok_with_errors_on_get`), `legacy_tag_rows`,
 //!   `queue_hidden_polls` with `queue_hidden_mode` (`empty_array` or `not_found`), the visibility

@@ -237,6 +237,15 @@ pub enum Outcome {
     MissingStatus,
     /// Stays in `progress` for ever.
     Stuck,
+    /// `error` with this log, but the server stays (listed, powered off, with its tags):
+    /// a create that failed half-way and left a billed server behind.
+    ErrorKeepsServer {
+        /// The queue item `log`.
+        log: String,
+    },
+    /// `complete`, but nothing changes: a terminate that reports success while the
+    /// server stays listed (a later terminate works as usual).
+    CompleteKeepsServer,
 }
 
 /// Chooses the outcome of future commands by kind and/or server-name pattern.

@@ -244,3 +244,105 @@ async fn timing_rules_override_durations_by_name() {
     sim.advance_secs(45);
     assert_eq!(sim.queue_status(&slow).await.as_deref(), Some("complete"));
 }
+
+#[tokio::test]
+async fn row_edit_rules_shorten_extend_and_patch_the_list_over_http() {
+    let sim = Sim::start().await;
+    sim.seed("keep-1");
+    sim.seed("gone-1");
+    let rules = json!([
+        {"method": "GET", "path": "/service/servers", "times": 1,
+         "action": {"type": "omit_rows", "name": "gone-.*"}},
+        {"method": "GET", "path": "/service/servers", "times": 1,
+         "action": {"type": "add_rows", "rows": [{"id": "x", "name": "odd", "datacenter": null, "power": "on"}]}},
+        {"method": "GET", "path": "/service/servers", "times": 1,
+         "action": {"type": "patch_rows", "name": "keep-1", "set": {"datacenter": null}}}
+    ]);
+    let (status, body) = sim
+        .control(reqwest::Method::POST, "/__sim/faults", Some(rules))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let names = |rows: &[Value]| -> Vec<String> {
+        rows.iter()
+            .filter_map(|r| r["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(names(&sim.list().await), ["keep-1"]);
+    let extended = sim.list().await;
+    assert_eq!(names(&extended), ["keep-1", "gone-1", "odd"]);
+    assert_eq!(extended[2]["datacenter"], Value::Null);
+    let patched = sim.list().await;
+    assert_eq!(patched[0]["datacenter"], Value::Null);
+    assert!(patched[1]["datacenter"].is_string());
+    assert_eq!(names(&sim.list().await), ["keep-1", "gone-1"]);
+}
+
+#[tokio::test]
+async fn shorthand_rules_give_an_empty_list_and_a_tag_answer_without_tags() {
+    let sim = Sim::start().await;
+    let id = sim
+        .handle
+        .seed_server(kamatera_sim::SeedServer::new("tagged").tags(["t1"]))
+        .unwrap();
+    sim.handle.add_fault(FaultRule::empty_list().times(1));
+    sim.handle.add_fault(FaultRule::tags_missing(&id).times(1));
+    assert!(sim.list().await.is_empty());
+    assert_eq!(sim.list().await.len(), 1);
+    let (_, empty) = sim.post("/server/tags", json!({"id": id})).await;
+    assert_eq!(empty, json!([]));
+    let (_, tags) = sim.post("/server/tags", json!({"id": id})).await;
+    assert_eq!(tags.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn a_create_can_fail_and_leave_its_server_and_a_terminate_can_leave_it_listed() {
+    let sim = Sim::start().await;
+    sim.handle
+        .add_outcome_rule(
+            OutcomeRule::new(Outcome::ErrorKeepsServer {
+                log: "Failed half-way".into(),
+            })
+            .kind(OpKind::Create)
+            .times(1),
+        )
+        .unwrap();
+    let (status, body) = sim
+        .create(json!({"name": "half", "poweronaftercreate": "yes"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let command = one_id(&body);
+    sim.advance_secs(60);
+    assert_eq!(sim.queue_status(&command).await.as_deref(), Some("error"));
+    let half = sim
+        .listed("half")
+        .await
+        .expect("the failed create left its server");
+    assert_eq!(half["power"], "off");
+
+    sim.handle
+        .add_outcome_rule(
+            OutcomeRule::new(Outcome::CompleteKeepsServer)
+                .kind(OpKind::Terminate)
+                .times(1),
+        )
+        .unwrap();
+    let first = terminate_half(&sim).await;
+    sim.advance_secs(60);
+    assert_eq!(sim.queue_status(&first).await.as_deref(), Some("complete"));
+    assert!(sim.listed("half").await.is_some(), "still listed");
+    let second = terminate_half(&sim).await;
+    sim.advance_secs(60);
+    assert_eq!(sim.queue_status(&second).await.as_deref(), Some("complete"));
+    assert!(sim.listed("half").await.is_none());
+}
+
+async fn terminate_half(sim: &Sim) -> String {
+    let (status, body) = sim
+        .post(
+            "/service/server/terminate",
+            json!({"name": "half", "force": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    one_id(&body)
+}

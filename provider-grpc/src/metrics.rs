@@ -317,6 +317,31 @@ impl Collector for EngineCollector {
         for (result, value) in [("ok", stats.passes_ok), ("failed", stats.passes_failed)] {
             ConstCounter::new(value).encode(passes.encode_family(&[("result", result)])?)?;
         }
+        // Odd answers and parked-pool trimming (docs/engine-robustness.md).
+        ConstCounter::new(stats.list_rows_skipped).encode(encoder.encode_descriptor(
+            "kamatera_reconcile_list_rows_skipped",
+            "Server list rows that did not decode and were skipped",
+            None,
+            counter_type,
+        )?)?;
+        ConstCounter::new(stats.suspect_lists).encode(encoder.encode_descriptor(
+            "kamatera_reconcile_suspect_lists",
+            "Server lists that lacked most known servers at once and were not believed",
+            None,
+            counter_type,
+        )?)?;
+        let mut trimmed = encoder.encode_descriptor(
+            "kamatera_node_group_parked_trimmed",
+            "Parked servers terminated because the node group's parked pool was over its cap",
+            None,
+            counter_type,
+        )?;
+        // Every group from the start (zero until a trim), so rates work from the first scrape.
+        for group in &groups {
+            let value = stats.parked_trimmed.get(&group.name).copied().unwrap_or(0);
+            ConstCounter::new(value)
+                .encode(trimmed.encode_family(&[("node_group", group.name.as_str())])?)?;
+        }
         gauge_family(
             &mut encoder,
             "kamatera_reconcile_last_duration_seconds",
@@ -359,7 +384,7 @@ impl Collector for EngineCollector {
         gauge_family(
             &mut encoder,
             "kamatera_background_running",
-            "1 while the reconciler runs (0 after Cleanup until the next Refresh)",
+            "1 while changes are carried out (0 after Cleanup until the next Refresh; the cloud is still watched)",
             [(
                 Vec::new(),
                 if self.background.is_running() {

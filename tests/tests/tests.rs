@@ -49,3 +49,6 @@ mod reliability_input;
 mod reliability_restarts;
 /// Security: secrets never printed; the safety interlock with tags swapped underneath.
 mod security;
+
+/// Issue 14: one odd API answer changes nothing; no billed server is left behind.
+mod robustness;

@@ -8,6 +8,7 @@ mod tags;
 
 pub use commands::{CreatedServer, TerminateOptions};
 pub use queue::{CommandOutcome, CommandStatuses, WaitOptions};
+pub use servers::{ServerList, SkippedRow};
 
 /// The private decoders, reachable from the crate's property tests.
 #[cfg(test)]

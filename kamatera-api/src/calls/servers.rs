@@ -3,9 +3,10 @@
 use serde_json::Value;
 
 use crate::client::{Call, Client};
+use crate::decode::{decode, decode_value};
 use crate::endpoint::Endpoint;
 use crate::error::Error;
-use crate::model::{ServerInfo, ServerSummary, SshInfo};
+use crate::model::{ServerId, ServerInfo, ServerSummary, SshInfo};
 use crate::request::ServerSelector;
 
 impl Client {
@@ -21,6 +22,28 @@ impl Client {
     /// ```
     pub async fn list_servers(&self) -> Result<Vec<ServerSummary>, Error> {
         self.call(Call::read(Endpoint::ListServers)).await
+    }
+
+    /// Lists every server of the account like [`Client::list_servers`], but decodes the
+    /// rows one by one: a row that does not fit [`ServerSummary`] is reported in
+    /// [`ServerList::skipped`] (with its JSON path and, when readable, its id and name)
+    /// instead of failing the whole list. The answer as a whole must still be a JSON array.
+    ///
+    /// Meant for callers that must keep working when one foreign server carries an
+    /// unexpected value (say `"datacenter": null`).
+    pub async fn list_servers_lenient(&self) -> Result<ServerList, Error> {
+        self.call_with(Call::read(Endpoint::ListServers), |endpoint, body| {
+            // The usual answer decodes strictly in one go; only an answer with an odd row
+            // pays for decoding row by row.
+            match decode::<Vec<ServerSummary>>(endpoint, body) {
+                Ok(servers) => Ok(ServerList {
+                    servers,
+                    skipped: Vec::new(),
+                }),
+                Err(_) => decode::<Vec<Value>>(endpoint, body).map(ServerList::from_rows),
+            }
+        })
+        .await
     }
 
     /// Full details of the servers `selector` matches (`POST /service/server/info`).
@@ -105,5 +128,90 @@ impl Client {
         }
         let health: Health = self.call(Call::read(Endpoint::Health)).await?;
         Ok(health.ready)
+    }
+}
+
+/// The answer of [`Client::list_servers_lenient`]: the rows that decoded, and the ones
+/// that did not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerList {
+    /// Rows that decoded, in the order the API returned them.
+    pub servers: Vec<ServerSummary>,
+    /// Rows that did not decode, in the order the API returned them.
+    pub skipped: Vec<SkippedRow>,
+}
+
+/// One list row that did not decode as a [`ServerSummary`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRow {
+    /// Position of the row in the answer.
+    pub index: usize,
+    /// JSON path of the value that did not fit, e.g. `$[4].datacenter`.
+    pub path: String,
+    /// Why it did not fit.
+    pub reason: String,
+    /// The row's `id`, when it is a string (so a caller can tell whose row it was).
+    pub id: Option<ServerId>,
+    /// The row's `name`, when it is a string.
+    pub name: Option<String>,
+}
+
+impl ServerList {
+    /// Decodes each row of a list answer on its own.
+    pub fn from_rows(rows: Vec<Value>) -> Self {
+        let mut list = ServerList {
+            servers: Vec::with_capacity(rows.len()),
+            skipped: Vec::new(),
+        };
+        for (index, row) in rows.into_iter().enumerate() {
+            let text = |key: &str| row.get(key).and_then(Value::as_str).map(str::to_owned);
+            let (id, name) = (text("id"), text("name"));
+            match decode_value::<ServerSummary>(Endpoint::ListServers, &format!("$[{index}]"), row)
+            {
+                Ok(server) => list.servers.push(server),
+                Err(err) => {
+                    let (path, reason) = match err {
+                        Error::InvalidResponse { path, reason, .. } => (path, reason),
+                        other => (format!("$[{index}]"), other.to_string()),
+                    };
+                    list.skipped.push(SkippedRow {
+                        index,
+                        path,
+                        reason,
+                        id: id.map(ServerId::new),
+                        name,
+                    });
+                }
+            }
+        }
+        list
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn odd_rows_are_skipped_with_their_path_and_identity() {
+        let list = ServerList::from_rows(vec![
+            json!({"id": "a", "name": "n1", "datacenter": "IL", "power": "on"}),
+            json!({"id": "b", "name": "foreign", "datacenter": null, "power": "on"}),
+            json!(7),
+            json!({"id": "c", "name": "n3", "datacenter": "EU", "power": "off"}),
+        ]);
+        let names: Vec<&str> = list.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["n1", "n3"]);
+        assert_eq!(list.skipped.len(), 2);
+        let odd = &list.skipped[0];
+        assert_eq!(odd.index, 1);
+        assert_eq!(odd.path, "$[1].datacenter");
+        assert!(odd.reason.contains("null"), "{}", odd.reason);
+        assert_eq!(odd.id, Some(ServerId::new("b")));
+        assert_eq!(odd.name.as_deref(), Some("foreign"));
+        assert_eq!(list.skipped[1].path, "$[2]");
+        assert_eq!(list.skipped[1].id, None);
     }
 }

@@ -21,12 +21,13 @@ pub(crate) enum Action {
         group: String,
         request: Box<CreateServerRequest>,
     },
-    /// Power a parked server on for reuse.
+    /// Check tags, then power a parked server on for reuse.
     PowerOn {
         key: InstanceKey,
         group: String,
         server: ServerId,
         name: String,
+        tags: MembershipTags,
     },
     /// Check tags, write the deleting marker, and power off when on.
     BeginDelete {
@@ -90,6 +91,8 @@ impl std::fmt::Display for StepError {
 pub(crate) enum Outcome {
     Created(Result<CommandId, ApiError>),
     PowerOnStarted(Result<CommandId, ApiError>),
+    /// The tag re-check before a power-on for reuse said no: nothing was powered on.
+    PowerOnRefused(StepError),
     /// `None`: the server was already off.
     DeleteBegun(Result<Option<CommandId>, StepError>),
     Parked(Result<(), StepError>),
@@ -128,8 +131,15 @@ impl Action {
                 group,
                 server,
                 name,
+                tags,
                 ..
             } => {
+                // A parked server re-tagged out of the group since the last tag read
+                // would run, billed, with no group: check before powering it on.
+                if let Err(err) = check_membership(client, &server, &tags).await {
+                    tracing::warn!(group, server = %name, error = %err, "not powering on the parked server for reuse");
+                    return Some(Outcome::PowerOnRefused(err));
+                }
                 let result = single_command(client.power_on(&ServerSelector::id(server)).await);
                 log_command(&group, &name, "power-on", &result);
                 Some(Outcome::PowerOnStarted(result))
@@ -224,24 +234,33 @@ fn single_command(result: Result<Vec<CommandId>, ApiError>) -> Result<CommandId,
     })
 }
 
-/// Reads the server's tags and checks it is still a member.
+/// Reads the server's tags and checks it is still a member. One answer without the
+/// membership tags is not enough to give the server up: a second read must agree
+/// (docs/engine-robustness.md).
 async fn check_membership(
     client: &Client,
     server: &ServerId,
     tags: &MembershipTags,
 ) -> Result<Vec<String>, StepError> {
-    let current: Vec<String> = match client
-        .server_tags(&ServerSelector::id(server.clone()))
-        .await
-    {
-        Ok(current) => current.into_iter().map(|t| t.as_str().to_owned()).collect(),
-        Err(err) if err.is_not_found() => return Err(StepError::Gone),
-        Err(err) => return Err(StepError::Api(err)),
-    };
+    let mut current = read_tags(client, server).await?;
+    if !tags.matches(current.iter().map(String::as_str)) {
+        current = read_tags(client, server).await?;
+    }
     if tags.matches(current.iter().map(String::as_str)) {
         Ok(current)
     } else {
         Err(StepError::NotOurs { tags: current })
+    }
+}
+
+async fn read_tags(client: &Client, server: &ServerId) -> Result<Vec<String>, StepError> {
+    match client
+        .server_tags(&ServerSelector::id(server.clone()))
+        .await
+    {
+        Ok(current) => Ok(current.into_iter().map(|t| t.as_str().to_owned()).collect()),
+        Err(err) if err.is_not_found() => Err(StepError::Gone),
+        Err(err) => Err(StepError::Api(err)),
     }
 }
 

@@ -23,12 +23,21 @@
 //! A server is parked only when it is off (checked with the API just before) and no
 //! create or power-on of it can still be running; otherwise it would come up parked and
 //! be counted as Running again without any scale-up.
+//!
+//! # Odd answers and billed servers
+//!
+//! One odd API answer (an empty or short list, an undecodable row, a tag read without the
+//! tags) changes nothing reported; a terminate that leaves its server, a failed create
+//! that leaves one, and parked servers beyond the cap are all cleaned up. The rules are
+//! in docs/engine-robustness.md.
 
 mod actions;
+mod listing;
 mod model;
 mod options;
 mod outcome;
 mod plan;
+mod pool;
 mod reconciler;
 mod scale;
 mod snapshot;
@@ -74,6 +83,13 @@ pub struct EngineStats {
     /// Instances whose creation (or power-on for reuse) failed since the engine started,
     /// by (group, error class label, error code); each instance counts once.
     pub failed_creates: BTreeMap<(String, &'static str, &'static str), u64>,
+    /// Server list rows that did not decode and were skipped, since start.
+    pub list_rows_skipped: u64,
+    /// Server lists that lacked most known servers at once (not believed), since start.
+    pub suspect_lists: u64,
+    /// Parked servers terminated because their group's parked pool was over its cap,
+    /// by group, since start.
+    pub parked_trimmed: std::collections::BTreeMap<String, u64>,
 }
 
 /// Counts failed creates once per instance.
@@ -390,7 +406,8 @@ impl Engine {
         })
     }
 
-    /// True once the servers have been listed successfully at least once.
+    /// True once the servers have been listed successfully at least once, with the
+    /// membership of every listed server known.
     pub fn is_ready(&self) -> bool {
         self.shared.snapshot().last_list_ok.is_some()
     }
@@ -439,6 +456,9 @@ impl Engine {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .by
             .clone();
+        stats.list_rows_skipped = snapshot.counters.rows_skipped;
+        stats.suspect_lists = snapshot.counters.suspect_lists;
+        stats.parked_trimmed = snapshot.counters.parked_trimmed.clone();
         stats
     }
 }

@@ -200,6 +200,13 @@ pub(crate) struct Instance {
     /// Adopted after a restart as a powered-off member without a marker: it may be a
     /// create still running, or (in power-off mode) a parked server without its marker.
     pub(crate) adopted_off: bool,
+    /// A create that failed or was cancelled may have left a half-created server: look
+    /// for it by name in every list requested after the list request with this number,
+    /// so that it is terminated, not left running.
+    pub(crate) search_after_request: Option<u64>,
+    /// The scale-down must terminate, never park (a half-created server, or a parked
+    /// server beyond the pool's cap).
+    pub(crate) terminate_only: bool,
 }
 
 impl Instance {
@@ -238,6 +245,8 @@ impl Instance {
             boot_pending,
             parked_at: None,
             adopted_off: false,
+            search_after_request: None,
+            terminate_only: false,
         }
     }
 }

@@ -3,7 +3,7 @@
 use tokio::time::Instant;
 
 use super::actions::{Outcome, StepError};
-use super::model::{DeleteStep, InstanceError, InstanceKey, Phase, codes};
+use super::model::{DeleteStep, ErrorClass, InstanceError, InstanceKey, Phase, codes};
 use super::state::{State, classify, schedule_delete_retry};
 use crate::naming::{DELETING_MARKER, PARKED_MARKER};
 
@@ -64,6 +64,33 @@ impl State {
                     message: err.to_string(),
                 });
                 instance.phase = Phase::CreateFailed;
+            }
+            Outcome::PowerOnRefused(err) => {
+                let server = instance.server_id.clone();
+                match err {
+                    StepError::NotOurs { tags } => {
+                        if let Some(server) = &server {
+                            self.apply_tags(server, tags, now);
+                        }
+                        self.replace_refused_reuse(
+                            key,
+                            "no longer carries the node group tags",
+                            now,
+                        );
+                    }
+                    StepError::Gone => {
+                        self.replace_refused_reuse(key, "no longer exists", now);
+                    }
+                    StepError::StillOn | StepError::Api(_) => {
+                        let message = format!("could not re-check the tags before power-on: {err}");
+                        instance.error = Some(InstanceError {
+                            class: ErrorClass::Other,
+                            code: codes::POWER_ON_FAILED,
+                            message,
+                        });
+                        instance.phase = Phase::CreateFailed;
+                    }
+                }
             }
             Outcome::DeleteBegun(Ok(command)) => {
                 instance.phase = match command {
@@ -147,5 +174,34 @@ fn step_failed(
             }
             schedule_delete_retry(instance, retry, &api.to_string(), backoff, now)
         }
+    }
+}
+
+impl State {
+    /// A parked server chosen for reuse turned out not to be ours (or gone): drop it and
+    /// queue one new server in its place, so the scale-up still happens once.
+    fn replace_refused_reuse(&mut self, key: InstanceKey, why: &str, now: Instant) {
+        let Some(instance) = self.instances.remove(&key) else {
+            return;
+        };
+        tracing::warn!(group = %instance.group, server = %instance.name, why, "parked server not reused; no longer managed");
+        if instance.delete_requested {
+            return;
+        }
+        let Some(prefix) = self
+            .groups
+            .get(&instance.group)
+            .map(|g| g.config.server.name_prefix.clone())
+        else {
+            return;
+        };
+        let name = loop {
+            let candidate = crate::naming::new_server_name(&prefix, &mut self.rng);
+            if !self.instances.values().any(|i| i.name == candidate) {
+                break candidate;
+            }
+        };
+        tracing::info!(group = %instance.group, server = %name, "scale-up: new server queued instead");
+        self.add_instance(&instance.group, name, Phase::CreateQueued, now);
     }
 }

@@ -45,6 +45,9 @@ impl State {
         self.attach_servers();
         self.adopt_servers(now);
         let active = self.is_active(now);
+        if active {
+            self.trim_parked_pools();
+        }
         let mut actions = Vec::new();
         let keys: Vec<InstanceKey> = self.instances.keys().copied().collect();
         for key in keys {
@@ -203,6 +206,8 @@ impl State {
         let name = instance.name.clone();
         let delete_requested = instance.delete_requested;
         let adopted_off = instance.adopted_off;
+        let search_after_request = instance.search_after_request;
+        let terminate_only = instance.terminate_only;
         // In power-off mode, a server that may still be coming up is powered off (and
         // then parked) once it is seen on, or after the provision time.
         let wait_for_boot = instance.boot_pending && poweroff_mode && !power_on && !overdue;
@@ -334,6 +339,7 @@ impl State {
                         group: group_name,
                         server,
                         name,
+                        tags: membership,
                     });
                 }
             }
@@ -361,10 +367,31 @@ impl State {
                 self.forget(key, "scale-down finished (no server was created)")
             }
             Phase::Deleting(DeleteStep::AwaitGone) if command_overdue => {
-                set_phase(self, Phase::Deleting(DeleteStep::Finish));
+                // Terminated but still listed: send the terminate again, after a back-off
+                // and from a list taken after this point (docs/engine-robustness.md).
+                self.retry_overdue(
+                    key,
+                    DeleteStep::Finish,
+                    "server still listed after its terminate completed",
+                    now,
+                );
+                let lists = self.lists;
+                if let Some(instance) = self.instances.get_mut(&key) {
+                    instance.retry_after_list = Some(lists);
+                    // It was to be terminated: finish that, do not park it instead.
+                    instance.terminate_only = true;
+                }
             }
-            Phase::Deleting(DeleteStep::Mark) if server_id.is_none() && overdue => {
-                self.forget(key, "deleted; its server never appeared");
+            Phase::Deleting(DeleteStep::Mark) if server_id.is_none() => {
+                // A failed create's server is looked for in one list requested after the
+                // failure; any other server that may still appear, until the deadline.
+                let search_over = match search_after_request {
+                    Some(request) => self.applied_request > request,
+                    None => overdue,
+                };
+                if search_over {
+                    self.forget(key, "deleted; its server never appeared");
+                }
             }
             Phase::Deleting(DeleteStep::Mark) if can_act && !wait_for_boot => {
                 if let Some(server) = server_id {
@@ -402,7 +429,8 @@ impl State {
                 let Some(server) = server_id else { return };
                 let config = &self.groups[&group_name].config;
                 let cap = config.poweroff_on_scale_down_max_servers as usize;
-                let park = config.poweroff_on_scale_down
+                let park = !terminate_only
+                    && config.poweroff_on_scale_down
                     && (cap == 0 || self.parked_count(&group_name) < cap);
                 if park {
                     set_phase(self, Phase::Deleting(DeleteStep::Parking));

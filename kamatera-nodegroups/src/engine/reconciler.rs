@@ -108,7 +108,11 @@ impl Reconciler {
 
     async fn pass(&mut self) -> Result<PassReport, Error> {
         let mut report = PassReport::default();
-        let listed = match self.client.list_servers().await {
+        let request = self.shared.with_state(|state| {
+            state.list_requests += 1;
+            state.list_requests
+        });
+        let listed = match self.client.list_servers_lenient().await {
             Ok(listed) => listed,
             Err(source) => {
                 let message = source.to_string();
@@ -123,13 +127,14 @@ impl Reconciler {
         let listed_at = Instant::now();
         // Nothing is published until the pass has adopted what it listed: a snapshot that
         // knows the servers but not yet their groups would show empty groups as fresh.
-        let need_tags = self.shared.with_state(|state| {
-            state.apply_list(listed, listed_at);
+        let (need_tags, look_up) = self.shared.with_state(|state| {
+            let verdict = state.apply_list(listed, request, listed_at);
             report.servers = state.servers.len();
-            state.servers_needing_tags(listed_at)
+            (state.servers_needing_tags(listed_at), verdict.look_up)
         });
         report.tag_reads = need_tags.len();
         self.read_tags(need_tags).await;
+        self.look_up_missing(look_up).await;
 
         let commands = self.shared.with_state(|state| state.outstanding_commands());
         report.commands_polled = commands.len();
@@ -146,6 +151,15 @@ impl Reconciler {
             }
         }
         let actions = self.shared.update(|state| {
+            let unknown = state.servers_without_tags();
+            if state.last_list_ok.is_none() && unknown > 0 {
+                // Cold start: a group counted without some of its members would look too
+                // small to cluster-autoscaler, which might scale it up again.
+                state.last_list_error = Some(format!(
+                    "the node group membership of {unknown} listed servers is not known yet (their tags could not be read)"
+                ));
+                return Vec::new();
+            }
             state.finish_list(listed_at);
             state.advance(Instant::now())
         });
@@ -167,7 +181,7 @@ impl Reconciler {
                     let tags = tags.into_iter().map(|t| t.as_str().to_owned()).collect();
                     // Published at the end of the pass, with everything else.
                     self.shared
-                        .with_state(|state| state.apply_tags(&id, tags, Instant::now()));
+                        .with_state(|state| state.apply_tags_checked(&id, tags, Instant::now()));
                 }
                 // The server was deleted since the list: the next list drops it.
                 Err(err) if err.is_not_found() => {}
@@ -175,6 +189,33 @@ impl Reconciler {
                     tracing::warn!(server = %id, error = %err, "reading tags failed; will retry")
                 }
             }
+        }
+    }
+
+    /// Looks up by id the servers of instances that the last list lacked for the first
+    /// time: a server the API does not find is gone now, without waiting for a second
+    /// list (see docs/engine-robustness.md).
+    async fn look_up_missing(&self, servers: Vec<ServerId>) {
+        let client = &self.client;
+        let mut lookups = futures::stream::iter(servers)
+            .map(|id| async move {
+                let result = client
+                    .find_server_info(&ServerSelector::id(id.clone()))
+                    .await;
+                (id, result)
+            })
+            .buffer_unordered(self.shared.options.tag_concurrency.max(1));
+        while let Some((id, result)) = lookups.next().await {
+            let exists = match result {
+                Ok(rows) => !rows.is_empty(),
+                Err(err) if err.is_not_found() => false,
+                Err(err) => {
+                    tracing::warn!(server = %id, error = %err, "looking up a server missing from the list failed; the next list decides");
+                    continue;
+                }
+            };
+            self.shared
+                .with_state(|state| state.apply_lookup(&id, exists));
         }
     }
 

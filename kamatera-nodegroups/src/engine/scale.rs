@@ -195,6 +195,18 @@ impl State {
                 }))
             }
             (Phase::Running | Phase::CreateFailed | Phase::AwaitRunning, true) => {
+                // A server left by a failed create is terminated, never parked for reuse.
+                instance.terminate_only |= instance.phase == Phase::CreateFailed
+                    && instance.search_after_request.is_some();
+                Some(Phase::Deleting(DeleteStep::Mark))
+            }
+            (Phase::CreateFailed, false)
+                if instance
+                    .search_after_request
+                    .is_some_and(|request| self.applied_request <= request) =>
+            {
+                // Its create may have left a half-created server that is not listed yet.
+                instance.terminate_only = true;
                 Some(Phase::Deleting(DeleteStep::Mark))
             }
             (Phase::CreateFailed, false) => {

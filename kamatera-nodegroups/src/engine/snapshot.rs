@@ -42,6 +42,7 @@ pub(crate) struct Snapshot {
     pub(crate) last_list_error: Option<String>,
     pub(crate) commands_in_flight: usize,
     pub(crate) deletions_retrying: usize,
+    pub(crate) counters: super::listing::RobustnessCounters,
 }
 
 impl Snapshot {
@@ -114,6 +115,7 @@ impl Snapshot {
                 .values()
                 .filter(|i| i.delete_attempts > 0)
                 .count(),
+            counters: state.counters.clone(),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kamatera_api::{CommandStatus, CommandStatuses, QueueItem, ServerId, ServerSummary};
+use kamatera_api::{CommandStatus, CommandStatuses, QueueItem, ServerId};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::time::Instant;
@@ -23,6 +23,16 @@ pub(crate) struct KnownServer {
     /// `None` until read.
     pub(crate) tags: Option<Vec<String>>,
     pub(crate) tags_read_at: Option<Instant>,
+    /// Number of the last list that showed this server (or kept it: an undecodable row).
+    pub(crate) last_seen_list: u64,
+    /// Consecutive lists that lacked this server (see docs/engine-robustness.md).
+    pub(crate) missing_lists: u32,
+    /// Lists requested up to this number predate a power-off the engine saw for itself,
+    /// so they may not change the power state.
+    pub(crate) power_pinned_until_request: u64,
+    /// The last tag read lacked the membership tags this server had; one more read
+    /// decides.
+    pub(crate) membership_doubt: bool,
 }
 
 impl KnownServer {
@@ -77,6 +87,12 @@ pub(crate) struct State {
     /// Set by `Cleanup`: no change to the cloud until the next `refresh()`.
     pub(crate) suspended: bool,
     pub(crate) rng: StdRng,
+    /// List requests started so far (a list's number is taken before it is sent).
+    pub(crate) list_requests: u64,
+    /// The request number of the last list applied.
+    pub(crate) applied_request: u64,
+    /// Counters of odd answers and pool trimming, for metrics.
+    pub(crate) counters: super::listing::RobustnessCounters,
 }
 
 impl State {
@@ -120,6 +136,9 @@ impl State {
             ca_max_node_provision_time: None,
             suspended: false,
             rng,
+            list_requests: 0,
+            applied_request: 0,
+            counters: Default::default(),
         })
     }
 
@@ -147,47 +166,6 @@ impl State {
             || self
                 .last_refresh_call
                 .is_some_and(|at| now.saturating_duration_since(at) <= self.options.active_window)
-    }
-
-    /// Records a successful list: known servers are updated, vanished ones forgotten, new
-    /// ones remembered. A new server whose name is that of an instance being created gets
-    /// the tags the instance was created with, so it needs no tags call.
-    pub(crate) fn apply_list(&mut self, listed: Vec<ServerSummary>, now: Instant) {
-        let prefix = self.config.filter_name_prefix.as_str();
-        let creating: HashMap<&str, &str> = self
-            .instances
-            .values()
-            .filter(|i| i.server_id.is_none())
-            .map(|i| (i.name.as_str(), i.group.as_str()))
-            .collect();
-        let mut next = HashMap::with_capacity(listed.len());
-        for server in listed {
-            if !server.name.starts_with(prefix) {
-                continue;
-            }
-            let known = match self.servers.remove(&server.id) {
-                Some(mut known) => {
-                    known.name = server.name;
-                    known.power_on = server.power.is_on();
-                    known
-                }
-                None => {
-                    let tags = creating
-                        .get(server.name.as_str())
-                        .and_then(|group| self.groups.get(*group))
-                        .map(|g| vec![g.tags.cluster.to_string(), g.tags.group.to_string()]);
-                    KnownServer {
-                        tags_read_at: tags.as_ref().map(|_| now),
-                        tags,
-                        name: server.name,
-                        power_on: server.power.is_on(),
-                    }
-                }
-            };
-            next.insert(server.id, known);
-        }
-        self.servers = next;
-        self.lists += 1;
     }
 
     /// Marks the list taken at `listed_at` as fully applied: its servers have their tags
@@ -223,7 +201,7 @@ impl State {
         unread
     }
 
-    /// Records tags read for `server`.
+    /// Records tags read for `server`, unconditionally.
     pub(crate) fn apply_tags(&mut self, server: &ServerId, tags: Vec<String>, now: Instant) {
         if let Some(known) = self.servers.get_mut(server) {
             known.tags = Some(tags);
@@ -232,10 +210,13 @@ impl State {
     }
 
     /// Records that `server` is off, as the engine just saw for itself. The last list may
-    /// predate it, and a parked server listed "on" would look powered on again.
+    /// predate it, and a parked server listed "on" would look powered on again: only a
+    /// list requested from now on may change its power state.
     pub(crate) fn note_powered_off(&mut self, server: Option<&ServerId>) {
+        let requested = self.list_requests;
         if let Some(known) = server.and_then(|id| self.servers.get_mut(id)) {
             known.power_on = false;
+            known.power_pinned_until_request = requested;
         }
     }
 
@@ -327,6 +308,7 @@ impl State {
                     message,
                 });
                 instance.phase = Phase::CreateFailed;
+                instance.search_after_request = Some(self.list_requests);
             }
             (Phase::PowerOnRunning { .. }, CommandStatus::Complete) => {
                 tracing::info!(group, server = %instance.name, "power-on for reuse completed");
@@ -352,10 +334,13 @@ impl State {
                     if let Some(final_name) = item.created_server_name() {
                         instance.name = final_name.to_owned();
                     }
-                    instance.phase = Phase::Deleting(DeleteStep::Mark);
                 } else {
-                    instance.phase = Phase::Deleting(DeleteStep::AwaitGone);
+                    // A failed create can leave a half-created server: find it by name
+                    // and terminate it (docs/engine-robustness.md).
+                    instance.search_after_request = Some(self.list_requests);
+                    instance.terminate_only = true;
                 }
+                instance.phase = Phase::Deleting(DeleteStep::Mark);
             }
             (Phase::Deleting(DeleteStep::PoweringOff { command }), CommandStatus::Complete) => {
                 tracing::info!(group, server = %instance.name, %command, "power-off completed");
@@ -365,6 +350,9 @@ impl State {
             (Phase::Deleting(DeleteStep::Terminating { command }), CommandStatus::Complete) => {
                 tracing::info!(group, server = %instance.name, %command, "terminate completed");
                 instance.phase = Phase::Deleting(DeleteStep::AwaitGone);
+                // The deadline for the server to leave the list; past it the terminate is
+                // sent again (docs/engine-robustness.md).
+                instance.command_since = Some(now);
             }
             (
                 Phase::Deleting(

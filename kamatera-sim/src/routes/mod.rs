@@ -85,7 +85,12 @@ async fn entry(
             () = app.shutdown.cancelled() => {}
         }
     }
+    let mut edit = None;
     let drop_after = match verdict.action {
+        Some(action) if action.edits_rows() => {
+            edit = Some(action);
+            false
+        }
         Some(FaultAction::Respond { status, json, text }) => {
             let response = fault_response(status, json, text);
             app.lock()
@@ -114,8 +119,26 @@ async fn entry(
     };
     if drop_after {
         dropped_connection()
+    } else if let Some(edit) = edit {
+        wrap_if_requested(&headers, edit_response(&edit, response).await).await
     } else {
         wrap_if_requested(&headers, response).await
+    }
+}
+
+/// Applies a row-editing fault to a successful JSON answer.
+async fn edit_response(edit: &FaultAction, response: Response) -> Response {
+    if !response.status().is_success() {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // Every body built here is already in memory, so collecting it cannot block on the network.
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(value) => json_response(parts.status, &edit.edit_rows(value)),
+        Err(_) => Response::from_parts(parts, Body::from(bytes)),
     }
 }
 

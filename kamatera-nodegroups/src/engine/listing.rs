@@ -1,0 +1,433 @@
+//! Folding one list answer and its tag reads into what the engine believes, without
+//! letting one odd answer change that belief. The rules are described in
+//! docs/engine-robustness.md; in short:
+//!
+//! - a known server missing from a list is believed gone only when it is missing from two
+//!   consecutive lists, or when a direct look-up of it finds nothing;
+//! - a list that lacks most known servers at once is suspect: logged and counted, and it
+//!   costs no look-ups;
+//! - a row that does not decode is skipped and counted; a known server behind it keeps
+//!   its last known state;
+//! - a list requested before the engine saw a server go off does not change that
+//!   server's power state;
+//! - a tag read that lacks the membership tags a member had is believed only when the
+//!   next read agrees.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use kamatera_api::{ServerId, ServerList};
+use tokio::time::Instant;
+
+use super::model::{DeleteStep, Phase};
+use super::state::{KnownServer, State};
+
+/// Counters of odd answers and of parked-pool trimming, exported as metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RobustnessCounters {
+    /// List rows that did not decode and were skipped.
+    pub(crate) rows_skipped: u64,
+    /// Lists that lacked most known servers at once.
+    pub(crate) suspect_lists: u64,
+    /// Parked servers terminated because the pool was over its cap, by group.
+    pub(crate) parked_trimmed: BTreeMap<String, u64>,
+}
+
+/// What the reconciler must do after a list was applied.
+#[derive(Debug, Default)]
+pub(crate) struct ListVerdict {
+    /// Servers of instances that the list lacked for the first time: one direct look-up
+    /// each tells whether they are gone (none after a suspect list).
+    pub(crate) look_up: Vec<ServerId>,
+}
+
+impl State {
+    /// Records a successful list requested as number `request`. Known servers are
+    /// updated; a known server the list lacks is forgotten only the second time in a
+    /// row; new servers are remembered. A new server whose name is that of an instance
+    /// being created gets the tags the instance was created with, so it needs no tags
+    /// call.
+    pub(crate) fn apply_list(
+        &mut self,
+        list: ServerList,
+        request: u64,
+        now: Instant,
+    ) -> ListVerdict {
+        self.lists += 1;
+        self.applied_request = self.applied_request.max(request);
+        let number = self.lists;
+        let prefix = self.config.filter_name_prefix.clone();
+        let creating: HashMap<String, String> = self
+            .instances
+            .values()
+            .filter(|i| i.server_id.is_none())
+            .map(|i| (i.name.clone(), i.group.clone()))
+            .collect();
+        for server in list.servers {
+            if !server.name.starts_with(prefix.as_str()) {
+                continue;
+            }
+            if let Some(known) = self.servers.get_mut(&server.id) {
+                known.name = server.name;
+                if request > known.power_pinned_until_request {
+                    known.power_on = server.power.is_on();
+                }
+                known.last_seen_list = number;
+                known.missing_lists = 0;
+                continue;
+            }
+            let tags = creating
+                .get(&server.name)
+                .and_then(|group| self.groups.get(group))
+                .map(|g| vec![g.tags.cluster.to_string(), g.tags.group.to_string()]);
+            self.servers.insert(
+                server.id,
+                KnownServer {
+                    tags_read_at: tags.as_ref().map(|_| now),
+                    tags,
+                    name: server.name,
+                    power_on: server.power.is_on(),
+                    last_seen_list: number,
+                    missing_lists: 0,
+                    power_pinned_until_request: 0,
+                    membership_doubt: false,
+                },
+            );
+        }
+        self.keep_skipped_rows(&list.skipped, number);
+        self.fold_missing(number)
+    }
+
+    /// Skipped rows are logged and counted; a known server behind one keeps its state.
+    fn keep_skipped_rows(&mut self, skipped: &[kamatera_api::SkippedRow], number: u64) {
+        if skipped.is_empty() {
+            return;
+        }
+        self.counters.rows_skipped += skipped.len() as u64;
+        let mut ours = 0usize;
+        for row in skipped {
+            if let Some(known) = row.id.as_ref().and_then(|id| self.servers.get_mut(id)) {
+                known.last_seen_list = number;
+                ours += 1;
+            }
+        }
+        let first = &skipped[0];
+        tracing::warn!(
+            skipped = skipped.len(),
+            known_kept = ours,
+            path = %first.path,
+            reason = %first.reason,
+            id = first.id.as_ref().map(ServerId::as_str),
+            name = first.name.as_deref(),
+            "server list rows that do not decode were skipped (known servers keep their last state)"
+        );
+    }
+
+    /// Counts every known server the list `number` lacked: forgotten the second time in
+    /// a row, looked up the first time when an instance owns it and the list is not
+    /// suspect.
+    fn fold_missing(&mut self, number: u64) -> ListVerdict {
+        let known = self.servers.len();
+        let missing = self
+            .servers
+            .values()
+            .filter(|s| s.last_seen_list != number)
+            .count();
+        let mut verdict = ListVerdict::default();
+        if missing == 0 {
+            return verdict;
+        }
+        // Servers being terminated are expected to leave the list: they do not make it
+        // suspect.
+        let leaving: HashSet<&ServerId> = self
+            .instances
+            .values()
+            .filter(|i| {
+                matches!(
+                    i.phase,
+                    Phase::Deleting(DeleteStep::Terminating { .. } | DeleteStep::AwaitGone)
+                )
+            })
+            .filter_map(|i| i.server_id.as_ref())
+            .collect();
+        let unexpected = self
+            .servers
+            .iter()
+            .filter(|(id, s)| s.last_seen_list != number && !leaving.contains(id))
+            .count();
+        let suspect = unexpected >= 2 && unexpected * 2 > known;
+        if suspect {
+            self.counters.suspect_lists += 1;
+            tracing::warn!(
+                missing,
+                known,
+                "the server list lacks most known servers; not believed until the next list agrees"
+            );
+        }
+        drop(leaving);
+        let claimed: HashSet<&ServerId> = self
+            .instances
+            .values()
+            .filter_map(|i| i.server_id.as_ref())
+            .collect();
+        let mut gone = Vec::new();
+        for (id, server) in &mut self.servers {
+            if server.last_seen_list == number {
+                continue;
+            }
+            server.missing_lists += 1;
+            if server.missing_lists >= 2 {
+                gone.push(id.clone());
+            } else if !suspect && claimed.contains(id) {
+                verdict.look_up.push(id.clone());
+            }
+        }
+        for id in gone {
+            if let Some(server) = self.servers.remove(&id) {
+                tracing::debug!(server = %server.name, "server missing from two lists in a row; gone");
+            }
+        }
+        verdict
+    }
+
+    /// A direct look-up of `server`, missing from the last list, answered. `exists`
+    /// false means it is gone for sure.
+    pub(crate) fn apply_lookup(&mut self, server: &ServerId, exists: bool) {
+        if exists {
+            if let Some(known) = self.servers.get_mut(server) {
+                known.missing_lists = 0;
+            }
+        } else if let Some(known) = self.servers.remove(server) {
+            tracing::debug!(server = %known.name, "server missing from the list and not found by id; gone");
+        }
+    }
+
+    /// Records a tag read of `server`, unless it drops the membership tags of a member
+    /// for the first time: then the read is not believed and the tags are read again at
+    /// the next pass.
+    pub(crate) fn apply_tags_checked(
+        &mut self,
+        server: &ServerId,
+        tags: Vec<String>,
+        now: Instant,
+    ) {
+        let Some(known) = self.servers.get(server) else {
+            return;
+        };
+        let was = self.group_of(known).map(str::to_owned);
+        let doubted = known.membership_doubt;
+        let probe = KnownServer {
+            tags: Some(tags),
+            ..known.clone()
+        };
+        let now_in = self.group_of(&probe).map(str::to_owned);
+        let Some(tags) = probe.tags else { return };
+        if was.is_some() && now_in != was && !doubted {
+            if let Some(known) = self.servers.get_mut(server) {
+                tracing::warn!(server = %known.name, group = was.as_deref(), read = ?tags, "tag read lacks the node group tags; reading again before believing it");
+                known.membership_doubt = true;
+                known.tags_read_at = None;
+            }
+            return;
+        }
+        self.apply_tags(server, tags, now);
+        if let Some(known) = self.servers.get_mut(server) {
+            known.membership_doubt = false;
+        }
+    }
+
+    /// Listed servers whose membership is not known yet (their tags were never read).
+    pub(crate) fn servers_without_tags(&self) -> usize {
+        self.servers.values().filter(|s| s.tags.is_none()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+
+    use kamatera_api::{PowerState, ServerSummary, SkippedRow};
+
+    use super::*;
+    use crate::config::{CloudConfig, empty_env};
+    use crate::engine::model::Phase;
+    use crate::engine::options::EngineOptions;
+
+    const CONFIG: &str = "[global]
+kamatera-api-client-id = id
+kamatera-api-secret = secret
+cluster-name = c1
+default-datacenter = IL
+default-image = ubuntu_server_24.04_64-bit
+default-cpu = 2A
+default-ram = 4096
+default-disk = size=50
+default-network = name=wan,ip=auto
+default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
+[nodegroup \"ng1\"]
+min-size = 0
+max-size = 5
+name-prefix = k8s-ng1
+";
+
+    fn state() -> State {
+        let config = CloudConfig::parse(CONFIG, "test.ini", &empty_env).unwrap();
+        State::new(Arc::new(config), EngineOptions::default()).unwrap()
+    }
+
+    fn row(id: &str, on: bool) -> ServerSummary {
+        ServerSummary {
+            id: ServerId::new(id),
+            name: format!("k8s-ng1-{id}"),
+            datacenter: "IL".into(),
+            power: if on { PowerState::On } else { PowerState::Off },
+        }
+    }
+
+    fn list(rows: Vec<ServerSummary>) -> ServerList {
+        ServerList {
+            servers: rows,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// `n` servers `s0..`, listed once, each owned by a Running instance.
+    fn with_members(n: usize) -> State {
+        let mut state = state();
+        let now = Instant::now();
+        let rows = (0..n).map(|i| row(&format!("s{i}"), true)).collect();
+        state.list_requests += 1;
+        state.apply_list(list(rows), state.list_requests, now);
+        for i in 0..n {
+            let id = ServerId::new(format!("s{i}"));
+            let key = state.add_instance("ng1", format!("k8s-ng1-s{i}"), Phase::Running, now);
+            state.instances.get_mut(&key).unwrap().server_id = Some(id.clone());
+            state.apply_tags(&id, vec!["k8sca-c1".into(), "k8scang-ng1".into()], now);
+        }
+        state
+    }
+
+    fn next_list(state: &mut State, rows: Vec<ServerSummary>) -> ListVerdict {
+        state.list_requests += 1;
+        let request = state.list_requests;
+        state.apply_list(list(rows), request, Instant::now())
+    }
+
+    #[test]
+    fn a_server_missing_once_is_looked_up_and_forgotten_only_the_second_time() {
+        let mut state = with_members(4);
+        let verdict = next_list(
+            &mut state,
+            vec![row("s0", true), row("s1", true), row("s2", true)],
+        );
+        assert_eq!(verdict.look_up, vec![ServerId::new("s3")]);
+        assert!(state.servers.contains_key(&ServerId::new("s3")));
+        let verdict = next_list(
+            &mut state,
+            vec![row("s0", true), row("s1", true), row("s2", true)],
+        );
+        assert!(verdict.look_up.is_empty());
+        assert!(!state.servers.contains_key(&ServerId::new("s3")));
+    }
+
+    #[test]
+    fn a_lookup_that_finds_nothing_forgets_at_once_and_one_that_finds_resets() {
+        let mut state = with_members(3);
+        next_list(&mut state, vec![row("s0", true)]);
+        state.apply_lookup(&ServerId::new("s1"), true);
+        state.apply_lookup(&ServerId::new("s2"), false);
+        assert_eq!(state.servers[&ServerId::new("s1")].missing_lists, 0);
+        assert!(!state.servers.contains_key(&ServerId::new("s2")));
+    }
+
+    #[test]
+    fn a_list_lacking_most_servers_is_suspect_and_costs_no_lookups() {
+        let mut state = with_members(5);
+        let verdict = next_list(&mut state, Vec::new());
+        assert!(verdict.look_up.is_empty());
+        assert_eq!(state.counters.suspect_lists, 1);
+        assert_eq!(
+            state.servers.len(),
+            5,
+            "nothing forgotten on one empty list"
+        );
+        next_list(&mut state, Vec::new());
+        assert!(
+            state.servers.is_empty(),
+            "two empty lists in a row are believed"
+        );
+    }
+
+    #[test]
+    fn servers_being_terminated_do_not_make_a_list_suspect() {
+        let mut state = with_members(3);
+        for instance in state.instances.values_mut().take(2) {
+            instance.phase = Phase::Deleting(crate::engine::model::DeleteStep::AwaitGone);
+        }
+        let verdict = next_list(&mut state, vec![row("s2", true)]);
+        assert_eq!(state.counters.suspect_lists, 0);
+        assert_eq!(verdict.look_up.len(), 2);
+    }
+
+    #[test]
+    fn a_known_server_behind_an_odd_row_keeps_its_state() {
+        let mut state = with_members(2);
+        state.list_requests += 1;
+        let request = state.list_requests;
+        let odd = SkippedRow {
+            index: 1,
+            path: "$[1].datacenter".into(),
+            reason: "invalid type: null".into(),
+            id: Some(ServerId::new("s1")),
+            name: Some("k8s-ng1-s1".into()),
+        };
+        let verdict = state.apply_list(
+            ServerList {
+                servers: vec![row("s0", true)],
+                skipped: vec![odd],
+            },
+            request,
+            Instant::now(),
+        );
+        assert!(verdict.look_up.is_empty());
+        assert_eq!(state.servers[&ServerId::new("s1")].missing_lists, 0);
+        assert_eq!(state.counters.rows_skipped, 1);
+    }
+
+    #[test]
+    fn a_list_requested_before_a_power_off_was_seen_cannot_power_the_server_on() {
+        let mut state = with_members(1);
+        let id = ServerId::new("s0");
+        // A list is requested, then the engine sees the server off (parked), then the
+        // list's answer (taken before the power-off) arrives.
+        state.list_requests += 1;
+        let stale = state.list_requests;
+        state.note_powered_off(Some(&id));
+        state.apply_list(list(vec![row("s0", true)]), stale, Instant::now());
+        assert!(
+            !state.servers[&id].power_on,
+            "a stale list un-parked the server"
+        );
+        next_list(&mut state, vec![row("s0", true)]);
+        assert!(state.servers[&id].power_on, "a newer list is believed");
+    }
+
+    #[test]
+    fn a_tag_read_without_the_membership_tags_is_believed_only_twice() {
+        let mut state = with_members(1);
+        let id = ServerId::new("s0");
+        let now = Instant::now();
+        state.apply_tags_checked(&id, Vec::new(), now);
+        assert!(
+            state.group_of(&state.servers[&id]).is_some(),
+            "one read is not enough"
+        );
+        assert!(
+            state.servers[&id].tags_read_at.is_none(),
+            "read again next pass"
+        );
+        state.apply_tags_checked(&id, Vec::new(), now);
+        assert!(state.group_of(&state.servers[&id]).is_none());
+    }
+}
