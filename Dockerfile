@@ -45,4 +45,7 @@ COPY --from=build /kamatera-provider-grpc /usr/local/bin/kamatera-provider-grpc
 USER nonroot:nonroot
 EXPOSE 8086 8087
 ENTRYPOINT ["/usr/local/bin/kamatera-provider-grpc"]
+# Without TLS flags (or KAMATERA_TLS_* variables) this refuses to start, because plaintext
+# gRPC on 0.0.0.0 would let anyone who reaches the port scale the cluster; the error says
+# how to set up mTLS, and the deploy kit passes the cert-manager certificates.
 CMD ["serve", "--cloud-config", "/etc/kamatera/config/cloud-config.ini"]

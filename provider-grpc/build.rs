@@ -1,4 +1,4 @@
-//! Compiles `proto/externalgrpc.proto` with protox, a protobuf compiler written in Rust, so
+//! Compiles `proto/externalgrpc.proto` and `proto/kamatera_status.proto` with protox, a protobuf compiler written in Rust, so
 //! that building needs no system `protoc`. Also writes the descriptor set that gRPC
 //! reflection serves.
 
@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Keeps the proto comments as rustdoc on the generated items.
         .include_source_info(true)
         .open_file("externalgrpc.proto")?;
+    compiler.open_file("kamatera_status.proto")?;
 
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(

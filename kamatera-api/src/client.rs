@@ -69,11 +69,32 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// Starts configuring a client.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), kamatera_api::Error> {
+    /// use std::time::Duration;
+    /// let client = kamatera_api::Client::builder()
+    ///     .credentials("client id", "secret")
+    ///     .timeout(Duration::from_secs(20))
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
     }
 
     /// The base URL requests go to.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), kamatera_api::Error> {
+    /// let client = kamatera_api::Client::builder()
+    ///     .base_url("http://127.0.0.1:8088")
+    ///     .credentials("client id", "secret")
+    ///     .build()?;
+    /// assert_eq!(client.base_url().as_str(), "http://127.0.0.1:8088/");
+    /// # Ok(()) }
+    /// ```
     pub fn base_url(&self) -> &Url {
         &self.inner.base_url
     }

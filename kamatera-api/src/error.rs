@@ -47,6 +47,8 @@ impl fmt::Display for ApiError {
     }
 }
 
+impl std::error::Error for ApiError {}
+
 /// Everything that can go wrong when talking to the Kamatera API.
 ///
 /// Each variant names the endpoint it happened on. Use the predicates
@@ -59,7 +61,7 @@ pub enum Error {
     /// refused or reset, TLS, a dropped connection).
     #[error("{endpoint}: transport error: {source}")]
     Transport {
-        /// Where it happened.
+        /// The endpoint that was called (for messages and metrics).
         endpoint: Endpoint,
         /// The underlying HTTP client error.
         #[source]
@@ -69,7 +71,7 @@ pub enum Error {
     /// No complete answer arrived within the per-request timeout.
     #[error("{endpoint}: no answer within {after:?}")]
     Timeout {
-        /// Where it happened.
+        /// The endpoint that was called (for messages and metrics).
         endpoint: Endpoint,
         /// The timeout that expired.
         after: Duration,
@@ -78,7 +80,7 @@ pub enum Error {
     /// The API answered with an error.
     #[error("{endpoint}: Kamatera API error: {error}")]
     Api {
-        /// Where it happened.
+        /// The endpoint that was called (for messages and metrics).
         endpoint: Endpoint,
         /// Status, message and body.
         error: Box<ApiError>,
@@ -87,7 +89,7 @@ pub enum Error {
     /// The API rejected the credentials.
     #[error("{endpoint}: authentication failed (check the client id and secret): {message}")]
     Authentication {
-        /// Where it happened.
+        /// The endpoint that was called (for messages and metrics).
         endpoint: Endpoint,
         /// What the API said.
         message: String,
@@ -96,7 +98,7 @@ pub enum Error {
     /// The API answered 200 with a body of an unexpected shape.
     #[error("{endpoint}: invalid response from the Kamatera API at {path}: {reason}")]
     InvalidResponse {
-        /// Where it happened.
+        /// The endpoint that was called (for messages and metrics).
         endpoint: Endpoint,
         /// JSON path of the part that failed, e.g. `$[0].status` (`$` is the whole body).
         path: String,

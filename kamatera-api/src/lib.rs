@@ -63,6 +63,7 @@ mod decode;
 pub mod endpoint;
 pub mod error;
 pub mod model;
+mod newtype;
 mod observe;
 pub mod options;
 pub mod request;
@@ -84,3 +85,8 @@ pub use request::{CreateServerRequest, CreateServerRequestBuilder, ServerSelecto
 pub use retry::RetryPolicy;
 pub use secrecy;
 pub use spec::{BillingCycle, Cpu, CpuType, DiskSpec, NetworkSpec, Password, ServerName, Tag};
+
+/// Compiles the crate README's example as a doctest, so the README cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::newtype::string_newtype;
 use crate::spec::Tag;
 
 /// A Kamatera server id (a UUID-like string).
@@ -21,18 +22,9 @@ impl ServerId {
     pub fn new(id: impl Into<String>) -> Self {
         Self(id.into())
     }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for ServerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_newtype!(ServerId, "server id");
 
 /// The id of an asynchronous command (a queue item).
 ///
@@ -47,18 +39,9 @@ impl CommandId {
     pub fn new(id: impl Into<String>) -> Self {
         Self(id.into())
     }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for CommandId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_newtype!(CommandId, "command id");
 
 impl<'de> Deserialize<'de> for CommandId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -88,7 +71,8 @@ impl<'de> Deserialize<'de> for CommandId {
     }
 }
 
-/// Power state of a server.
+/// Whether a server is running, as list and info answers report it. The state changes
+/// only once a power command has completed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PowerState {
     /// `"on"`.
@@ -130,13 +114,14 @@ impl fmt::Display for PowerState {
 /// One row of `GET /service/servers`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ServerSummary {
-    /// Server id.
+    /// Stable identifier; select the server with [`ServerSelector::id`](crate::ServerSelector::id)
+    /// to act on exactly this server.
     pub id: ServerId,
-    /// Server name.
+    /// The server's current name (it may differ from the name requested at creation).
     pub name: String,
     /// Datacenter id, e.g. `IL`.
     pub datacenter: String,
-    /// Power state.
+    /// Whether the server is running.
     pub power: PowerState,
 }
 
@@ -145,7 +130,7 @@ pub struct ServerSummary {
 pub struct ServerNetworkInfo {
     /// Network name (`wan-<dc>` for public interfaces, `lan-<account>-<name>` for LANs).
     pub network: String,
-    /// Addresses on that network.
+    /// The server's IP addresses on that network (public ones on `wan-*` networks).
     #[serde(default)]
     pub ips: Vec<String>,
 }
@@ -154,13 +139,13 @@ pub struct ServerNetworkInfo {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerInfo {
-    /// Server id.
+    /// Stable identifier of the server.
     pub id: ServerId,
-    /// Server name.
+    /// The server's current name.
     pub name: String,
-    /// Datacenter id.
+    /// Datacenter id, e.g. `IL`.
     pub datacenter: String,
-    /// Power state.
+    /// Whether the server is running.
     pub power: PowerState,
     /// CPU as `<cores><type>`, e.g. `2B`.
     pub cpu: String,
@@ -170,7 +155,7 @@ pub struct ServerInfo {
     /// Disk sizes in GB, in disk order.
     #[serde(default)]
     pub disk_sizes: Vec<u64>,
-    /// Network interfaces.
+    /// The server's network interfaces with their addresses, in interface order.
     #[serde(default)]
     pub networks: Vec<ServerNetworkInfo>,
     /// `hourly` or `monthly`.
@@ -211,24 +196,24 @@ impl ServerInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SshInfo {
-    /// Server id.
+    /// Stable identifier of the server.
     pub id: ServerId,
-    /// Server name.
+    /// The server's current name.
     pub name: String,
-    /// External IP address.
+    /// The public address to connect to.
     pub external_ip: String,
 }
 
 /// State of an asynchronous command.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CommandStatus {
-    /// Queued.
+    /// `pending`: queued, not started yet.
     Pending,
-    /// Being prepared.
+    /// `initializing`: being prepared; not finished.
     Initializing,
-    /// Started.
+    /// `started`: picked up by the cloud; not finished.
     Started,
-    /// Running.
+    /// `executing`: running; not finished.
     Executing,
     /// Running (the state most often seen).
     Progress,
@@ -308,10 +293,10 @@ pub struct QueueItem {
     /// When it was queued (`YYYY-MM-DD HH:MM:SS`).
     #[serde(default)]
     pub added: Option<String>,
-    /// When it started.
+    /// When it started running (`YYYY-MM-DD HH:MM:SS`); absent while queued.
     #[serde(default)]
     pub executed: Option<String>,
-    /// When it finished.
+    /// When it ended (`YYYY-MM-DD HH:MM:SS`); absent while not finished.
     #[serde(default)]
     pub completed: Option<String>,
     /// Progress and result text; a failed command's reason is here.

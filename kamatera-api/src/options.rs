@@ -78,7 +78,7 @@ pub struct TrafficPackage {
     /// Package code, e.g. `t5000`.
     #[serde(deserialize_with = "string_or_number")]
     pub id: String,
-    /// Description.
+    /// What the package includes, for people, e.g. `5000GB of traffic`.
     #[serde(default)]
     pub info: String,
 }
@@ -99,9 +99,9 @@ pub enum NetworkIps {
     /// Assigned automatically (the text `"auto"`).
     #[default]
     Auto,
-    /// A list of addresses.
+    /// The addresses that can be chosen (`ip=` of a network spec).
     List(Vec<String>),
-    /// Any other text.
+    /// Any other text the API sent, kept as it is.
     Other(String),
 }
 
@@ -111,12 +111,12 @@ pub enum NetworkIps {
 pub struct Datacenter {
     /// Id, e.g. `IL`.
     pub id: String,
-    /// Country.
+    /// The country the datacenter is in, e.g. `Israel`.
     pub name: String,
     /// Region, e.g. `Middle East`.
     #[serde(default)]
     pub category: String,
-    /// City.
+    /// The city the datacenter is in, e.g. `Rosh Haayin`.
     #[serde(default)]
     pub sub_category: String,
 }
@@ -125,19 +125,19 @@ pub struct Datacenter {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Image {
-    /// Datacenter id.
+    /// The datacenter the image can be used in (ids are per datacenter).
     pub datacenter: String,
     /// Operating system family, e.g. `Ubuntu`.
     #[serde(default)]
     pub os: String,
-    /// Image id (`<DC>:<hex>`).
+    /// Image id (`<DC>:<hex>`), usable as the `image` of a create request.
     pub id: String,
-    /// Display name.
+    /// Name for people, e.g. `Ubuntu Server version 18.04 LTS (bionic) 64-bit`.
     pub name: String,
     /// Short code, e.g. `18.04 64bit`.
     #[serde(default)]
     pub code: String,
-    /// OS disk size in GB.
+    /// Size of the image's OS disk in GB: the smallest first disk it fits on.
     #[serde(default, rename = "osDiskSizeGB")]
     pub os_disk_size_gb: Option<u32>,
     /// Minimum memory per CPU type, in MB.
@@ -168,10 +168,10 @@ pub struct Capabilities {
 pub struct CpuTypeCapability {
     /// Letter: `A`, `B`, `D` or `T`.
     pub id: String,
-    /// Display name.
+    /// Name for people, e.g. `Type B - General Purpose`.
     #[serde(default)]
     pub name: String,
-    /// Description.
+    /// What the type is for, for people.
     #[serde(default)]
     pub description: String,
     /// Allowed core counts.
@@ -197,7 +197,7 @@ pub struct SizePreset {
     /// Disk size in GB.
     #[serde(rename = "diskSizeGB")]
     pub disk_size_gb: u32,
-    /// Traffic package code.
+    /// Traffic package used with monthly billing, e.g. `t5000`.
     #[serde(default)]
     pub monthly_traffic_package: Option<String>,
 }

@@ -408,13 +408,15 @@ impl CreateServerRequestBuilder {
         self
     }
 
-    /// User data.
+    /// User-data text handed to the new server's first boot (`userdata-file`), separate
+    /// from the init [`script`](Self::script). Kept secret: it often carries credentials.
     pub fn user_data(mut self, user_data: SecretString) -> Self {
         self.user_data = Some(user_data);
         self
     }
 
-    /// Adds a tag.
+    /// Adds a tag to put on the new server (created in the account if it does not exist
+    /// yet); tags are how servers are found and grouped later.
     pub fn tag(mut self, tag: Tag) -> Self {
         self.tags.push(tag);
         self

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::Error;
+use crate::newtype::string_newtype;
 
 /// The most disks or networks one server can have (slot ids `0..=3`).
 pub const MAX_SLOTS: usize = 4;
@@ -69,29 +70,13 @@ impl ServerName {
         }
         Ok(Self(name))
     }
-
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
+
+string_newtype!(ServerName, "name", validated);
 
 /// True for characters allowed in a Kamatera server name.
 pub fn is_server_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '(' | ')')
-}
-
-impl fmt::Display for ServerName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for ServerName {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
 }
 
 /// The CPU type letter of a Kamatera server.
@@ -529,25 +514,9 @@ impl Tag {
     pub(crate) fn from_api(tag: String) -> Self {
         Self(tag)
     }
-
-    /// The tag as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for Tag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for Tag {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
+string_newtype!(Tag, "tag", validated);
 
 /// How a server is billed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]

@@ -4,7 +4,7 @@
 //! mutating calls are mounted with `.expect(n)` so a resend fails the test.
 
 // Tests fail loudly on the first unexpected value; that is what unwrap is for here.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

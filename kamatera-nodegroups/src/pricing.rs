@@ -56,7 +56,7 @@ impl PriceRates {
     /// adding up to `disk_gb` GB.
     pub fn server_hourly(&self, cpu_cores: u32, ram_mb: u32, disk_gb: u64) -> f64 {
         // Whole numbers far below 2^53: exact as f64.
-        #[allow(clippy::cast_precision_loss)]
+        #[expect(clippy::cast_precision_loss)]
         let disk = disk_gb as f64;
         f64::from(cpu_cores) * self.cpu_core_hour
             + f64::from(ram_mb) / 1024.0 * self.ram_gb_hour
@@ -67,7 +67,7 @@ impl PriceRates {
     /// that requests nothing costs nothing.
     pub fn pod_hourly(&self, requests: PodRequests) -> f64 {
         // Precision beyond a millicore or a byte does not matter for a price comparison.
-        #[allow(clippy::cast_precision_loss)]
+        #[expect(clippy::cast_precision_loss)]
         let (cpu, memory) = (requests.cpu_millis as f64, requests.memory_bytes as f64);
         cpu / 1000.0 * self.cpu_core_hour + memory / GIB * self.ram_gb_hour
     }

@@ -186,7 +186,6 @@ impl NodeTemplate {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::config::{CloudConfig, empty_env};
 

@@ -1,4 +1,4 @@
-//! Each config bug of the Go provider (go-provider-behaviour.md §1.4, §5.2), fixed.
+//! Each config bug of the in-tree Go provider (C1–C12 in `docs/in-tree-provider.md`), fixed.
 
 use kamatera_api::BillingCycle;
 use secrecy::ExposeSecret;

@@ -197,6 +197,22 @@ const CASES: &[Case] = &[
         "ftp://",
     ),
     case(
+        "api url in clear text to a remote host",
+        "kamatera-api-url = http://cloudcli.example.com/",
+        "",
+        GLOBAL_SECTION,
+        Some("kamatera-api-url"),
+        "http://cloudcli.example.com",
+    ),
+    case(
+        "allowing clear text with a non-boolean",
+        "kamatera-api-url = http://10.0.0.5:8080\nkamatera-api-allow-insecure-http = maybe",
+        "",
+        GLOBAL_SECTION,
+        Some("kamatera-api-allow-insecure-http"),
+        "= maybe",
+    ),
+    case(
         "api url not a url",
         "kamatera-api-url = not a url",
         "",
@@ -600,7 +616,7 @@ const CASES: &[Case] = &[
         Some("default-hourly-price"),
         "cheap",
     ),
-    // price rates (issue 13)
+    // price rates (docs/pricing.md)
     case(
         "cpu rate not a number",
         "price-per-cpu-core-hour = cheap",
@@ -798,6 +814,39 @@ fn a_stray_line_is_not_echoed() {
     let text = file_with("", "Sup3rStrayLine");
     let error = parse(&text).unwrap_err();
     assert!(!error.to_string().contains("Sup3rStrayLine"), "{error}");
+}
+
+#[test]
+fn clear_text_api_urls_pass_only_to_loopback_or_when_allowed() {
+    for url in [
+        "http://127.0.0.1:8080",
+        "http://localhost:8080/",
+        "http://[::1]:8080",
+        "https://cloudcli.example.com/",
+    ] {
+        let config = parse_ok(&file_with(&format!("kamatera-api-url = {url}"), ""));
+        assert_eq!(config.api_url, url);
+    }
+    let allowed = parse_ok(&file_with(
+        "kamatera-api-url = http://10.0.0.5:8080\nkamatera-api-allow-insecure-http = true",
+        "",
+    ));
+    assert_eq!(allowed.api_url, "http://10.0.0.5:8080");
+    let text = file_with(
+        "kamatera-api-url = http://10.0.0.5:8080\nkamatera-api-allow-insecure-http = false",
+        "",
+    );
+    let problems = problems_in(&text);
+    assert_problem(
+        &problems,
+        GLOBAL_SECTION,
+        Some("kamatera-api-url"),
+        "kamatera-api-allow-insecure-http = true",
+    );
+    assert_eq!(
+        problems[0].line,
+        Some(line_of(&text, "kamatera-api-url = http://10.0.0.5:8080"))
+    );
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! One regression test per bug of the in-tree provider (reference §5.2, B1–B17) that
+//! One regression test per bug of the in-tree provider (B1–B17, docs/in-tree-provider.md) that
 //! concerns the engine. Each test fails if the engine had the bug.
 
 use std::io::Write;
@@ -553,7 +553,7 @@ async fn b11_every_read_answers_from_memory_without_api_calls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn b12_concurrent_readers_always_see_a_consistent_group() {
-    // Go's readers raced with refresh (§3.8). Here each read is one immutable snapshot:
+    // Go's readers raced with refresh (B12). Here each read is one immutable snapshot:
     // the target size always agrees with the instances reported with it. The full mixed
     // workload is in `engine_concurrency`.
     let mut h = Harness::start(&one_group(""), test_options()).await;
@@ -593,8 +593,8 @@ async fn b12_concurrent_readers_always_see_a_consistent_group() {
     assert_eq!(h.nodes("ng1").len(), 1);
 }
 
-// B13 (parked servers' Nodes stay registered as NotReady) belongs to the node sync of
-// issue 7, not to the engine.
+// B13 (parked servers' Nodes stay registered as NotReady) belongs to node sync
+// (`provider-grpc/tests/node_sync.rs`), not to the engine.
 
 #[tokio::test]
 async fn b14_the_template_describes_a_real_node() {

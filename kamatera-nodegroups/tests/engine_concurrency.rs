@@ -206,7 +206,7 @@ fn add_faults(sim: &kamatera_sim::SimHandle) -> Vec<u64> {
     .collect()
 }
 
-#[allow(clippy::too_many_lines)] // one scenario, checked from start to end
+#[expect(clippy::too_many_lines)] // one scenario, checked from start to end
 async fn scenario(faults: bool) {
     let options = EngineOptions {
         name_seed: Some(7),

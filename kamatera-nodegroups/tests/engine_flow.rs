@@ -1,4 +1,4 @@
-//! The in-tree `TestCloudProviderScalingFlow` (reference §4), ported step by step: one
+//! The in-tree `TestCloudProviderScalingFlow` (docs/in-tree-provider.md), ported step by step: one
 //! group (min 0, max 3), run in all four power modes (`poweron-on-scale-up` ×
 //! `poweroff-on-scale-down`). Each step asserts `(TargetSize, len(Nodes))` and every
 //! instance's state and error.
@@ -115,7 +115,7 @@ fn fake_node(h: &Harness, name: &str) -> NodeRef {
     }
 }
 
-#[allow(clippy::too_many_lines)] // the 15 steps read best in one piece
+#[expect(clippy::too_many_lines)] // the 15 steps read best in one piece
 async fn scaling_flow(poweron_on_scale_up: bool, poweroff_on_scale_down: bool) {
     let groups = format!(
         "[nodegroup \"ng1\"]\nmin-size = 0\nmax-size = 3\nname-prefix = k8s-ng1\n\

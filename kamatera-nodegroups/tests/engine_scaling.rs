@@ -369,7 +369,7 @@ async fn a_cancelled_create_is_a_failure() {
 #[tokio::test]
 async fn powered_off_members_without_marker_may_still_be_booting() {
     // After a restart, a member listed off without a marker may be a create still
-    // running (issue 13): in power-off mode it is reported Creating until the provision
+    // running (docs/design.md): in power-off mode it is reported Creating until the provision
     // time has passed, and only then parked; it is never parked at once.
     let options = EngineOptions {
         default_max_node_provision_time: Duration::from_millis(50),
@@ -475,4 +475,43 @@ async fn suspended_engine_changes_nothing_until_refresh_and_keeps_its_instances(
     assert!(!h.engine.is_suspended());
     h.pass().await;
     assert_eq!(h.requests("POST /service/server"), 2);
+}
+
+#[tokio::test]
+async fn failed_creates_are_counted_once_per_instance_by_group_class_and_code() {
+    let mut h = Harness::start(&one_group(""), test_options()).await;
+    h.sim
+        .add_outcome_rule(
+            kamatera_sim::OutcomeRule::new(kamatera_sim::Outcome::Error {
+                log: "Insufficient resources in datacenter IL".into(),
+            })
+            .kind(kamatera_sim::OpKind::Create)
+            .times(1),
+        )
+        .unwrap();
+    h.pass().await;
+    assert!(h.engine.stats().failed_creates.is_empty());
+    h.engine.increase_size("ng1", 2).unwrap();
+    h.pass().await;
+    h.step(SETTLE).await;
+    let expected = std::collections::BTreeMap::from([(
+        ("ng1".to_owned(), "out_of_resources", codes::CREATE_FAILED),
+        1,
+    )]);
+    assert_eq!(h.engine.stats().failed_creates, expected);
+    // More passes and the deletion of the failed instance do not count it again.
+    h.pass().await;
+    h.pass().await;
+    let failed = h
+        .nodes("ng1")
+        .into_iter()
+        .find(|n| n.error.is_some())
+        .unwrap();
+    let fake = NodeRef {
+        provider_id: failed.provider_id.clone(),
+        name: failed.provider_id.clone(),
+    };
+    h.engine.delete_nodes("ng1", &[fake]).unwrap();
+    h.pass().await;
+    assert_eq!(h.engine.stats().failed_creates, expected);
 }

@@ -1,6 +1,6 @@
 //! Integration tests of the cloud-config reader (one test binary; see the modules).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 mod config_compat;

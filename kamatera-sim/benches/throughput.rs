@@ -1,6 +1,6 @@
 //! Rough throughput numbers: `cargo bench -p kamatera-sim`. Prints, asserts nothing about speed.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup should abort the bench loudly
+#![expect(clippy::expect_used)] // a failed setup should abort the bench loudly
 
 use std::time::{Duration, Instant};
 

@@ -179,7 +179,8 @@ impl PhaseDurations {
     }
 }
 
-/// Default phase durations per operation kind (§7.3: create about 5 s, power/terminate 1–2 s).
+/// Default phase durations per operation kind: create about 5 s, power/terminate 1–2 s
+/// (a simulator choice; the real API documents none, see docs/kamatera-api.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Timings {

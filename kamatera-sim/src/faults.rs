@@ -5,7 +5,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// Malformed list payloads used by the autoscaler's tests (§7.4).
+/// Malformed list payloads, as the in-tree provider's tests used them (docs/kamatera-api.md).
 pub const MALFORMED_LIST: &[&str] = &[
     r#"{"invalid":"response"}"#,
     "[1,2]",
@@ -13,7 +13,7 @@ pub const MALFORMED_LIST: &[&str] = &[
     r#"[{"name":123}]"#,
     r#"[{"name":"foo","power":123}]"#,
 ];
-/// Malformed payloads for endpoints returning command ids (§7.4).
+/// Malformed payloads for endpoints returning command ids (docs/kamatera-api.md).
 pub const MALFORMED_COMMAND_IDS: &[&str] = &[
     r#"{"invalid":"response"}"#,
     "[1,2]",
@@ -22,14 +22,14 @@ pub const MALFORMED_COMMAND_IDS: &[&str] = &[
     "[1]",
     r#"[""]"#,
 ];
-/// Malformed tag-list payloads (§7.4).
+/// Malformed tag-list payloads (docs/kamatera-api.md).
 pub const MALFORMED_TAGS: &[&str] = &[
     r#"{"invalid":"response"}"#,
     "[1,2]",
     r#"[{"foo":1}]"#,
     r#"[{"foo":"bar"}]"#,
 ];
-/// Malformed queue payloads (§7.4).
+/// Malformed queue payloads (docs/kamatera-api.md).
 pub const MALFORMED_QUEUE: &[&str] = &[
     r#"{"invalid":"response"}"#,
     "[]",

@@ -1,4 +1,5 @@
-//! Static option tables (§5), a small realistic subset covering IL, IL-PT, EU and US-NY2.
+//! Static option tables (docs/kamatera-api.md), a small realistic subset covering IL,
+//! IL-PT, EU and US-NY2.
 
 use serde_json::{Value, json};
 

@@ -97,7 +97,7 @@
 //!
 //! * Fault actions: `respond` (status plus `json`, or raw `text`; [`faults::MALFORMED_LIST`],
 //!   [`faults::MALFORMED_COMMAND_IDS`], [`faults::MALFORMED_TAGS`] and [`faults::MALFORMED_QUEUE`]
-//!   hold the §7.4 vectors, [`FaultRule::info_transient`] the flaky-info answer), `delay` (real
+//!   hold the bad payloads, [`FaultRule::info_transient`] the flaky-info answer), `delay` (real
 //!   time, so client timeouts can be exercised), `drop_after_apply` (the handler runs, then the
 //!   connection is aborted before any response byte: the client sees an empty reply) and
 //!   `drop_before_apply`. Row edits run the handler and then change its JSON array answer:

@@ -1,4 +1,5 @@
-//! The space-separated `disk` / `network` spec grammar of `POST /service/server` (§4).
+//! The space-separated `disk` / `network` spec grammar of `POST /service/server`
+//! (docs/kamatera-api.md).
 
 use std::collections::BTreeMap;
 

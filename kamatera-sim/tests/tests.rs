@@ -1,7 +1,7 @@
 //! Integration tests: raw HTTP + JSON against a simulator on loopback.
 
 // Panicking on unexpected results is how these tests fail.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

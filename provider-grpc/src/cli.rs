@@ -4,12 +4,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use kamatera_provider_grpc::build_info;
 use kamatera_provider_grpc::node_sync::ParkedNodeAction;
 
 /// Kamatera cloud provider for the Kubernetes cluster-autoscaler (externalgrpc).
 #[derive(Debug, Parser)]
-#[command(name = "kamatera-provider-grpc", version, about)]
+#[command(name = "kamatera-provider-grpc", version = build_info::VERSION_LINE.as_str(), about)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -18,14 +20,16 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-// Parsed once at start-up: the size of the value does not matter.
-#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Parse and validate a cloud-config file, print the resolved configuration and exit.
     ///
     /// Exits 0 when the file is valid, 2 with every problem on stderr when it is not.
-    /// Makes no network calls and never prints secrets.
+    /// Makes no network calls (unless --online) and never prints secrets.
     CheckConfig(CheckConfigArgs),
+
+    /// Show what a running provider manages: each node group's sizes and every instance
+    /// with its state, age and error. Works through `kubectl exec` inside the pod.
+    Status(StatusArgs),
 
     /// Serve cluster-autoscaler's externalgrpc protocol (gRPC), plus `/healthz`, `/readyz`
     /// and `/metrics` on a plaintext HTTP port. Stops cleanly on SIGTERM or SIGINT.
@@ -61,9 +65,20 @@ pub struct ServeArgs {
     pub tls_client_ca: Option<PathBuf>,
 
     /// Run against a Kamatera API simulated in this process (nothing real is touched):
-    /// for trying the provider and cluster-autoscaler without a Kamatera account.
-    #[arg(long, env = "KAMATERA_SIMULATE")]
+    /// for trying the provider and cluster-autoscaler without a Kamatera account. Needs a
+    /// build with the `simulate` feature (the default; release images leave it out).
+    #[arg(long, env = "KAMATERA_SIMULATE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub simulate: bool,
+
+    /// Serve plaintext gRPC on an address other than loopback. Whoever reaches the port can
+    /// then create and delete servers: only for a network that nothing else can reach.
+    #[arg(long, env = "KAMATERA_INSECURE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub insecure: bool,
+
+    /// How often the TLS files are read again; changed files are used for new
+    /// connections (cert-manager renews certificates in place).
+    #[arg(long, env = "KAMATERA_TLS_RELOAD_INTERVAL", value_parser = humantime::parse_duration, default_value = "10s")]
+    pub tls_reload_interval: Duration,
 
     /// Log line format (the level comes from RUST_LOG, default info).
     #[arg(long, env = "KAMATERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -88,7 +103,7 @@ pub struct ServeArgs {
 
     /// Keep Kubernetes Nodes in step with the servers: set missing provider ids and handle
     /// the Nodes of parked servers (needs RBAC on nodes; see the README).
-    #[arg(long, env = "KAMATERA_NODE_SYNC")]
+    #[arg(long, env = "KAMATERA_NODE_SYNC", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub node_sync: bool,
 
     /// Kubeconfig for node sync (default: the pod's service account, in-cluster).
@@ -118,16 +133,64 @@ pub enum LogFormat {
 /// Arguments of `check-config`.
 #[derive(Debug, Args)]
 pub struct CheckConfigArgs {
-    /// The cloud-config INI file (the same file the in-tree Go provider reads).
+    /// The cloud-config INI file (the same file the in-tree Go provider reads); `-` reads
+    /// standard input.
     #[arg(long, env = "KAMATERA_CLOUD_CONFIG", value_name = "FILE")]
     pub cloud_config: PathBuf,
 
     /// How to print the resolved configuration.
     #[arg(long, env = "KAMATERA_CHECK_CONFIG_FORMAT", value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// Also ask the Kamatera API: check the credentials, and each group's datacenter,
+    /// image, CPU, RAM and disks against the server options. Creates nothing.
+    #[arg(long, env = "KAMATERA_CHECK_CONFIG_ONLINE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub online: bool,
+
+    /// Timeout of one Kamatera API request (with --online).
+    #[arg(long, env = "KAMATERA_API_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub api_timeout: Duration,
 }
 
-/// Output format of `check-config`.
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The provider's gRPC address (inside the provider's pod, the default reaches it).
+    #[arg(
+        long,
+        env = "KAMATERA_STATUS_ADDRESS",
+        default_value = "127.0.0.1:8086"
+    )]
+    pub address: String,
+
+    /// Client certificate (PEM) for a provider serving mutual TLS; needs --tls-key.
+    /// Inside the pod, the server's own certificate does when it allows client use.
+    #[arg(long, env = "KAMATERA_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, env = "KAMATERA_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA bundle (PEM) the provider's certificate must chain to: connects over TLS.
+    /// (`serve` uses the same file to check clients; one CA usually signs both.)
+    #[arg(long, env = "KAMATERA_TLS_CLIENT_CA", value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// The name the provider's certificate must carry.
+    #[arg(long, env = "KAMATERA_STATUS_SERVER_NAME", default_value = "localhost")]
+    pub tls_server_name: String,
+
+    /// Table for people, JSON for tools.
+    #[arg(long, env = "KAMATERA_STATUS_OUTPUT", value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+
+    /// How long to wait for the provider.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub timeout: Duration,
+}
+
+/// Output format of `check-config` and `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// A readable summary.
@@ -216,5 +279,50 @@ mod tests {
         assert_eq!(args.log_format, LogFormat::Json);
         assert_eq!(args.reconcile_interval, Duration::from_secs(2));
         assert_eq!(args.stale_after, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn status_and_online_check_parse_their_flags() {
+        let cli = Cli::try_parse_from(["kamatera-provider-grpc", "status"]).unwrap();
+        let Command::Status(args) = cli.command else {
+            panic!("not status");
+        };
+        assert_eq!(args.address, "127.0.0.1:8086");
+        assert_eq!(args.output, Format::Text);
+        assert_eq!(args.tls_server_name, "localhost");
+        assert!(args.tls_cert.is_none() && args.tls_client_ca.is_none());
+
+        let cli = Cli::try_parse_from([
+            "kamatera-provider-grpc",
+            "check-config",
+            "--cloud-config",
+            "-",
+            "--online",
+            "--api-timeout",
+            "5s",
+        ])
+        .unwrap();
+        let Command::CheckConfig(args) = cli.command else {
+            panic!("not check-config");
+        };
+        assert!(args.online);
+        assert_eq!(args.cloud_config, PathBuf::from("-"));
+        assert_eq!(args.api_timeout, Duration::from_secs(5));
+
+        let cli = Cli::try_parse_from([
+            "kamatera-provider-grpc",
+            "serve",
+            "--cloud-config",
+            "c.ini",
+            "--insecure",
+            "--tls-reload-interval",
+            "1m",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        assert!(args.insecure);
+        assert_eq!(args.tls_reload_interval, Duration::from_secs(60));
     }
 }

@@ -286,7 +286,7 @@ pub fn span_seconds(
         return Err(SpanError::Negative);
     }
     // Precision beyond a nanosecond per hour does not matter for a price comparison.
-    #[allow(clippy::cast_precision_loss)]
+    #[expect(clippy::cast_precision_loss)]
     Ok(diff as f64 / 1e9)
 }
 
@@ -368,7 +368,7 @@ pub fn pod_requests(pod: &core::Pod) -> PodRequests {
     running = max(add(running, sidecars), init_peak);
     let (cpu, memory) = add(running, cpu_and_memory(&spec.overhead));
     // Saturating float-to-int casts; prices need no more than whole millicores and bytes.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     PodRequests {
         cpu_millis: cpu.ceil() as u64,
         memory_bytes: memory.ceil() as u64,
@@ -388,6 +388,7 @@ mod tests {
             name: "ng1-abc".into(),
             state,
             error,
+            since: tokio::time::Instant::now(),
         }
     }
 

@@ -2,14 +2,27 @@
 //!
 //! It is separate from the gRPC port because kubelet probes and Prometheus cannot present
 //! the client certificate that mTLS requires there.
+//!
+//! Its clients are kubelet and Prometheus, so the limits are tight: HTTP/1.1 only, the
+//! request head must arrive within [`HEADER_READ_TIMEOUT`] and fit in [`MAX_HEAD_BYTES`]
+//! with at most [`MAX_HEADERS`] headers, an answer must be ready within
+//! [`REQUEST_TIMEOUT`], and no handler reads a request body. Every connection is served in
+//! its own task, so a slow client holds up only itself.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use crate::background::Background;
 use crate::metrics::Metrics;
@@ -23,16 +36,90 @@ struct AppState {
     metrics: Arc<Metrics>,
 }
 
+/// Longest time an answer may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time the request line and headers may take to arrive.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest request head (hyper's smallest allowed read buffer).
+pub const MAX_HEAD_BYTES: usize = 8192;
+/// Most headers in one request.
+pub const MAX_HEADERS: usize = 32;
+/// Connections served at once; more are closed at once.
+pub const MAX_CONNECTIONS: usize = 128;
+
 /// The router of the HTTP port.
 pub fn router(background: Arc<Background>, metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .layer(middleware::from_fn(answer_in_time))
         .with_state(AppState {
             background,
             metrics,
         })
+}
+
+async fn answer_in_time(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the answer took too long\n",
+        )
+            .into_response(),
+    }
+}
+
+/// Serves `app` on `listener` with the limits above until `shutdown` fires; then lets
+/// the requests in progress finish (the caller bounds how long).
+pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) {
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "cannot accept an HTTP connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "too many HTTP connections; connection closed");
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .max_headers(MAX_HEADERS);
+            let connection = builder.serve_connection(TokioIo::new(tcp), service);
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = shutdown.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+            }
+            drop(permit);
+        });
+        // Finished connections are reaped as we go, so the set stays small.
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
 }
 
 /// The process answers: it is alive.

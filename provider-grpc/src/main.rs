@@ -10,9 +10,10 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use kamatera_nodegroups::config::process_env;
 use kamatera_nodegroups::{CloudConfig, EngineOptions};
+use kamatera_provider_grpc::inspect;
 use kamatera_provider_grpc::logging::{self, LogFormat};
 use kamatera_provider_grpc::serve::{self, Listeners, NodeSyncConfig, ServeConfig};
-use kamatera_provider_grpc::tls::TlsFiles;
+use kamatera_provider_grpc::tls::{TlsFiles, TlsSettings};
 use tokio_util::sync::CancellationToken;
 
 /// Exit code for an invalid configuration (as `check-config`).
@@ -23,6 +24,58 @@ fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         cli::Command::CheckConfig(args) => Ok(check_config::run(&args)),
         cli::Command::Serve(args) => serve_command(args),
+        cli::Command::Status(args) => status_command(&args),
+    }
+}
+
+/// `status`: prints what the running provider reports; exits 1 when it cannot be asked.
+fn status_command(args: &cli::StatusArgs) -> anyhow::Result<ExitCode> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let identity = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),
+        (None, None) => None,
+        _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+    };
+    let tls = match &args.tls_client_ca {
+        Some(ca) => Some(inspect::TargetTls {
+            ca_pem: read(ca)?,
+            identity,
+            server_name: args.tls_server_name.clone(),
+        }),
+        None if identity.is_some() => {
+            anyhow::bail!("a client certificate needs --tls-client-ca to check the provider")
+        }
+        None => None,
+    };
+    let target = inspect::Target {
+        address: args.address.clone(),
+        tls,
+        timeout: args.timeout,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match runtime.block_on(inspect::fetch(&target)) {
+        Ok(status) => {
+            let text = match args.output {
+                cli::Format::Text => inspect::to_text(&status),
+                cli::Format::Json => {
+                    serde_json::to_string_pretty(&inspect::to_json(&status))
+                        .context("cannot print JSON")?
+                        + "\n"
+                }
+            };
+            // A closed pipe (`status | head`) is not an error worth a panic.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            Ok(ExitCode::FAILURE)
+        }
     }
 }
 
@@ -46,8 +99,15 @@ fn serve_command(args: cli::ServeArgs) -> anyhow::Result<ExitCode> {
         key: args.tls_key,
         client_ca: args.tls_client_ca,
     }
-    .load()
+    .load_reloading(args.tls_reload_interval)
     .context("TLS")?;
+    if let Err(error) = tls.check_exposure(args.listen, args.insecure) {
+        tracing::error!("{error}");
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    if args.insecure && matches!(tls, TlsSettings::Plaintext) && !args.listen.ip().is_loopback() {
+        tracing::warn!(listen = %args.listen, "--insecure: plaintext gRPC on a non-loopback address; whoever reaches it can create and delete servers");
+    }
     let engine = EngineOptions {
         reconcile_interval: args.reconcile_interval,
         stale_after: args

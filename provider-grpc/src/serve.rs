@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kamatera_api::Client;
-use kamatera_nodegroups::{CloudConfig, Credentials, EngineOptions};
-use kamatera_sim::{ClockMode, SimConfig, SimHandle, Simulator};
-use secrecy::SecretString;
+use kamatera_nodegroups::{CloudConfig, EngineOptions};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -17,24 +15,32 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
 use crate::background::Background;
+use crate::inspect::StatusService;
 use crate::metrics::Metrics;
 use crate::node_sync::{self, NodeSyncError, NodeSyncSettings, ParkedNodeAction};
 use crate::pb::cloud_provider_server::CloudProviderServer;
+use crate::pb::status::provider_status_server::ProviderStatusServer;
 use crate::service::Provider;
 use crate::tls::TlsSettings;
-use crate::{http, pb};
+use crate::{http, pb, tls};
+use futures::FutureExt as _;
 
 /// Server-side limit of one gRPC call.
 const RPC_TIMEOUT: Duration = Duration::from_secs(30);
 /// HTTP/2 keep-alive ping interval and timeout of the gRPC port.
 const KEEPALIVE: Duration = Duration::from_secs(20);
+/// Largest gRPC message read or written. cluster-autoscaler's Go client refuses answers
+/// over 4 MiB, so a larger one fails here with a clear status instead; requests of this
+/// protocol are far smaller.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Calls served at once on one connection (cluster-autoscaler uses one connection and
+/// makes a handful of calls at a time); more wait their turn.
+pub const MAX_CALLS_PER_CONNECTION: usize = 64;
+/// HTTP/2 streams one connection may open at once.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 128;
 
 /// How often the gRPC health status follows readiness.
 const HEALTH_POLL: Duration = Duration::from_secs(1);
-
-/// Credentials of the in-process simulator (`--simulate`); not secret, it is local.
-const SIM_CLIENT_ID: &str = "simulate";
-const SIM_SECRET: &str = "simulate-secret";
 
 /// Everything `serve` needs besides its sockets.
 #[derive(Debug)]
@@ -92,11 +98,20 @@ pub enum ServeError {
     #[error("node sync: {0}")]
     NodeSync(#[source] NodeSyncError),
     /// The simulator could not be started.
+    #[cfg(feature = "simulate")]
     #[error("cannot start the simulated Kamatera API: {0}")]
     Simulator(#[source] kamatera_sim::SimError),
-    /// The gRPC server failed (including an unusable TLS certificate or key).
+    /// `--simulate` was asked of a binary built without the simulator.
+    #[error(
+        "--simulate is not available: this binary was built without the simulator (cargo feature `simulate`); use a build with default features, e.g. `cargo run -p kamatera-provider-grpc -- serve --simulate ...`"
+    )]
+    SimulatorNotBuilt,
+    /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Grpc(#[source] tonic::transport::Error),
+    /// The TLS certificate, key or client CA cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[source] crate::tls::TlsError),
     /// Reflection could not be set up.
     #[error("gRPC reflection: {0}")]
     Reflection(#[source] tonic_reflection::server::Error),
@@ -108,25 +123,86 @@ pub enum ServeError {
     Task(#[source] tokio::task::JoinError),
 }
 
-/// Starts the simulator and points `config` at it.
-async fn simulate(config: &mut CloudConfig) -> Result<SimHandle, ServeError> {
-    let (url, sim) = Simulator::start(
-        SimConfig::default()
-            .with_clock(ClockMode::Real { scale: 1.0 })
-            .with_credentials(SIM_CLIENT_ID, SIM_SECRET),
-    )
-    .await
-    .map_err(ServeError::Simulator)?;
-    config.api_url = url.to_string();
-    config.credentials = Some(Credentials {
-        client_id: SecretString::from(SIM_CLIENT_ID),
-        secret: SecretString::from(SIM_SECRET),
-    });
-    tracing::warn!(
-        api_url = %url,
-        "SIMULATION MODE: the Kamatera API is simulated in this process; no real server is created, changed or deleted, and nothing is billed"
-    );
-    Ok(sim)
+/// Whether this build contains the in-process simulator (cargo feature `simulate`, on by
+/// default; release images are built without it).
+pub const SIMULATOR_BUILT: bool = cfg!(feature = "simulate");
+
+/// Decides whether `--simulate` (`requested`) can be honoured by a build with or without
+/// the simulator (`built`, normally [`SIMULATOR_BUILT`]): asking a build without it is an
+/// error that says so, instead of silently talking to the real API.
+pub fn check_simulate(requested: bool, built: bool) -> Result<(), ServeError> {
+    if requested && !built {
+        Err(ServeError::SimulatorNotBuilt)
+    } else {
+        Ok(())
+    }
+}
+
+/// The in-process simulator behind `--simulate`.
+#[cfg(feature = "simulate")]
+mod simulator {
+    use kamatera_nodegroups::{CloudConfig, Credentials};
+    use kamatera_sim::{ClockMode, SimConfig, Simulator};
+    use secrecy::SecretString;
+
+    use super::ServeError;
+
+    /// A running simulator.
+    pub(super) type Handle = kamatera_sim::SimHandle;
+
+    /// Credentials of the in-process simulator; not secret, it is local.
+    const CLIENT_ID: &str = "simulate";
+    const SECRET: &str = "simulate-secret";
+
+    /// Starts the simulator and points `config` at it.
+    pub(super) async fn start(config: &mut CloudConfig) -> Result<Handle, ServeError> {
+        let (url, sim) = Simulator::start(
+            SimConfig::default()
+                .with_clock(ClockMode::Real { scale: 1.0 })
+                .with_credentials(CLIENT_ID, SECRET),
+        )
+        .await
+        .map_err(ServeError::Simulator)?;
+        config.api_url = url.to_string();
+        config.credentials = Some(Credentials {
+            client_id: SecretString::from(CLIENT_ID),
+            secret: SecretString::from(SECRET),
+        });
+        tracing::warn!(
+            api_url = %url,
+            "SIMULATION MODE: the Kamatera API is simulated in this process; no real server is created, changed or deleted, and nothing is billed"
+        );
+        Ok(sim)
+    }
+
+    /// Stops the simulator after the engine has stopped using it.
+    pub(super) async fn stop(sim: Handle) {
+        if let Err(error) = sim.shutdown().await {
+            tracing::warn!(%error, "the simulator did not stop cleanly");
+        }
+    }
+}
+
+/// Stand-in for a build without the simulator: [`check_simulate`] refuses `--simulate`
+/// before anything would start it.
+#[cfg(not(feature = "simulate"))]
+mod simulator {
+    use kamatera_nodegroups::CloudConfig;
+
+    use super::ServeError;
+
+    /// No simulator can exist in this build.
+    pub(super) enum Handle {}
+
+    /// Always refuses: this build has no simulator.
+    pub(super) async fn start(_config: &mut CloudConfig) -> Result<Handle, ServeError> {
+        Err(ServeError::SimulatorNotBuilt)
+    }
+
+    /// Nothing to stop: no value of [`Handle`] exists.
+    pub(super) async fn stop(sim: Handle) {
+        match sim {}
+    }
 }
 
 fn api_client(
@@ -134,21 +210,29 @@ fn api_client(
     timeout: Duration,
     metrics: &Metrics,
 ) -> Result<Client, ServeError> {
+    client_builder(config, timeout)?
+        .observer(metrics.api.clone())
+        .build()
+        .map_err(ServeError::Client)
+}
+
+/// A Kamatera API client builder for `config` (credentials, URL, timeout, user agent).
+pub fn client_builder(
+    config: &CloudConfig,
+    timeout: Duration,
+) -> Result<kamatera_api::ClientBuilder, ServeError> {
     let credentials = config
         .credentials
         .as_ref()
         .ok_or(ServeError::NoCredentials)?;
-    Client::builder()
+    Ok(Client::builder()
         .base_url(config.api_url.clone())
         .credentials(credentials.client_id.clone(), credentials.secret.clone())
         .timeout(timeout)
         .user_agent(concat!(
             "kamatera-provider-grpc/",
             env!("CARGO_PKG_VERSION")
-        ))
-        .observer(metrics.api.clone())
-        .build()
-        .map_err(ServeError::Client)
+        )))
 }
 
 /// Keeps the gRPC health status of the service in step with readiness.
@@ -186,15 +270,21 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     // Everything that can fail at start-up is checked before any background work starts.
+    check_simulate(config.simulate, SIMULATOR_BUILT)?;
     let mut builder = Server::builder()
         // Every call answers at once (Cleanup waits at most ~15 s for the reconciler); a
         // call still open after this is a stuck client or a bug.
         .timeout(RPC_TIMEOUT)
         // Finds connections of clients that went away without closing them.
         .http2_keepalive_interval(Some(KEEPALIVE))
-        .http2_keepalive_timeout(Some(KEEPALIVE));
-    if let Some(tls) = config.tls.server_config() {
-        builder = builder.tls_config(tls).map_err(ServeError::Grpc)?;
+        .http2_keepalive_timeout(Some(KEEPALIVE))
+        .concurrency_limit_per_connection(MAX_CALLS_PER_CONNECTION)
+        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION));
+    let tls_config = config.tls.server_config().map_err(ServeError::Tls)?;
+    if config.tls.describe() == "tls" {
+        tracing::warn!(
+            "TLS without --tls-client-ca: any client that reaches the gRPC port may scale the cluster (create and delete servers); add --tls-client-ca for mutual TLS"
+        );
     }
     let grpc_addr = listeners.grpc.local_addr().map_err(ServeError::Http)?;
     let http_addr = listeners.http.local_addr().map_err(ServeError::Http)?;
@@ -221,12 +311,22 @@ pub async fn run(
         None => None,
     };
     let sim = if config.simulate {
-        Some(simulate(&mut config.cloud_config).await?)
+        Some(simulator::start(&mut config.cloud_config).await?)
     } else {
         None
     };
     let reconcile_interval = config.engine.reconcile_interval;
     let mut metrics = Metrics::new();
+    metrics
+        .grpc
+        .start_groups(config.cloud_config.node_groups.keys());
+    // Per-group node sync counters at zero too, so every documented metric is on
+    // /metrics from the start (node sync on or off).
+    for group in config.cloud_config.node_groups.keys() {
+        let labels = [("node_group", group.clone())];
+        drop(metrics.node_sync.labels_patched.get_or_create(&labels));
+        drop(metrics.node_sync.label_conflicts.get_or_create(&labels));
+    }
     let client = api_client(&config.cloud_config, config.api_timeout, &metrics)?;
     let groups = config.cloud_config.node_groups.len();
     let background = Background::start(
@@ -268,32 +368,60 @@ pub async fn run(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(CloudProviderServer::new(provider));
-    let grpc: JoinHandle<Result<(), ServeError>> = tokio::spawn(async move {
-        router
-            .serve_with_incoming_shutdown(
-                // Answers of a few KiB would otherwise wait for the client's delayed ACK
-                // (Nagle): tonic sets this only on sockets it binds itself.
-                TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),
-                grpc_shutdown.cancelled_owned(),
-            )
-            .await
-            .map_err(ServeError::Grpc)
-    });
-    let http_shutdown = shutdown.clone();
+        .add_service(ProviderStatusServer::new(StatusService::new(
+            background.clone(),
+        )))
+        .add_service(
+            CloudProviderServer::new(provider)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        );
+    let grpc: JoinHandle<Result<(), ServeError>> = match tls_config {
+        None => tokio::spawn(async move {
+            router
+                .serve_with_incoming_shutdown(
+                    // Answers of a few KiB would otherwise wait for the client's delayed
+                    // ACK (Nagle): tonic sets this only on sockets it binds itself.
+                    TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),
+                    grpc_shutdown.cancelled_owned(),
+                )
+                .await
+                .map_err(ServeError::Grpc)
+        }),
+        Some(server_config) => {
+            let current = tls::CurrentConfig::new(server_config);
+            if let TlsSettings::Tls {
+                reload: Some(reload),
+                ..
+            } = &config.tls
+            {
+                tokio::spawn(tls::watch(
+                    reload.clone(),
+                    config.tls.clone(),
+                    current.clone(),
+                    shutdown.child_token(),
+                ));
+            }
+            let incoming = tls::incoming(listeners.grpc, current, shutdown.child_token());
+            tokio::spawn(async move {
+                router
+                    .serve_with_incoming_shutdown(incoming, grpc_shutdown.cancelled_owned())
+                    .await
+                    .map_err(ServeError::Grpc)
+            })
+        }
+    };
     let app = http::router(background.clone(), metrics.clone());
-    let http: JoinHandle<Result<(), ServeError>> = tokio::spawn(async move {
-        axum::serve(listeners.http, app)
-            .with_graceful_shutdown(http_shutdown.cancelled_owned())
-            .await
-            .map_err(ServeError::Http)
-    });
+    let http: JoinHandle<Result<(), ServeError>> =
+        tokio::spawn(http::serve(listeners.http, app, shutdown.clone()).map(Ok));
     let health = tokio::spawn(follow_readiness(
         reporter,
         background.clone(),
         shutdown.clone(),
     ));
     tracing::info!(
+        version = crate::build_info::VERSION,
+        commit = crate::build_info::COMMIT,
         grpc = %grpc_addr,
         http = %http_addr,
         tls = config.tls.describe(),
@@ -309,10 +437,8 @@ pub async fn run(
     }
     background.stop().await;
     health.abort();
-    if let Some(sim) = sim
-        && let Err(error) = sim.shutdown().await
-    {
-        tracing::warn!(%error, "the simulator did not stop cleanly");
+    if let Some(sim) = sim {
+        simulator::stop(sim).await;
     }
     tracing::info!("stopped");
     result
@@ -374,4 +500,29 @@ fn flatten(
     joined: Result<Result<(), ServeError>, tokio::task::JoinError>,
 ) -> Result<(), ServeError> {
     joined.map_err(ServeError::Task)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulate_in_a_build_without_the_simulator_is_a_clear_error() {
+        let error = check_simulate(true, false).expect_err("must refuse");
+        assert!(matches!(error, ServeError::SimulatorNotBuilt), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.contains("--simulate")
+                && message.contains("built without the simulator")
+                && message.contains("`simulate`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn simulate_is_accepted_when_built_in_and_not_needed_when_not_asked() {
+        assert!(check_simulate(true, true).is_ok());
+        assert!(check_simulate(false, false).is_ok());
+        assert!(check_simulate(false, true).is_ok());
+    }
 }

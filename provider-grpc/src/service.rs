@@ -371,8 +371,10 @@ impl CloudProvider for Provider {
             self.background
                 .engine()
                 .increase_size(id, i64::from(request.delta))
-                .map(|()| pb::NodeGroupIncreaseSizeResponse {})
-                .map_err(|e| to_status(&e))
+                .map_err(|e| to_status(&e))?;
+            self.metrics
+                .scaled_up(id, u64::try_from(request.delta).unwrap_or(0));
+            Ok(pb::NodeGroupIncreaseSizeResponse {})
         });
         self.finish("NodeGroupIncreaseSize", started, result)
     }
@@ -393,8 +395,10 @@ impl CloudProvider for Provider {
             self.background
                 .engine()
                 .delete_nodes(id, &nodes)
-                .map(|()| pb::NodeGroupDeleteNodesResponse {})
-                .map_err(|e| to_status(&e))
+                .map_err(|e| to_status(&e))?;
+            self.metrics
+                .scaled_down(id, u64::try_from(nodes.len()).unwrap_or(u64::MAX));
+            Ok(pb::NodeGroupDeleteNodesResponse {})
         });
         self.finish("NodeGroupDeleteNodes", started, result)
     }

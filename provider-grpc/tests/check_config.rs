@@ -321,3 +321,96 @@ fn unreadable_file_and_bad_usage_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--cloud-config"));
 }
+
+/// Runs the binary with `stdin` as its standard input (the environment cleaned as [`run`]).
+fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = Command::new(BINARY)
+        .args(args)
+        .env_remove("KAMATERA_API_CLIENT_ID")
+        .env_remove("KAMATERA_API_SECRET")
+        .env_remove("KAMATERA_CLOUD_CONFIG")
+        .env_remove("KAMATERA_CHECK_CONFIG_FORMAT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// [`valid_file`] pointed at the simulator at `url`, with `extra` node groups.
+fn online_file(url: &str, extra: &str) -> String {
+    format!("{}\n{extra}", valid_file()).replacen(
+        "cluster-name = prod",
+        &format!("cluster-name = prod\nkamatera-api-url = {url}"),
+        1,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn online_check_reports_every_group_problem_against_the_simulator() {
+    use kamatera_sim::{SimConfig, Simulator};
+    let (url, sim) = Simulator::start(SimConfig::default().with_credentials(CLIENT_ID, SECRET))
+        .await
+        .unwrap();
+    let url = url.to_string();
+    let check = |text: String| {
+        tokio::task::spawn_blocking(move || {
+            run_with_stdin(&["check-config", "--online", "--cloud-config", "-"], &text)
+        })
+    };
+
+    let good = check(online_file(&url, "")).await.unwrap();
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good.stderr));
+    assert!(text(&good.stderr).contains("accepts the credentials"));
+
+    let bad = online_file(
+        &url,
+        "[nodegroup \"badimage\"]
+image = no_such_image_anywhere
+
+[nodegroup \"baddc\"]
+datacenter = ZZ
+
+[nodegroup \"badsizes\"]
+cpu = 3A
+ram = 4000
+disk = size=7
+",
+    );
+    let output = check(bad).await.unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for expected in [
+        "<stdin>: [nodegroup \"badimage\"] image: IL has no image \"no_such_image_anywhere\"",
+        "<stdin>: [nodegroup \"baddc\"] datacenter: \"ZZ\" is not a datacenter of this account",
+        "<stdin>: [nodegroup \"badsizes\"] cpu: 3A is not offered in IL",
+        "<stdin>: [nodegroup \"badsizes\"] ram: 4000 MB is not offered",
+        "<stdin>: [nodegroup \"badsizes\"] disk: disk 1 of 7 GB is not offered",
+        "5 problems found online",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "{expected:?} missing from\n{stderr}"
+        );
+    }
+    assert_no_secrets(&output);
+
+    let wrong = online_file(&url, "").replace(SECRET, "not-the-secret");
+    let output = check(wrong).await.unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("refused the credentials"), "{stderr}");
+
+    // Read-only: nothing was created.
+    assert!(sim.servers().is_empty());
+    sim.shutdown().await.unwrap();
+}

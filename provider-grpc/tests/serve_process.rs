@@ -71,6 +71,8 @@ fn command(args: &[&str]) -> Command {
         "KAMATERA_TLS_KEY",
         "KAMATERA_TLS_CLIENT_CA",
         "KAMATERA_SIMULATE",
+        "KAMATERA_INSECURE",
+        "KAMATERA_STATUS_ADDRESS",
         "RUST_BACKTRACE",
     ] {
         command.env_remove(key);
@@ -110,6 +112,8 @@ fn http_status(addr: &str, path: &str) -> Option<u16> {
     answer.split_whitespace().nth(1)?.parse().ok()
 }
 
+// Needs the simulator in the binary (the default features).
+#[cfg(feature = "simulate")]
 #[test]
 fn simulate_serves_until_sigterm_then_exits_0_without_printing_secrets() {
     let config = TempFile::new("simulate.ini", &config_text());
@@ -145,7 +149,7 @@ fn simulate_serves_until_sigterm_then_exits_0_without_printing_secrets() {
         }
     });
     let mut logs = Vec::new();
-    let http = loop {
+    let (http, grpc) = loop {
         let line = lines_rx
             .recv_timeout(Duration::from_secs(20))
             .expect("the server logs that it serves");
@@ -154,7 +158,15 @@ fn simulate_serves_until_sigterm_then_exits_0_without_printing_secrets() {
         logs.push(line);
         if json["fields"]["message"] == "serving cluster-autoscaler externalgrpc" {
             assert_eq!(json["fields"]["tls"], "plaintext");
-            break json["fields"]["http"].as_str().unwrap().to_owned();
+            assert_eq!(
+                json["fields"]["version"],
+                kamatera_provider_grpc::build_info::VERSION
+            );
+            assert!(json["fields"]["commit"].is_string(), "{json}");
+            break (
+                json["fields"]["http"].as_str().unwrap().to_owned(),
+                json["fields"]["grpc"].as_str().unwrap().to_owned(),
+            );
         }
     };
 
@@ -168,6 +180,28 @@ fn simulate_serves_until_sigterm_then_exits_0_without_printing_secrets() {
     }
     assert_eq!(http_status(&http, "/healthz"), Some(200));
     assert_eq!(http_status(&http, "/metrics"), Some(200));
+
+    // The status command, as `kubectl exec` would run it beside the server.
+    let table = command(&["status", "--address", &grpc]).output().unwrap();
+    let table_text = String::from_utf8_lossy(&table.stdout);
+    assert!(table.status.success(), "{table:?}");
+    assert!(table_text.contains("): ready"), "{table_text}");
+    let ng1 = table_text
+        .lines()
+        .find(|l| l.starts_with("ng1 "))
+        .unwrap_or_else(|| panic!("no ng1 row in\n{table_text}"));
+    assert_eq!(
+        ng1.split_whitespace().collect::<Vec<_>>(),
+        ["ng1", "0", "3", "0", "0", "0"]
+    );
+    let json = command(&["status", "--output", "json"])
+        .env("KAMATERA_STATUS_ADDRESS", &grpc)
+        .output()
+        .unwrap();
+    assert!(json.status.success(), "{json:?}");
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["node_groups"][0]["id"], "ng1");
+    assert_eq!(json["node_groups"][0]["max_size"], 3);
 
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -249,4 +283,101 @@ fn invalid_cloud_config_exits_2_with_the_problems() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("max-size"), "{stderr}");
+}
+
+/// Starts `serve --simulate` on `listen` with `env`; the exit code if it stopped by itself
+/// within a few seconds, `None` if it was serving (then it is stopped).
+fn start_briefly(listen: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let config = TempFile::new(&format!("exposed-{}.ini", env.len()), &config_text());
+    let mut command = command(&[
+        "serve",
+        "--cloud-config",
+        config.path(),
+        "--simulate",
+        "--listen",
+        listen,
+        "--http-listen",
+        "127.0.0.1:0",
+    ]);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines_rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut text = String::new();
+    let started = Instant::now();
+    let code = loop {
+        match lines_rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => {
+                let serving = line.contains("serving cluster-autoscaler externalgrpc");
+                text.push_str(&line);
+                text.push('\n');
+                if serving {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                break wait(&mut child, Duration::from_secs(10)).code();
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "neither served nor stopped: {text}"
+                );
+            }
+        }
+    };
+    let _ = reader.join();
+    (code, text)
+}
+
+#[test]
+fn plaintext_on_a_public_address_needs_insecure_and_env_booleans_are_boolish() {
+    let (code, text) = start_briefly("0.0.0.0:0", &[]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("refusing plaintext gRPC on 0.0.0.0:0"),
+        "{text}"
+    );
+    assert!(text.contains("--tls-client-ca"), "{text}");
+    for no in ["0", "false", "no"] {
+        let (code, text) = start_briefly("0.0.0.0:0", &[("KAMATERA_INSECURE", no)]);
+        assert_eq!(code, Some(2), "KAMATERA_INSECURE={no}: {text}");
+    }
+    for yes in ["1", "true", "yes"] {
+        let (code, text) = start_briefly("0.0.0.0:0", &[("KAMATERA_INSECURE", yes)]);
+        assert_eq!(code, None, "KAMATERA_INSECURE={yes}: {text}");
+        assert!(text.contains("--insecure: plaintext gRPC"), "{text}");
+    }
+    // Loopback plaintext (the quick start) needs nothing.
+    let (code, text) = start_briefly("127.0.0.1:0", &[]);
+    assert_eq!(code, None, "{text}");
+}
+
+#[test]
+fn version_names_version_and_commit() {
+    let output = command(&["--version"]).output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(
+        text.starts_with(&format!(
+            "kamatera-provider-grpc {} (commit ",
+            kamatera_provider_grpc::build_info::VERSION
+        )),
+        "{text}"
+    );
 }

@@ -1,6 +1,6 @@
 //! Integration tests of the `kamatera-provider-grpc` binary.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(clippy::unwrap_used, clippy::expect_used)]
 
 mod check_config;
 mod node_sync;

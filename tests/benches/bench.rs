@@ -15,7 +15,7 @@
 //! of the provider alone.
 
 // A failed setup should abort the bench loudly, not produce a half-filled table.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(clippy::expect_used)]
 
 mod report;
 mod scenarios;

@@ -791,7 +791,7 @@ const NOTES: &str = "## How each figure is measured
    every request takes the injected latency. The floor's list time is measured in the same
    run. A watcher calls `refresh()` every millisecond, as a cluster-autoscaler might.
 4. **Scale-up.** Over gRPC against the provider served by `serve::run`; the time runs from
-   the `NodeGroupIncreaseSize` call until the provider's `kamatera_commands_in_flight`
+   the `NodeGroupIncreaseSize` call until the provider's `kamatera_cloud_commands_in_flight`
    gauge (on `/metrics`, polled every 2 ms) shows a command id for every create.
 5. **Growth.** Each size runs in a child process (the bench binary re-executed) against a
    simulator in the parent; `VmHWM` from `/proc/self/status` is the child's peak RSS. The

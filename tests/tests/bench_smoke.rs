@@ -3,7 +3,7 @@
 //! speed is not asserted here (that is the bench's job).
 
 #[path = "../benches/scenarios/mod.rs"]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[expect(clippy::expect_used)]
 mod scenarios;
 
 use std::time::Duration;

@@ -191,6 +191,20 @@ async fn scale_up_and_down_like_cluster_autoscaler() {
             .any(|s| s.name == "control-plane-1")
     );
 
+    // The scale counters saw three up and three down in ng1, nothing in ng2.
+    let (_, metrics) = http_get(provider.url("/metrics")).await;
+    for series in [
+        r#"kamatera_scale_up_instances_total{node_group="ng1"} 3"#,
+        r#"kamatera_scale_down_instances_total{node_group="ng1"} 3"#,
+        r#"kamatera_scale_up_instances_total{node_group="ng2"} 0"#,
+        r#"kamatera_scale_down_instances_total{node_group="ng2"} 0"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == series),
+            "{series} missing from\n{metrics}"
+        );
+    }
+
     provider.stop().await.unwrap();
 }
 
@@ -243,7 +257,7 @@ async fn decrease_target_size_drops_creates_not_sent_yet() {
 
 #[tokio::test]
 async fn cleanup_suspends_changes_until_refresh_and_keeps_watching_the_cloud() {
-    // Issue 13: Cleanup used to stop the reconciler and the next Refresh built a new
+    // Cleanup used to stop the reconciler and the next Refresh built a new
     // engine from the cloud alone, losing creates in flight. Now it only suspends
     // changes; the engine keeps listing, so the next CA gets a fresh snapshot at once.
     let provider = start().await;
@@ -254,7 +268,7 @@ async fn cleanup_suspends_changes_until_refresh_and_keeps_watching_the_cloud() {
     assert_eq!(http_get(provider.url("/readyz")).await.0, 200);
     let (_, metrics) = http_get(provider.url("/metrics")).await;
     assert!(
-        metrics.contains("kamatera_provider_background_running 0.0"),
+        metrics.contains("kamatera_background_running 0.0"),
         "{metrics}"
     );
     // Scale requests wait for the next cluster-autoscaler's Refresh.
@@ -285,7 +299,7 @@ async fn cleanup_suspends_changes_until_refresh_and_keeps_watching_the_cloud() {
     ca.refresh(pb::RefreshRequest {}).await.unwrap();
     let (_, metrics) = http_get(provider.url("/metrics")).await;
     assert!(
-        metrics.contains("kamatera_provider_background_running 1.0"),
+        metrics.contains("kamatera_background_running 1.0"),
         "{metrics}"
     );
     ca.node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {

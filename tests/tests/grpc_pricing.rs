@@ -1,4 +1,4 @@
-//! Issue 13: cluster-autoscaler's `price` expander works with this provider.
+//! cluster-autoscaler's `price` expander works with this provider.
 //!
 //! [`PriceExpander`] re-implements the expander's scoring (test support, not product
 //! code): for each option, `(node price × node count + stabilization) / (pod prices +
@@ -215,7 +215,7 @@ impl PriceExpander {
             let Ok(node_price) = self.node_price(&option.template).await else {
                 continue;
             };
-            #[allow(clippy::cast_precision_loss)]
+            #[expect(clippy::cast_precision_loss)]
             let count = option.node_count as f64;
             let total_node_price = node_price * count;
             let mut total_pod_price = 0.0;
@@ -302,13 +302,13 @@ fn options_for(
         };
         let cpu = value(&status.allocatable, "cpu") * 1000.0;
         let memory = value(&status.allocatable, "memory");
-        #[allow(clippy::cast_precision_loss)]
+        #[expect(clippy::cast_precision_loss)]
         let (want_cpu, want_memory) = (requests.cpu_millis as f64, requests.memory_bytes as f64);
         let per_node = (cpu / want_cpu).floor().min((memory / want_memory).floor());
         if !tolerated || per_node < 1.0 {
             continue;
         }
-        #[allow(
+        #[expect(
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,
             clippy::cast_precision_loss

@@ -1,4 +1,4 @@
-//! Issue 13: a cluster-autoscaler restart (`Cleanup`, then a new CA's calls) and a
+//! A cluster-autoscaler restart (`Cleanup`, then a new CA's calls) and a
 //! provider restart in the middle of a scale-up lose nothing: the target the new CA sees
 //! is unchanged, no server is created twice, none is powered on, and every server ends
 //! Running once.

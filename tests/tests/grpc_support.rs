@@ -421,7 +421,7 @@ pub fn server_name(instance: &pb::Instance) -> &str {
     instance.id.trim_start_matches("kamatera://")
 }
 
-/// Checks the cloud against what the provider reports, the promises of issue 10:
+/// Checks the cloud against what the provider reports (the promises in `docs/testing.md`):
 /// no two of our servers share a name (no duplicate creates), every server with our
 /// cluster tag is either reported by `NodeGroupNodes` or parked powered off (no orphan,
 /// nothing powered off outside the accounting), and every reported instance exists.

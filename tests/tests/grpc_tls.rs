@@ -11,7 +11,7 @@ use rcgen::{
 };
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
-use crate::grpc_support::{Running, Setup, cloud_config, engine_options};
+use crate::grpc_support::{Running, Setup, capture_trace_logs, cloud_config, engine_options};
 
 /// A certificate authority.
 struct Ca {
@@ -57,6 +57,7 @@ fn mtls(ca: &Ca) -> TlsSettings {
         cert_pem: cert.into_bytes(),
         key_pem: key.into_bytes(),
         client_ca_pem: Some(ca.pem.clone().into_bytes()),
+        reload: None,
     }
 }
 
@@ -145,6 +146,7 @@ async fn tls_without_client_ca_serves_clients_without_certificates() {
             cert_pem: cert.into_bytes(),
             key_pem: key.into_bytes(),
             client_ca_pem: None,
+            reload: None,
         },
         ..Setup::default()
     }
@@ -219,6 +221,7 @@ async fn an_unusable_key_fails_the_start_instead_of_serving_plaintext() {
             key_pem: b"-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
                 .to_vec(),
             client_ca_pem: Some(ca.pem.clone().into_bytes()),
+            reload: None,
         },
         engine: engine_options(),
         api_timeout: Duration::from_secs(1),
@@ -241,7 +244,212 @@ async fn an_unusable_key_fails_the_start_instead_of_serving_plaintext() {
     .await
     .expect("serve returns at once");
     assert!(
-        matches!(result, Err(ServeError::Grpc(_))),
+        matches!(result, Err(ServeError::Tls(_))),
         "expected a start-up error, got {result:?}"
     );
+}
+
+/// A directory of TLS files, removed when dropped.
+struct TlsDir(std::path::PathBuf);
+
+impl TlsDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("grpc-tls-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self, file: &str) -> std::path::PathBuf {
+        self.0.join(file)
+    }
+
+    /// Replaces `file` at once, as the kubelet's symlink swap does for a Secret volume.
+    fn replace(&self, file: &str, text: &str) {
+        let staged = self.path(&format!(".{file}.new"));
+        std::fs::write(&staged, text).unwrap();
+        std::fs::rename(&staged, self.path(file)).unwrap();
+    }
+
+    fn files(&self) -> TlsFiles {
+        TlsFiles {
+            cert: Some(self.path("tls.crt")),
+            key: Some(self.path("tls.key")),
+            client_ca: Some(self.path("ca.crt")),
+        }
+    }
+}
+
+impl Drop for TlsDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Waits (bounded) until `call` gives `want`; the reload polls every 50 ms.
+async fn until<F, Fut>(what: &str, want: bool, mut call: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while call().await != want {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn renewed_certificates_are_used_for_new_connections_and_bad_ones_are_ignored() {
+    let (logs, _guard) = capture_trace_logs();
+    let dir = TlsDir::new("rotate");
+    let first = Ca::new("first-ca");
+    let (cert, key) = first.server();
+    dir.replace("tls.crt", &cert);
+    dir.replace("tls.key", &key);
+    dir.replace("ca.crt", &first.pem);
+    let provider = Setup {
+        tls: dir
+            .files()
+            .load_reloading(Duration::from_millis(50))
+            .unwrap(),
+        ..Setup::default()
+    }
+    .start()
+    .await;
+    assert_eq!(
+        call(&provider, &first.pem, Some(first.client())).await,
+        Ok(3)
+    );
+
+    // A connection made before the renewal, kept open by its channel.
+    let before = Endpoint::from_shared(format!("https://{}", provider.grpc))
+        .unwrap()
+        .tls_config(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(&first.pem))
+                .domain_name("localhost")
+                .identity({
+                    let (cert, key) = first.client();
+                    Identity::from_pem(cert, key)
+                }),
+        )
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut kept = CloudProviderClient::new(before);
+    kept.node_groups(pb::NodeGroupsRequest {}).await.unwrap();
+
+    // Renewal: a server certificate from another CA (so a client can tell which one it
+    // was shown), key first and certificate second, as a non-atomic writer would.
+    let second = Ca::new("second-ca");
+    let (cert, key) = second.server();
+    dir.replace("tls.key", &key);
+    dir.replace("tls.crt", &cert);
+    until(
+        "new connections are shown the new certificate",
+        true,
+        || async { call(&provider, &second.pem, Some(first.client())).await == Ok(3) },
+    )
+    .await;
+    assert!(
+        call(&provider, &first.pem, Some(first.client()))
+            .await
+            .is_err(),
+        "a new connection was still shown the old certificate"
+    );
+    kept.node_groups(pb::NodeGroupsRequest {})
+        .await
+        .expect("the connection made before the renewal keeps working");
+
+    // A bad renewal: a key that belongs to another certificate. The last good set stays.
+    // (The key-first renewal above may already have logged one such error.)
+    let count = |needle: &'static str| {
+        let text = logs.text();
+        async move { text.matches(needle).count() }
+    };
+    const NOT_LOADED: &str = "do not load; still using the previous ones";
+    const UNREADABLE: &str = "cannot read the TLS files again";
+    let rejected_before = count(NOT_LOADED).await;
+    let (_, stray_key) = second.server();
+    dir.replace("tls.key", &stray_key);
+    until("the bad set is reported", true, || async {
+        count(NOT_LOADED).await > rejected_before
+    })
+    .await;
+    assert_eq!(
+        call(&provider, &second.pem, Some(first.client())).await,
+        Ok(3)
+    );
+    dir.replace("tls.crt", "not PEM at all");
+    until("the unreadable file is reported", true, || async {
+        count(UNREADABLE).await > 0
+    })
+    .await;
+    assert_eq!(
+        call(&provider, &second.pem, Some(first.client())).await,
+        Ok(3)
+    );
+
+    // The client CA rotates too: clients of the old CA are refused on new connections.
+    let third = Ca::new("third-ca");
+    let (cert, key) = second.server();
+    dir.replace("tls.key", &key);
+    dir.replace("tls.crt", &cert);
+    dir.replace("ca.crt", &third.pem);
+    until(
+        "clients of the new client CA are accepted",
+        true,
+        || async { call(&provider, &second.pem, Some(third.client())).await == Ok(3) },
+    )
+    .await;
+    assert!(
+        call(&provider, &second.pem, Some(first.client()))
+            .await
+            .is_err(),
+        "a client of the replaced client CA was accepted"
+    );
+    provider.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn status_works_over_mutual_tls_and_needs_the_client_certificate() {
+    use kamatera_provider_grpc::inspect::{Target, TargetTls, fetch};
+
+    let ca = Ca::new("provider-ca");
+    let provider = Setup {
+        tls: mtls(&ca),
+        ..Setup::default()
+    }
+    .start()
+    .await;
+    let target = |identity: Option<(String, String)>| Target {
+        address: provider.grpc.to_string(),
+        tls: Some(TargetTls {
+            ca_pem: ca.pem.clone().into_bytes(),
+            identity: identity.map(|(cert, key)| (cert.into_bytes(), key.into_bytes())),
+            server_name: "localhost".into(),
+        }),
+        timeout: Duration::from_secs(5),
+    };
+    // A client stalled half-way into its TLS handshake holds up no one: handshakes run
+    // each in its own task.
+    let mut stalled = tokio::net::TcpStream::connect(provider.grpc).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stalled, &[0x16, 0x03, 0x01, 0x00, 0x40])
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = fetch(&target(Some(ca.client()))).await.unwrap();
+    assert_eq!(status.node_groups.len(), 3);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(stalled);
+    assert!(
+        fetch(&target(None)).await.is_err(),
+        "served without a client certificate"
+    );
+    provider.stop().await.unwrap();
 }

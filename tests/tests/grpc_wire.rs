@@ -286,7 +286,7 @@ async fn get_options_answers_both_generations_with_every_field() {
     provider.stop().await.unwrap();
 }
 
-/// Issue 13: CA's own max-node-provision-time, sent as a default with every GetOptions
+/// CA's own max-node-provision-time, sent as a default with every GetOptions
 /// call, is the provision deadline of a group that sets none (ng2), in either wire
 /// generation; a group's own key (ng1, 20 min) still wins.
 #[tokio::test]
@@ -523,7 +523,7 @@ async fn optional_and_constant_rpcs() {
         nanos: 0,
     };
     // ng2 has no hourly-price: priced from its server (2 cores, 4 GB, 50 GB) at the
-    // default rates (issue 13: this used to answer Unimplemented, which made
+    // default rates (this used to answer Unimplemented, which made
     // cluster-autoscaler's price expander drop the group).
     let derived = ca
         .pricing_node_price(pb::PricingNodePriceRequest {

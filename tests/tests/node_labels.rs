@@ -1,4 +1,4 @@
-//! Issue 13: every label the scale-from-zero template advertises ends up on the real
+//! Every label the scale-from-zero template advertises ends up on the real
 //! Node. Each example init script is run (with stub commands, in a scratch directory)
 //! with its placeholders filled in as the README says, for every group of the example
 //! cloud config plus one with a label the kubelet may not set; whatever the kubelet does

@@ -99,6 +99,12 @@ fn the_dockerfile_caches_dependencies_and_pins_its_bases() {
         }
     }
     assert!(instructions[build].contains("target/release/kamatera-provider-grpc"));
+    // --no-default-features leaves out exactly the simulator: it is the only default feature.
+    let manifest = read("provider-grpc/Cargo.toml");
+    assert!(
+        manifest.contains("default = [\"simulate\"]"),
+        "the quick start's --simulate needs the simulator in default builds"
+    );
 
     // Version and commit: build arguments, handed to the compiler after the dependency
     // layer (so a new version does not rebuild the dependencies), and labelled.
@@ -271,10 +277,10 @@ fn ci_runs_the_repository_check_script() {
     assert!(script.contains(".github/workflows/*.yml"));
 }
 
-/// The workflows pass actionlint, installed by `.ci/run` into target/ci-tools.
+/// The workflows pass actionlint, installed by `.ci/run` into target/ci-tools/go/bin.
 #[test]
 fn the_workflows_pass_actionlint() {
-    let installed = repo().join("target/ci-tools/bin/actionlint");
+    let installed = repo().join("target/ci-tools/go/bin/actionlint");
     let actionlint = if installed.exists() {
         installed.into_os_string()
     } else {

@@ -1,4 +1,4 @@
-//! Issue 10, concurrency: 32 gRPC clients, each on its own connection, mix reads,
+//! Reliability, concurrency: 32 gRPC clients, each on its own connection, mix reads,
 //! `IncreaseSize`, `DeleteNodes` and `DecreaseTargetSize` on three groups while simulated
 //! time runs. Invariants are checked during the run (every target within [min, max], never
 //! more creates than increases asked for) and at the end (creates against accepted

@@ -1,6 +1,6 @@
-//! Issue 10, fault scenarios end to end: the provider served over gRPC against
+//! Reliability, fault scenarios end to end: the provider served over gRPC against
 //! `kamatera-sim` with a virtual clock, driven as cluster-autoscaler drives it, while the
-//! simulator injects the reference's §7.6 faults and more. Every scenario ends with
+//! simulator injects the scenarios of `docs/testing.md` and more. Every scenario ends with
 //! [`converge`]: the cloud reaches the target with no duplicate and no orphan.
 
 use std::time::Duration;
@@ -155,7 +155,7 @@ async fn scale_up_and_terminate_scale_down_converge_without_orphans() {
     }
     delete(&mut ca, "ng1", &three[..2]).await;
     converge(&provider.sim, &mut ca, &[("ng1", 1)]).await;
-    // §7.6 2: power off first, then terminate, only the two chosen servers.
+    // Scenario 2 (docs/testing.md): power off first, then terminate, only the two chosen servers.
     assert_eq!(
         sorted(targets_of(&provider.sim, OpKind::PowerOff)),
         names(&three[..2])
@@ -206,7 +206,7 @@ poweron-on-scale-up = true
     provider.stop().await.unwrap();
 }
 
-/// §7.6 4 and 8: a create ending in `error` or `cancelled` is reported with its error,
+/// Scenarios 4, 8: a create ending in `error` or `cancelled` is reported with its error,
 /// CA deletes it, and a second scale-up completes; nothing is left behind.
 async fn failed_create_is_reported_then_replaced(outcome: Outcome) {
     let (provider, mut ca) = started(setup()).await;

@@ -1,4 +1,4 @@
-//! Issue 10, bad gRPC input beyond `grpc_wire`'s status-code table: garbage provider ids,
+//! Reliability, bad gRPC input beyond `grpc_wire`'s status-code table: garbage provider ids,
 //! thousands of nodes in one `DeleteNodes`, a bad node next to a good one, extreme deltas
 //! on every group and empty ids on the remaining RPCs. Each call fails with a status, and
 //! nothing changes: target sizes, instances and the simulator's state-changing counters

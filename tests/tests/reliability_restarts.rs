@@ -1,4 +1,4 @@
-//! Issue 10, restarts: the provider is killed (its runtime dropped, like `kill -9`: no
+//! Reliability, restarts: the provider is killed (its runtime dropped, like `kill -9`: no
 //! `Cleanup`, no shutdown path, calls in flight abandoned) after every state-changing
 //! request of a scale-up and of a scale-down, in both power modes. A fresh provider on the
 //! same simulated cloud must then converge, with nothing leaked (no orphan, no duplicate

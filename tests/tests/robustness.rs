@@ -157,7 +157,7 @@ async fn an_empty_list_once_drops_no_member_and_no_target() {
     converge(&provider.sim, &mut ca, &[("ng1", 3)]).await;
     assert_eq!(creates(&provider.sim), 3, "nothing re-created");
     assert!(targets_of(&provider.sim, OpKind::Terminate).is_empty());
-    assert!(metric(&provider, "kamatera_list_suspect_total").await >= 1.0);
+    assert!(metric(&provider, "kamatera_reconcile_suspect_lists_total").await >= 1.0);
     provider.stop().await.unwrap();
 }
 
@@ -260,7 +260,7 @@ async fn odd_rows_do_not_stop_refresh_and_a_member_behind_one_keeps_its_state() 
     increase(&mut ca, "ng1", 2).await;
     let two = converge(&provider.sim, &mut ca, &[("ng1", 2)]).await;
     assert!(ca.refresh(pb::RefreshRequest {}).await.is_ok());
-    assert!(metric(&provider, "kamatera_list_rows_skipped_total").await >= 1.0);
+    assert!(metric(&provider, "kamatera_reconcile_list_rows_skipped_total").await >= 1.0);
 
     // One of ours turns odd for two lists: it keeps its last known state.
     hold_the_next_lists(&provider.sim);
@@ -529,7 +529,7 @@ name-prefix = k8s-ng2
     assert_eq!(
         metric(
             &provider,
-            "kamatera_parked_servers_trimmed_total{node_group=\"ng1\"}"
+            "kamatera_node_group_parked_trimmed_total{node_group=\"ng1\"}"
         )
         .await,
         2.0
@@ -537,7 +537,7 @@ name-prefix = k8s-ng2
     assert_eq!(
         metric(
             &provider,
-            "kamatera_parked_servers_trimmed_total{node_group=\"ng2\"}"
+            "kamatera_node_group_parked_trimmed_total{node_group=\"ng2\"}"
         )
         .await,
         2.0

@@ -1,4 +1,4 @@
-//! Issue 10, security end to end.
+//! Security end to end (`docs/testing.md`).
 //!
 //! * Secrets: a full scenario (scale-up, a failed create, malformed answers, an auth
 //!   outage, scale-down and refused calls) runs under a TRACE subscriber installed for the

@@ -1,11 +1,11 @@
 //! End-to-end tests across the workspace's crates, in one test binary.
 
 // Tests fail loudly on the first unexpected value; that is what unwrap is for here.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![expect(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
-/// The reference's §7.6 scenarios at the API level, with the simulator's faults.
+/// The end-to-end scenarios of `docs/testing.md` at the API level, with the simulator's faults.
 mod api_scenarios;
 /// The `kamatera-api` client against `kamatera-sim`: every endpoint and lifecycle.
 mod api_vs_sim;
@@ -27,27 +27,27 @@ mod grpc_support;
 mod grpc_flow;
 /// The HTTP port, gRPC health and reflection, metrics and secret-free logs.
 mod grpc_http;
-/// Issue 13: pricing for cluster-autoscaler's price expander, in both wire generations.
+/// Pricing for cluster-autoscaler's price expander, in both wire generations.
 mod grpc_pricing;
-/// Issue 13: Cleanup and provider restarts in the middle of a scale-up.
+/// Cleanup and provider restarts in the middle of a scale-up.
 mod grpc_restarts;
 /// TLS and mutual TLS of the gRPC port.
 mod grpc_tls;
 /// Both CA wire generations, the optional RPCs and status codes.
 mod grpc_wire;
 
-/// Issue 13: every label the template advertises is set by the init scripts or node sync.
+/// Every label the template advertises is set by the init scripts or node sync.
 mod node_labels;
 
-/// Issue 10: 32 concurrent gRPC clients with invariants checked throughout.
+/// Reliability (`docs/testing.md`): 32 concurrent gRPC clients with invariants checked throughout.
 mod reliability_concurrency;
-/// Issue 10: §7.6 faults and more, end to end with a virtual clock.
+/// Reliability: the faults of `docs/testing.md` and more, end to end with a virtual clock.
 mod reliability_faults;
-/// Issue 10: garbage and oversized gRPC requests change nothing.
+/// Reliability: garbage and oversized gRPC requests change nothing.
 mod reliability_input;
-/// Issue 10: the provider killed at every step of a scale-up and a scale-down.
+/// Reliability: the provider killed at every step of a scale-up and a scale-down.
 mod reliability_restarts;
-/// Issue 10: secrets never printed; the safety interlock with tags swapped underneath.
+/// Security: secrets never printed; the safety interlock with tags swapped underneath.
 mod security;
 
 /// Issue 14: one odd API answer changes nothing; no billed server is left behind.

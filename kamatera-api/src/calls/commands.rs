@@ -143,6 +143,18 @@ impl Client {
     /// retried. The server's final name may differ from the requested one when the name
     /// was taken: read it from the finished command with
     /// [`QueueItem::created_server_name`](crate::QueueItem::created_server_name).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use kamatera_api::{CreateServerRequest, DiskSpec, NetworkSpec};
+    /// let request = CreateServerRequest::builder("web-0001", "IL", "ubuntu_server_24.04_64-bit")
+    ///     .disk(DiskSpec::new(30)?)
+    ///     .network(NetworkSpec::wan())
+    ///     .build()?;
+    /// let created = client.create_server(&request).await?;
+    /// println!("creating, command {}", created.command_id);
+    /// # Ok(()) }
+    /// ```
     pub async fn create_server(
         &self,
         request: &CreateServerRequest,
@@ -156,6 +168,16 @@ impl Client {
     }
 
     /// Starts terminating the servers `selector` matches; one command per server.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use kamatera_api::{ServerSelector, TerminateOptions};
+    /// let commands = client
+    ///     .terminate(&ServerSelector::name("web-0001"), TerminateOptions::default())
+    ///     .await?;
+    /// println!("{} terminate command(s)", commands.len());
+    /// # Ok(()) }
+    /// ```
     pub async fn terminate(
         &self,
         selector: &ServerSelector,
@@ -171,6 +193,14 @@ impl Client {
     /// Asks the API which servers a terminate by `selector` would remove, without removing
     /// anything (server-side dry run). Names are only reported for name selections; an id
     /// selection gives an empty list.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use kamatera_api::ServerSelector;
+    /// let would_go = client.terminate_dry_run(&ServerSelector::name_pattern("web-.*")).await?;
+    /// println!("would terminate {would_go:?}");
+    /// # Ok(()) }
+    /// ```
     pub async fn terminate_dry_run(&self, selector: &ServerSelector) -> Result<Vec<String>, Error> {
         #[derive(Deserialize)]
         struct DryRun {
@@ -195,6 +225,14 @@ impl Client {
     }
 
     /// Starts powering on the servers `selector` matches; one command per server.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use kamatera_api::ServerSelector;
+    /// let commands = client.power_on(&ServerSelector::name("web-0001")).await?;
+    /// # let _ = commands;
+    /// # Ok(()) }
+    /// ```
     pub async fn power_on(&self, selector: &ServerSelector) -> Result<Vec<CommandId>, Error> {
         tracing::info!(%selector, "powering on Kamatera server");
         self.command_call(
@@ -206,6 +244,14 @@ impl Client {
     }
 
     /// Starts powering off the servers `selector` matches; one command per server.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use kamatera_api::ServerSelector;
+    /// let commands = client.power_off(&ServerSelector::name("web-0001")).await?;
+    /// # let _ = commands;
+    /// # Ok(()) }
+    /// ```
     pub async fn power_off(&self, selector: &ServerSelector) -> Result<Vec<CommandId>, Error> {
         tracing::info!(%selector, "powering off Kamatera server");
         self.command_call(
@@ -217,6 +263,14 @@ impl Client {
     }
 
     /// Starts rebooting the servers `selector` matches; one command per server.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use kamatera_api::ServerSelector;
+    /// let commands = client.reboot(&ServerSelector::name("web-0001")).await?;
+    /// # let _ = commands;
+    /// # Ok(()) }
+    /// ```
     pub async fn reboot(&self, selector: &ServerSelector) -> Result<Vec<CommandId>, Error> {
         tracing::info!(%selector, "rebooting Kamatera server");
         self.command_call(

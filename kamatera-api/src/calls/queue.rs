@@ -100,6 +100,14 @@ impl Client {
     /// The status of one command. Strict: an answer without exactly one item (including
     /// the `[]` the API gives for a command it does not show yet) is an invalid response.
     /// Use [`Client::command_statuses`] to poll leniently.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use kamatera_api::CommandId;
+    /// let item = client.command_status(&CommandId::new("123456")).await?;
+    /// println!("{:?}", item.status);
+    /// # Ok(()) }
+    /// ```
     pub async fn command_status(&self, id: &CommandId) -> Result<QueueItem, Error> {
         let query = format!("id={}", encoded_id(id)?);
         let mut items: Vec<QueueItem> = self
@@ -120,6 +128,17 @@ impl Client {
 
     /// The statuses of several commands in one request (ids space-separated). Commands the
     /// API does not report yet are absent from the result, not errors.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use kamatera_api::CommandId;
+    /// let ids = [CommandId::new("123456"), CommandId::new("123457")];
+    /// let statuses = client.command_statuses(&ids).await?;
+    /// for (id, item) in statuses.iter() {
+    ///     println!("{id}: {:?}", item.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn command_statuses(&self, ids: &[CommandId]) -> Result<CommandStatuses, Error> {
         if ids.is_empty() {
             return Ok(CommandStatuses::default());
@@ -154,6 +173,18 @@ impl Client {
 
     /// Waits for a command to end, polling every 2 s until `deadline`. See
     /// [`Client::wait_for_command_with`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use std::time::Duration;
+    /// use kamatera_api::{CommandId, CommandOutcome};
+    /// let deadline = tokio::time::Instant::now() + Duration::from_secs(30 * 60);
+    /// match client.wait_for_command(&CommandId::new("123456"), deadline).await? {
+    ///     CommandOutcome::Complete(item) => println!("done: {:?}", item.created_server_name()),
+    ///     other => println!("did not complete: {other:?}"),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_for_command(
         &self,
         id: &CommandId,
@@ -168,6 +199,17 @@ impl Client {
     /// Tolerates the queue not showing the command yet and transient failures of a poll
     /// (both just mean "poll again"); a permanent failure (bad credentials, an invalid
     /// answer) ends the wait with that error. Dropping the future stops the waiting.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use std::time::Duration;
+    /// use kamatera_api::{CommandId, WaitOptions};
+    /// let mut options = WaitOptions::until(tokio::time::Instant::now() + Duration::from_secs(600));
+    /// options.poll_interval = Duration::from_secs(5);
+    /// let outcome = client.wait_for_command_with(&CommandId::new("123456"), options).await?;
+    /// # let _ = outcome;
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_for_command_with(
         &self,
         id: &CommandId,

@@ -12,6 +12,14 @@ use crate::spec::Tag;
 
 impl Client {
     /// The tags of one server.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use kamatera_api::ServerSelector;
+    /// let tags = client.server_tags(&ServerSelector::name("web-0001")).await?;
+    /// println!("{}", tags.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", "));
+    /// # Ok(()) }
+    /// ```
     pub async fn server_tags(&self, selector: &ServerSelector) -> Result<Vec<Tag>, Error> {
         let body = Value::Object(selector.to_fields()?);
         self.tags_call(Call::read(Endpoint::ServerTags).with_body(body))
@@ -20,6 +28,16 @@ impl Client {
 
     /// Adds `tag` to one server (the tag is created if the account does not have it yet)
     /// and returns the server's tags afterwards. Not retried automatically.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use kamatera_api::{ServerSelector, Tag};
+    /// let tags = client
+    ///     .add_server_tag(&ServerSelector::name("web-0001"), &Tag::new("frontend")?)
+    ///     .await?;
+    /// # let _ = tags;
+    /// # Ok(()) }
+    /// ```
     pub async fn add_server_tag(
         &self,
         selector: &ServerSelector,
@@ -30,6 +48,16 @@ impl Client {
 
     /// Removes `tag` from one server and returns the server's tags afterwards. Not retried
     /// automatically.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: kamatera_api::Client) -> Result<(), kamatera_api::Error> {
+    /// use kamatera_api::{ServerSelector, Tag};
+    /// let tags = client
+    ///     .remove_server_tag(&ServerSelector::name("web-0001"), &Tag::new("frontend")?)
+    ///     .await?;
+    /// # let _ = tags;
+    /// # Ok(()) }
+    /// ```
     pub async fn remove_server_tag(
         &self,
         selector: &ServerSelector,

@@ -480,7 +480,6 @@ pub(crate) fn read(text: &str, problems: &mut Vec<ConfigProblem>) -> Option<RawC
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::config::keys::GlobalOnly;
 

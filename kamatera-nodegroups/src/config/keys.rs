@@ -167,6 +167,7 @@ pub(crate) enum GlobalOnly {
     ClientId,
     Secret,
     ApiUrl,
+    ApiAllowInsecureHttp,
     ClusterName,
     FilterNamePrefix,
     ProviderIdPrefix,
@@ -180,6 +181,10 @@ pub(crate) const GLOBAL_ONLY: &[(GlobalOnly, &str)] = &[
     (GlobalOnly::ClientId, "kamatera-api-client-id"),
     (GlobalOnly::Secret, "kamatera-api-secret"),
     (GlobalOnly::ApiUrl, "kamatera-api-url"),
+    (
+        GlobalOnly::ApiAllowInsecureHttp,
+        "kamatera-api-allow-insecure-http",
+    ),
     (GlobalOnly::ClusterName, "cluster-name"),
     (GlobalOnly::FilterNamePrefix, "filter-name-prefix"),
     (GlobalOnly::ProviderIdPrefix, "provider-id-prefix"),

@@ -111,6 +111,35 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// `kamatera-api-url` with `http://` to a remote host: every request would carry the
+    /// API credentials in clear text, so it needs `kamatera-api-allow-insecure-http`.
+    fn plain_http_allowed(&mut self, url: &url::Url, value: &RawValue) -> Option<String> {
+        let allow = self.global_value(GlobalKey::Only(GlobalOnly::ApiAllowInsecureHttp));
+        let allowed = match allow.map(|v| (v, validate::parse_bool(&v.text))) {
+            None => false,
+            Some((_, Ok(allowed))) => allowed,
+            Some((v, Err(reason))) => {
+                let message = format!("invalid value {:?}: {reason}", v.text);
+                self.push(
+                    v.line,
+                    GLOBAL,
+                    key(GlobalOnly::ApiAllowInsecureHttp),
+                    message,
+                );
+                return None;
+            }
+        };
+        if allowed {
+            return Some(value.text.clone());
+        }
+        let message = format!(
+            "refusing http:// to {}: every request would carry the API client id and secret in clear text; use https://, or set kamatera-api-allow-insecure-http = true in [global] if that network is trusted",
+            url.host_str().unwrap_or_default()
+        );
+        self.push(value.line, GLOBAL, key(GlobalOnly::ApiUrl), message);
+        None
+    }
+
     fn global_value(&self, key: GlobalKey) -> Option<&'a RawValue> {
         last_set(self.raw.global.values.get(&key))
     }
@@ -287,6 +316,9 @@ impl<'a> Resolver<'a> {
                         .to_owned();
                     self.push(value.line, GLOBAL, key(GlobalOnly::ApiUrl), message);
                     None
+                }
+                Ok(url) if url.scheme() == "http" && url.has_host() && !is_loopback(&url) => {
+                    self.plain_http_allowed(&url, value)
                 }
                 Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
                     Some(value.text.clone())
@@ -1036,9 +1068,18 @@ pub(crate) fn resolve(
     Err(problems)
 }
 
+/// Whether `url` points at this machine (tests and local simulators).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::config::empty_env;
 

@@ -188,7 +188,6 @@ pub(crate) fn parse_taint(text: &str) -> Result<Taint, String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -44,6 +44,7 @@ mod scale;
 mod snapshot;
 mod state;
 
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
@@ -80,6 +81,9 @@ pub struct EngineStats {
     pub commands_in_flight: usize,
     /// Scale-downs whose last step failed and is being retried with back-off.
     pub deletions_retrying: usize,
+    /// Instances whose creation (or power-on for reuse) failed since the engine started,
+    /// by (group, error class label, error code); each instance counts once.
+    pub failed_creates: BTreeMap<(String, &'static str, &'static str), u64>,
     /// Server list rows that did not decode and were skipped, since start.
     pub list_rows_skipped: u64,
     /// Server lists that lacked most known servers at once (not believed), since start.
@@ -87,6 +91,13 @@ pub struct EngineStats {
     /// Parked servers terminated because their group's parked pool was over its cap,
     /// by group, since start.
     pub parked_trimmed: std::collections::BTreeMap<String, u64>,
+}
+
+/// Counts failed creates once per instance.
+#[derive(Default)]
+struct FailureCount {
+    seen: HashSet<model::InstanceKey>,
+    by: BTreeMap<(String, &'static str, &'static str), u64>,
 }
 
 /// State shared by the [`Engine`] handles and the [`Reconciler`].
@@ -101,6 +112,7 @@ pub(crate) struct Shared {
     /// none yet): `GetOptions` runs several times per group and loop, and only a change
     /// needs the state lock.
     ca_provision_nanos: AtomicU64,
+    failures: Mutex<FailureCount>,
 }
 
 impl Shared {
@@ -114,13 +126,36 @@ impl Shared {
 
     /// Runs `f` on the state without publishing a new snapshot.
     pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        f(&mut self.lock())
+        let mut state = self.lock();
+        let result = f(&mut state);
+        self.count_failures(&state);
+        result
+    }
+
+    /// Counts instances that failed since the last look (for metrics); wherever the error
+    /// was set, it is counted here, once per instance.
+    fn count_failures(&self, state: &State) {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let FailureCount { seen, by } = &mut *failures;
+        seen.retain(|key| state.instances.contains_key(key));
+        for (key, instance) in &state.instances {
+            if let Some(error) = &instance.error
+                && seen.insert(*key)
+            {
+                *by.entry((instance.group.clone(), error.class.label(), error.code))
+                    .or_default() += 1;
+            }
+        }
     }
 
     /// Runs `f` on the state and publishes the result to readers.
     pub(crate) fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let mut state = self.lock();
         let result = f(&mut state);
+        self.count_failures(&state);
         let snapshot = Arc::new(Snapshot::build(&state, &self.snapshot()));
         // Published while the state is still locked: two updates publish in the order
         // they changed the state, so an older snapshot can never replace a newer one
@@ -192,6 +227,7 @@ impl Engine {
             config,
             stats: Mutex::new(EngineStats::default()),
             ca_provision_nanos: AtomicU64::new(0),
+            failures: Mutex::new(FailureCount::default()),
         });
         Ok((
             Engine {
@@ -415,6 +451,13 @@ impl Engine {
         stats.since_last_success = snapshot.last_list_ok.map(|at| at.elapsed());
         stats.commands_in_flight = snapshot.commands_in_flight;
         stats.deletions_retrying = snapshot.deletions_retrying;
+        stats.failed_creates = self
+            .shared
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .by
+            .clone();
         stats.list_rows_skipped = snapshot.counters.rows_skipped;
         stats.suspect_lists = snapshot.counters.suspect_lists;
         stats.parked_trimmed = snapshot.counters.parked_trimmed.clone();

@@ -23,6 +23,16 @@ pub enum ErrorClass {
     Other,
 }
 
+impl ErrorClass {
+    /// `out_of_resources` or `other`, for metrics and status output.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorClass::OutOfResources => "out_of_resources",
+            ErrorClass::Other => "other",
+        }
+    }
+}
+
 /// Why an instance failed. Codes are stable; messages are for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceError {
@@ -61,6 +71,9 @@ pub struct InstanceView {
     pub state: InstanceState,
     /// Set when the instance failed (only meaningful while Creating for CA).
     pub error: Option<InstanceError>,
+    /// When the engine began tracking the instance: its scale-up, or the list in which
+    /// this engine first found the server (after a restart, that list). For status output.
+    pub since: Instant,
 }
 
 /// Identity of an instance inside the engine (servers being created have no server id yet).
@@ -184,6 +197,9 @@ pub(crate) struct Instance {
     pub(crate) boot_pending: bool,
     /// When the instance was parked (most recently parked servers are reused first).
     pub(crate) parked_at: Option<Instant>,
+    /// Adopted after a restart as a powered-off member without a marker: it may be a
+    /// create still running, or (in power-off mode) a parked server without its marker.
+    pub(crate) adopted_off: bool,
     /// A create that failed or was cancelled may have left a half-created server: look
     /// for it by name in every list requested after the list request with this number,
     /// so that it is terminated, not left running.
@@ -191,9 +207,6 @@ pub(crate) struct Instance {
     /// The scale-down must terminate, never park (a half-created server, or a parked
     /// server beyond the pool's cap).
     pub(crate) terminate_only: bool,
-    /// Adopted after a restart as a powered-off member without a marker: it may be a
-    /// create still running, or (in power-off mode) a parked server without its marker.
-    pub(crate) adopted_off: bool,
 }
 
 impl Instance {
@@ -231,9 +244,9 @@ impl Instance {
             delete_requested: false,
             boot_pending,
             parked_at: None,
+            adopted_off: false,
             search_after_request: None,
             terminate_only: false,
-            adopted_off: false,
         }
     }
 }

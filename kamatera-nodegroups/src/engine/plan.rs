@@ -195,7 +195,7 @@ impl State {
         }
     }
 
-    #[allow(clippy::too_many_lines)] // one match over the phases reads best as a whole
+    #[expect(clippy::too_many_lines)] // one match over the phases reads best as a whole
     fn advance_instance(
         &mut self,
         key: InstanceKey,
@@ -243,9 +243,9 @@ impl State {
         let server_id = instance.server_id.clone();
         let name = instance.name.clone();
         let delete_requested = instance.delete_requested;
+        let adopted_off = instance.adopted_off;
         let search_after_request = instance.search_after_request;
         let terminate_only = instance.terminate_only;
-        let adopted_off = instance.adopted_off;
         // In power-off mode, a server that may still be coming up is powered off (and
         // then parked) once it is seen on, or after the provision time.
         let wait_for_boot = instance.boot_pending && poweroff_mode && !power_on && !overdue;

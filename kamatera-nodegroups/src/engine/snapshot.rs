@@ -146,6 +146,7 @@ impl Snapshot {
                     name: instance.name.clone(),
                     state: reported,
                     error: instance.error.clone(),
+                    since: instance.creating_since,
                 });
             }
         }
@@ -219,13 +220,21 @@ impl Snapshot {
 
 /// True when `view` is what `instance`, reported as `reported`, would be shown as.
 fn shows(view: &InstanceView, instance: &Instance, reported: InstanceState, prefix: &str) -> bool {
-    view.state == reported
-        && view.name == instance.name
-        && view.error == instance.error
-        && view
-            .provider_id
+    // Every field of the view: one not compared here would keep a stale value.
+    let InstanceView {
+        provider_id,
+        name,
+        state,
+        error,
+        since,
+    } = view;
+    *state == reported
+        && *since == instance.creating_since
+        && *name == instance.name
+        && *error == instance.error
+        && provider_id
             .strip_prefix(prefix)
-            .is_some_and(|name| name == instance.name)
+            .is_some_and(|rest| rest == instance.name)
 }
 
 #[cfg(test)]

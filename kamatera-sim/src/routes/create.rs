@@ -192,7 +192,7 @@ pub(super) fn create(st: &mut State, p: &Params, now: SimMillis) -> Response {
     json_response(StatusCode::OK, &json!([id]))
 }
 
-#[allow(clippy::too_many_arguments)] // one argument per log line keeps the call site readable
+#[expect(clippy::too_many_arguments)] // one argument per log line keeps the call site readable
 fn success_log(
     name: &str,
     dc: &str,

@@ -44,7 +44,7 @@ pub struct NodeSyncMetrics {
 
 impl NodeSyncMetrics {
     /// Registers every counter with `registry` as `kamatera_node_sync_…` (exposed with a
-    /// `_total` suffix), next to the server's `kamatera_provider_grpc_…` and `kamatera_api_…`
+    /// `_total` suffix), next to the server's `kamatera_grpc_…` and `kamatera_cloud_api_…`
     /// metrics. Register them whether or not node sync runs, so dashboards see zeros.
     pub fn register(&self, registry: &mut Registry) {
         registry.register(

@@ -4,7 +4,7 @@
 //! it. `NodeGroupIncreaseSize` only records intent and wakes the reconciler, so it must
 //! answer at once; the creates then go out at the engine's mutation concurrency. A create
 //! counts as accepted when the engine holds its command id, read from the provider's
-//! `kamatera_commands_in_flight` gauge on `/metrics`. The floor is
+//! `kamatera_cloud_commands_in_flight` gauge on `/metrics`. The floor is
 //! `ceil(nodes / mutation_concurrency) × latency`, the sequential figure `nodes × latency`.
 
 use std::time::{Duration, Instant};
@@ -103,7 +103,7 @@ pub async fn run(params: Params) -> Report {
         let want = params.nodes as f64;
         let mut accepted = false;
         while Instant::now() < deadline {
-            if gauge(&http, metrics, "kamatera_commands_in_flight").await == Some(want) {
+            if gauge(&http, metrics, "kamatera_cloud_commands_in_flight").await == Some(want) {
                 accepted = true;
                 break;
             }
