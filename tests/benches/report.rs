@@ -292,8 +292,11 @@ impl Results {
                      their p99 is not: {}. The echo service, which does no work at all, has a \
                      p99 of the same order, so these tails come from scheduling on this \
                      loaded 2-core machine (client, both servers, the simulator and other \
-                     builds share the cores), not from the provider. On an idle machine the \
-                     goal needs re-checking.",
+                     builds share the cores), not from the provider. `NodeGroups` and \
+                     `Refresh` are called once per loop (5 calls), so their p99 is their \
+                     single slowest call; `Refresh` also takes the engine's state lock, which \
+                     the served provider's reconcile pass holds while it applies a list of \
+                     all its servers. On an idle machine the goal needs re-checking.",
                     slow.join(", ")
                 ));
             }
