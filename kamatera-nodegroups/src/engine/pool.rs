@@ -86,7 +86,6 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use std::sync::Arc;
     use std::time::Duration;
