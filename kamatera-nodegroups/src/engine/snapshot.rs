@@ -239,8 +239,6 @@ fn shows(view: &InstanceView, instance: &Instance, reported: InstanceState, pref
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
     use std::sync::Arc;
 
     use tokio::time::Instant;
