@@ -91,6 +91,7 @@ impl State {
                     missing_lists: 0,
                     power_pinned_until_request: 0,
                     membership_doubt: false,
+                    claimed_in: 0,
                 },
             );
         }

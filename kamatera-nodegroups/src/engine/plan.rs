@@ -91,12 +91,22 @@ impl State {
     /// Member servers nobody tracks yet become instances (at start-up, after a restart,
     /// or servers tagged by hand).
     fn adopt_servers(&mut self, now: Instant) {
-        let mut claimed: FastSet<&ServerId> =
-            FastSet::with_capacity_and_hasher(self.instances.len(), Default::default());
-        claimed.extend(self.instances.values().filter_map(|i| i.server_id.as_ref()));
+        // Every server an instance owns gets this check's number; the others are unowned.
+        // (No set of owned ids to build and probe: one look-up per instance, then a walk.)
+        self.claim_epoch += 1;
+        let epoch = self.claim_epoch;
+        for instance in self.instances.values() {
+            if let Some(server) = instance
+                .server_id
+                .as_ref()
+                .and_then(|id| self.servers.get_mut(id))
+            {
+                server.claimed_in = epoch;
+            }
+        }
         let mut adopt = Vec::new();
         for (id, server) in &self.servers {
-            if claimed.contains(id) {
+            if server.claimed_in == epoch {
                 continue;
             }
             if let Some(group) = self.group_of(server) {

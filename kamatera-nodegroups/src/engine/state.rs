@@ -34,6 +34,9 @@ pub(crate) struct KnownServer {
     /// The last tag read lacked the membership tags this server had; one more read
     /// decides.
     pub(crate) membership_doubt: bool,
+    /// The last adoption check that found an instance owning this server (see
+    /// `State::claim_epoch`).
+    pub(crate) claimed_in: u64,
 }
 
 impl KnownServer {
@@ -77,6 +80,9 @@ pub(crate) struct State {
     pub(crate) instances: BTreeMap<InstanceKey, Instance>,
     pub(crate) next_key: InstanceKey,
     pub(crate) servers: FastMap<ServerId, KnownServer>,
+    /// Number of the last adoption check: it marks every owned server with it, so that
+    /// one walk over the servers finds the unowned ones.
+    pub(crate) claim_epoch: u64,
     pub(crate) last_list_ok: Option<Instant>,
     /// Successful lists so far, to tell whether the servers were listed again since some
     /// event.
@@ -130,6 +136,7 @@ impl State {
             instances: BTreeMap::new(),
             next_key: 1,
             servers: FastMap::default(),
+            claim_epoch: 0,
             last_list_ok: None,
             lists: 0,
             last_list_error: None,
