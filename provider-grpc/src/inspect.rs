@@ -273,7 +273,7 @@ pub fn to_text(status: &wire::StatusResponse) -> String {
     let background = if status.background_running {
         ""
     } else {
-        ", background stopped (Cleanup; the next Refresh restarts it)"
+        ", changes suspended (cluster-autoscaler called Cleanup; its next Refresh resumes them)"
     };
     let _ = writeln!(
         out,
