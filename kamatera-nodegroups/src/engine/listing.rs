@@ -246,35 +246,20 @@ impl State {
 #[cfg(test)]
 mod tests {
 
-    use std::sync::Arc;
-
     use kamatera_api::{PowerState, ServerSummary, SkippedRow};
 
     use super::*;
-    use crate::config::{CloudConfig, empty_env};
     use crate::engine::model::Phase;
-    use crate::engine::options::EngineOptions;
+    use crate::engine::test_fixture::state_with_groups;
 
-    const CONFIG: &str = "[global]
-kamatera-api-client-id = id
-kamatera-api-secret = secret
-cluster-name = c1
-default-datacenter = IL
-default-image = ubuntu_server_24.04_64-bit
-default-cpu = 2A
-default-ram = 4096
-default-disk = size=50
-default-network = name=wan,ip=auto
-default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
-[nodegroup \"ng1\"]
+    const GROUPS: &str = "[nodegroup \"ng1\"]
 min-size = 0
 max-size = 5
 name-prefix = k8s-ng1
 ";
 
     fn state() -> State {
-        let config = CloudConfig::parse(CONFIG, "test.ini", &empty_env).unwrap();
-        State::new(Arc::new(config), EngineOptions::default()).unwrap()
+        state_with_groups(GROUPS)
     }
 
     fn row(id: &str, on: bool) -> ServerSummary {

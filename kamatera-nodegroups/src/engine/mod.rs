@@ -43,6 +43,8 @@ mod reconciler;
 mod scale;
 mod snapshot;
 mod state;
+#[cfg(test)]
+mod test_fixture;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -87,27 +87,14 @@ impl State {
 #[cfg(test)]
 mod tests {
 
-    use std::sync::Arc;
     use std::time::Duration;
 
     use kamatera_api::ServerId;
 
     use super::*;
-    use crate::config::{CloudConfig, empty_env};
-    use crate::engine::options::EngineOptions;
+    use crate::engine::test_fixture::state_with_groups;
 
-    const CONFIG: &str = "[global]
-kamatera-api-client-id = id
-kamatera-api-secret = secret
-cluster-name = c1
-default-datacenter = IL
-default-image = ubuntu_server_24.04_64-bit
-default-cpu = 2A
-default-ram = 4096
-default-disk = size=50
-default-network = name=wan,ip=auto
-default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
-[nodegroup \"capped\"]
+    const GROUPS: &str = "[nodegroup \"capped\"]
 max-size = 5
 name-prefix = k8s-capped
 poweroff-on-scale-down = true
@@ -131,8 +118,7 @@ name-prefix = k8s-terminating
 
     #[test]
     fn surplus_parked_servers_are_terminated_oldest_first() {
-        let config = CloudConfig::parse(CONFIG, "test.ini", &empty_env).unwrap();
-        let mut state = State::new(Arc::new(config), EngineOptions::default()).unwrap();
+        let mut state = state_with_groups(GROUPS);
         let t0 = Instant::now();
         let later = |s| t0 + Duration::from_secs(s);
         let newest = park(&mut state, "capped", "c-new", later(30));

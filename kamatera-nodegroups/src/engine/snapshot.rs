@@ -244,21 +244,9 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
-    use crate::config::{CloudConfig, empty_env};
-    use crate::engine::options::EngineOptions;
+    use crate::engine::test_fixture::state_with_groups;
 
-    const CONFIG: &str = "[global]
-kamatera-api-client-id = id
-kamatera-api-secret = secret
-cluster-name = c1
-default-datacenter = IL
-default-image = ubuntu_server_24.04_64-bit
-default-cpu = 2A
-default-ram = 4096
-default-disk = size=50
-default-network = name=wan,ip=auto
-default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
-[nodegroup \"a\"]
+    const GROUPS: &str = "[nodegroup \"a\"]
 min-size = 0
 max-size = 5
 name-prefix = k8s-a
@@ -269,8 +257,7 @@ name-prefix = k8s-b
 ";
 
     fn state() -> State {
-        let config = CloudConfig::parse(CONFIG, "test.ini", &empty_env).unwrap();
-        let mut state = State::new(Arc::new(config), EngineOptions::default()).unwrap();
+        let mut state = state_with_groups(GROUPS);
         let now = Instant::now();
         for (group, name) in [("a", "k8s-a-1"), ("b", "k8s-b-1"), ("a", "k8s-a-2")] {
             state.add_instance(group, name.to_owned(), Phase::Running, now);

@@ -1,0 +1,32 @@
+//! A [`State`] over a small cloud config, for the engine's unit tests: one `[global]`
+//! section every test shares, and the groups each test needs.
+
+use std::sync::Arc;
+
+use super::options::EngineOptions;
+use super::state::State;
+use crate::config::{CloudConfig, empty_env};
+
+/// The `[global]` section: credentials, cluster name and server defaults.
+const GLOBAL: &str = "[global]
+kamatera-api-client-id = id
+kamatera-api-secret = secret
+cluster-name = c1
+default-datacenter = IL
+default-image = ubuntu_server_24.04_64-bit
+default-cpu = 2A
+default-ram = 4096
+default-disk = size=50
+default-network = name=wan,ip=auto
+default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
+";
+
+/// A fresh state with default engine options for `groups`, the `[nodegroup "..."]`
+/// sections in INI text. Panics on a config error: the text is the test's own.
+pub(crate) fn state_with_groups(groups: &str) -> State {
+    let text = format!("{GLOBAL}{groups}");
+    let config = CloudConfig::parse(&text, "test.ini", &empty_env)
+        .unwrap_or_else(|error| panic!("test config: {error}"));
+    State::new(Arc::new(config), EngineOptions::default())
+        .unwrap_or_else(|error| panic!("test state: {error}"))
+}
