@@ -5,10 +5,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kamatera_nodegroups::engine::Error;
 use kamatera_nodegroups::engine::InstanceState::{Creating, Deleting, Running};
 use kamatera_nodegroups::engine::{ErrorClass, codes};
 use kamatera_nodegroups::template::labels;
-use kamatera_nodegroups::{EngineOptions, Error, NodeRef};
+use kamatera_nodegroups::{EngineOptions, NodeRef};
 use kamatera_sim::{
     FaultAction, FaultRule, OpKind, Outcome, OutcomeRule, Power, QueueHiddenMode, SeedServer,
     SimServer,

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kamatera_api::Client;
-use kamatera_nodegroups::{CloudConfig, Engine, EngineOptions, Error};
+use kamatera_nodegroups::engine::Error;
+use kamatera_nodegroups::{CloudConfig, Engine, EngineOptions};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -144,7 +144,7 @@ impl std::fmt::Debug for TargetTls {
 #[non_exhaustive]
 pub enum FetchError {
     /// The address or TLS settings are unusable.
-    #[error("cannot set up the connection to {address}: {source}")]
+    #[error("cannot set up the connection to {address}")]
     Setup {
         /// The address given.
         address: String,
@@ -154,7 +154,7 @@ pub enum FetchError {
     },
     /// The provider could not be reached.
     #[error(
-        "cannot connect to the provider at {address} (is it running, and plaintext or TLS as dialled?): {source}"
+        "cannot connect to the provider at {address} (is it running, and plaintext or TLS as dialled?)"
     )]
     Connect {
         /// The address given.

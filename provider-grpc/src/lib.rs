@@ -25,6 +25,7 @@
 pub mod background;
 pub mod build_info;
 pub mod convert;
+pub mod error_chain;
 pub mod http;
 pub mod inspect;
 pub mod logging;

@@ -73,7 +73,8 @@ fn status_command(args: &cli::StatusArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            eprintln!("{error}");
+            // `{:#}` prints the error with its causes, each once.
+            eprintln!("{:#}", anyhow::Error::new(error));
             Ok(ExitCode::FAILURE)
         }
     }
@@ -89,8 +90,9 @@ fn serve_command(args: cli::ServeArgs) -> anyhow::Result<ExitCode> {
     let cloud_config = match CloudConfig::from_file(&args.cloud_config, &process_env) {
         Ok(config) => config,
         Err(error) => {
-            // Lists every problem; config messages never contain secret values.
-            tracing::error!("{error}");
+            // Lists every problem; config messages never contain secret values. `{:#}`
+            // prints the error with its causes, each once.
+            tracing::error!("{:#}", anyhow::Error::new(error));
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };

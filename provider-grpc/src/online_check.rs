@@ -39,11 +39,11 @@ impl std::fmt::Display for OnlineProblem {
 pub enum OnlineError {
     /// The API refused the credentials.
     #[error(
-        "the Kamatera API refused the credentials (kamatera-api-client-id / kamatera-api-secret or KAMATERA_API_CLIENT_ID / KAMATERA_API_SECRET): {0}"
+        "the Kamatera API refused the credentials (kamatera-api-client-id / kamatera-api-secret or KAMATERA_API_CLIENT_ID / KAMATERA_API_SECRET)"
     )]
     Credentials(#[source] kamatera_api::Error),
     /// Another API failure (network, timeout, server error).
-    #[error("cannot ask the Kamatera API: {0}")]
+    #[error("cannot ask the Kamatera API")]
     Api(#[source] kamatera_api::Error),
 }
 

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use kamatera_api::{BillingCycle, Cpu, DiskSpec, NetworkSpec, Password, ServerName, Tag};
 use secrecy::SecretString;
 
+use super::error::ConfigProblem;
 use super::ini::{self, GLOBAL, RawConfig, RawGroup, RawValue};
 use super::keys::{GlobalKey, GlobalOnly, Setting};
 use super::model::{
@@ -16,7 +17,6 @@ use super::model::{
 };
 use super::validate;
 use super::{CLIENT_ID_ENV, SECRET_ENV};
-use crate::error::ConfigProblem;
 use crate::pricing::PriceRates;
 
 /// Length of the random part of a generated server name (`<prefix>-<11 hex>`).

@@ -32,6 +32,7 @@
 //! in docs/engine-robustness.md.
 
 mod actions;
+mod error;
 mod listing;
 mod model;
 mod options;
@@ -52,6 +53,7 @@ use kamatera_api::Client;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+pub use error::{Error, Result};
 pub use model::{ErrorClass, InstanceError, InstanceState, InstanceView, codes};
 pub use options::EngineOptions;
 pub use reconciler::{PassReport, Reconciler};
@@ -59,7 +61,6 @@ pub use scale::NodeRef;
 pub use snapshot::GroupView;
 
 use crate::config::{CloudConfig, NodeGroupConfig};
-use crate::error::Error;
 use crate::naming::new_server_name;
 use crate::template::NodeTemplate;
 use snapshot::Snapshot;
@@ -213,9 +214,9 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<(Engine, Reconciler), Error> {
         let state =
-            State::new(config.clone(), options.clone()).map_err(|source| Error::Kamatera {
+            State::new(config.clone(), options.clone()).map_err(|error| Error::Kamatera {
                 action: "building node group tags",
-                source,
+                error,
             })?;
         let snapshot = Arc::new(Snapshot::build(&state));
         let shared = Arc::new(Shared {
