@@ -26,7 +26,7 @@ pub mod background;
 pub mod build_info;
 pub mod convert;
 pub mod error_chain;
-pub mod http;
+pub mod http_port;
 pub mod inspect;
 pub mod logging;
 pub mod metrics;

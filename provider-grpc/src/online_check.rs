@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kamatera_api::Client;
-use kamatera_api::options::{Capabilities, ServerOptions};
+use kamatera_api::catalog::{Capabilities, ServerOptions};
 use kamatera_nodegroups::CloudConfig;
 use kamatera_nodegroups::NodeGroupConfig;
 

@@ -22,7 +22,7 @@ use crate::pb::cloud_provider_server::CloudProviderServer;
 use crate::pb::status::provider_status_server::ProviderStatusServer;
 use crate::service::Provider;
 use crate::tls::TlsSettings;
-use crate::{http, pb, tls};
+use crate::{http_port, pb, tls};
 use futures::FutureExt as _;
 
 /// Server-side limit of one gRPC call.
@@ -412,9 +412,9 @@ pub async fn run(
             })
         }
     };
-    let app = http::router(background.clone(), metrics.clone());
+    let app = http_port::router(background.clone(), metrics.clone());
     let http: JoinHandle<Result<(), ServeError>> =
-        tokio::spawn(http::serve(listeners.http, app, shutdown.clone()).map(Ok));
+        tokio::spawn(http_port::serve(listeners.http, app, shutdown.clone()).map(Ok));
     let health = tokio::spawn(follow_readiness(
         reporter,
         background.clone(),

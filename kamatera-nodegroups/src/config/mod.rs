@@ -32,7 +32,7 @@
 //! [`CloudConfig::credentials`] empty.
 
 mod error;
-mod ini;
+mod ini_file;
 mod keys;
 mod model;
 mod quantity;
@@ -110,7 +110,7 @@ impl CloudConfig {
     /// ```
     pub fn parse(text: &str, source_name: &str, env: EnvLookup<'_>) -> Result<CloudConfig, Error> {
         let mut problems = Vec::new();
-        let resolved = ini::read(text, &mut problems).map(|raw| resolve::resolve(&raw, env));
+        let resolved = ini_file::read(text, &mut problems).map(|raw| resolve::resolve(&raw, env));
         match resolved {
             Some(Ok(config)) if problems.is_empty() => return Ok(config),
             Some(Err(mut more)) => problems.append(&mut more),

@@ -40,10 +40,15 @@ impl<'a> Resolver<'a> {
                 .or(min_value);
             match at {
                 Some(v) if v.from_global => self.push(v.line, GLOBAL, Some(v.key), message),
-                Some(v) => self.push(v.line, &ini::group_label(&group.name), Some(v.key), message),
+                Some(v) => self.push(
+                    v.line,
+                    &ini_file::group_label(&group.name),
+                    Some(v.key),
+                    message,
+                ),
                 None => self.push(
                     group.line,
-                    &ini::group_label(&group.name),
+                    &ini_file::group_label(&group.name),
                     Some("max-size"),
                     message,
                 ),
@@ -184,7 +189,7 @@ impl<'a> Resolver<'a> {
                 Some(value) => self.bad_value(group, value, &reason),
                 None => self.push(
                     group.line,
-                    &ini::group_label(&group.name),
+                    &ini_file::group_label(&group.name),
                     Some("name-prefix"),
                     format!("is not set: {reason}"),
                 ),
@@ -365,7 +370,7 @@ impl<'a> Resolver<'a> {
         cluster: Option<&ClusterLevel>,
         filter_name_prefix: Option<&str>,
     ) -> Option<NodeGroupConfig> {
-        let label = ini::group_label(&group.name);
+        let label = ini_file::group_label(&group.name);
         let name_ok = match validate::check_name(&group.name) {
             Ok(()) => true,
             Err(reason) => {

@@ -28,7 +28,7 @@ impl<'a> Resolver<'a> {
         let section = if value.from_global {
             GLOBAL.to_owned()
         } else {
-            ini::group_label(&group.name)
+            ini_file::group_label(&group.name)
         };
         let message = if value.secret {
             format!("invalid value: {reason}")
@@ -139,7 +139,7 @@ impl<'a> Resolver<'a> {
         );
         self.push(
             group.line,
-            &ini::group_label(&group.name),
+            &ini_file::group_label(&group.name),
             Some(setting.group_key()),
             message,
         );

@@ -16,7 +16,7 @@ use kamatera_api::{BillingCycle, Cpu, DiskSpec, NetworkSpec, Password, ServerNam
 use secrecy::SecretString;
 
 use super::error::ConfigProblem;
-use super::ini::{self, GLOBAL, RawConfig, RawGroup, RawValue};
+use super::ini_file::{self, GLOBAL, RawConfig, RawGroup, RawValue};
 use super::keys::{GlobalKey, GlobalOnly, Setting};
 use super::model::{
     AutoscalingOptions, CloudConfig, Credentials, DEFAULT_API_URL, DEFAULT_MAX_PODS,
@@ -182,7 +182,7 @@ mod tests {
 
     fn resolve_text(text: &str) -> Result<CloudConfig, Vec<ConfigProblem>> {
         let mut problems = Vec::new();
-        let raw = ini::read(text, &mut problems).unwrap();
+        let raw = ini_file::read(text, &mut problems).unwrap();
         assert!(problems.is_empty(), "{problems:?}");
         resolve(&raw, &empty_env)
     }
