@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kamatera_nodegroups::engine::Error;
 use kamatera_nodegroups::engine::InstanceState::{Creating, Deleting, Running};
-use kamatera_nodegroups::engine::{ErrorClass, codes};
+use kamatera_nodegroups::engine::{ErrorClass, ErrorCode};
 use kamatera_nodegroups::template::labels;
 use kamatera_nodegroups::{EngineOptions, NodeRef};
 use kamatera_sim::{
@@ -189,7 +189,7 @@ async fn b04_a_rejected_create_post_gives_error_info_at_once() {
         "CA reads errors of Creating instances"
     );
     let error = node.error.as_ref().expect("error info after one pass");
-    assert_eq!(error.code, codes::CREATE_REJECTED);
+    assert_eq!(error.code, ErrorCode::CreateRejected);
     assert_eq!(
         error.class,
         ErrorClass::OutOfResources,
@@ -746,7 +746,7 @@ async fn b17_a_command_that_never_finishes_ends_in_create_timeout() {
         let node = h.nodes("ng1")[0].clone();
         assert_eq!(node.state, Creating, "{extra:?}");
         let error = node.error.expect("timed out");
-        assert_eq!(error.code, codes::CREATE_TIMEOUT, "{extra:?}");
+        assert_eq!(error.code, ErrorCode::CreateTimeout, "{extra:?}");
         assert_eq!(error.class, ErrorClass::Other);
         assert_eq!(
             h.engine.stats().commands_in_flight,

@@ -54,7 +54,7 @@ impl StatusService {
                         error_code: instance
                             .error
                             .as_ref()
-                            .map(|e| e.code.to_owned())
+                            .map(|e| e.code.as_str().to_owned())
                             .unwrap_or_default(),
                         error_class: instance
                             .error

@@ -54,7 +54,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 pub use error::{Error, Result};
-pub use model::{ErrorClass, InstanceError, InstanceState, InstanceView, codes};
+pub use model::{ErrorClass, ErrorCode, InstanceError, InstanceState, InstanceView};
 pub use options::EngineOptions;
 pub use reconciler::{PassReport, Reconciler};
 pub use scale::NodeRef;
@@ -145,8 +145,12 @@ impl Shared {
             if let Some(error) = &instance.error
                 && seen.insert(*key)
             {
-                *by.entry((instance.group.clone(), error.class.label(), error.code))
-                    .or_default() += 1;
+                *by.entry((
+                    instance.group.clone(),
+                    error.class.label(),
+                    error.code.as_str(),
+                ))
+                .or_default() += 1;
             }
         }
     }

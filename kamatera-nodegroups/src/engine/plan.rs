@@ -7,7 +7,7 @@ use kamatera_api::{CreateServerRequest, ServerId};
 use tokio::time::Instant;
 
 use super::actions::Action;
-use super::model::{DeleteStep, ErrorClass, InstanceError, InstanceKey, Phase, codes};
+use super::model::{DeleteStep, ErrorClass, ErrorCode, InstanceError, InstanceKey, Phase};
 use super::state::{GroupFacts, State, adoption_phase};
 use crate::naming::PARKED_MARKER;
 
@@ -130,7 +130,7 @@ impl State {
         }
     }
 
-    fn fail(&mut self, key: InstanceKey, code: &'static str, class: ErrorClass, message: String) {
+    fn fail(&mut self, key: InstanceKey, code: ErrorCode, class: ErrorClass, message: String) {
         // cluster-autoscaler already asked for this instance to go (it is reported
         // Deleting): finish that instead of reporting a failure nobody will clean up.
         if let Some(instance) = self.instances.get_mut(&key)
@@ -144,7 +144,7 @@ impl State {
             return;
         }
         if let Some(instance) = self.instances.get_mut(&key) {
-            tracing::warn!(group = %instance.group, server = %instance.name, code, %message, "scale-up failed");
+            tracing::warn!(group = %instance.group, server = %instance.name, code = code.as_str(), %message, "scale-up failed");
             instance.error = Some(InstanceError {
                 class,
                 code,
@@ -248,7 +248,7 @@ impl State {
                 }
                 Err(err) => self.fail(
                     key,
-                    codes::CREATE_REJECTED,
+                    ErrorCode::CreateRejected,
                     ErrorClass::Other,
                     err.to_string(),
                 ),
@@ -275,7 +275,7 @@ impl State {
             {
                 self.fail(
                     key,
-                    codes::CREATE_FAILED,
+                    ErrorCode::CreateFailed,
                     ErrorClass::Other,
                     "the server disappeared while it was being created".into(),
                 );
@@ -296,7 +296,7 @@ impl State {
                 } else {
                     self.fail(
                         key,
-                        codes::CREATE_TIMEOUT,
+                        ErrorCode::CreateTimeout,
                         ErrorClass::Other,
                         format!("the server did not come up within {provision_time:?} (max-node-provision-time)"),
                     );
@@ -305,7 +305,7 @@ impl State {
             Phase::PowerOnRunning { .. } if overdue => {
                 self.fail(
                     key,
-                    codes::POWER_ON_FAILED,
+                    ErrorCode::PowerOnFailed,
                     ErrorClass::Other,
                     format!("the server did not power on within {provision_time:?}"),
                 );
@@ -325,7 +325,7 @@ impl State {
                 } else {
                     self.fail(
                         key,
-                        codes::CREATE_LOST,
+                        ErrorCode::CreateLost,
                         ErrorClass::Other,
                         "the create answer was lost and no server with this name appeared".into(),
                     );

@@ -42,7 +42,7 @@ pub fn instance(view: &InstanceView) -> pb::Instance {
         InstanceState::Deleting => Wire::InstanceDeleting,
     };
     let error_info = view.error.as_ref().map(|error| pb::InstanceErrorInfo {
-        error_code: error.code.to_owned(),
+        error_code: error.code.as_str().to_owned(),
         error_message: error.message.clone(),
         instance_error_class: match error.class {
             ErrorClass::OutOfResources => ERROR_CLASS_OUT_OF_RESOURCES,
@@ -60,7 +60,7 @@ pub fn instance(view: &InstanceView) -> pb::Instance {
 
 #[cfg(test)]
 mod tests {
-    use kamatera_nodegroups::engine::{InstanceError, codes};
+    use kamatera_nodegroups::engine::{ErrorCode, InstanceError};
 
     use super::*;
 
@@ -95,7 +95,7 @@ mod tests {
             InstanceState::Creating,
             Some(InstanceError {
                 class: ErrorClass::OutOfResources,
-                code: codes::CREATE_FAILED,
+                code: ErrorCode::CreateFailed,
                 message: "Insufficient resources".into(),
             }),
         ));
@@ -110,7 +110,7 @@ mod tests {
             InstanceState::Creating,
             Some(InstanceError {
                 class: ErrorClass::Other,
-                code: codes::CREATE_TIMEOUT,
+                code: ErrorCode::CreateTimeout,
                 message: "slow".into(),
             }),
         ));

@@ -70,7 +70,7 @@ use kube::config::{InClusterError, KubeConfigOptions, Kubeconfig, KubeconfigErro
 
 pub use controller::{EngineSource, run};
 pub use metrics::NodeSyncMetrics;
-pub use settings::{NodeSyncSettings, ParkedNodeAction, UnknownParkedNodeAction};
+pub use settings::{NodeSyncSettings, ParkedNodeAction};
 
 /// Time allowed to open a connection to the API server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
