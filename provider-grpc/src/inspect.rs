@@ -14,19 +14,19 @@ use kamatera_nodegroups::engine::InstanceState;
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use crate::background::Background;
 use crate::build_info;
 use crate::pb::status as wire;
+use crate::running_engine::RunningEngine;
 
 /// The `ProviderStatus` service over the engine.
 #[derive(Debug, Clone)]
 pub struct StatusService {
-    background: Arc<Background>,
+    background: Arc<RunningEngine>,
 }
 
 impl StatusService {
     /// A service answering from `background`'s engine.
-    pub fn new(background: Arc<Background>) -> Self {
+    pub fn new(background: Arc<RunningEngine>) -> Self {
         Self { background }
     }
 

@@ -14,12 +14,12 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
-use crate::background::Background;
 use crate::inspect::StatusService;
 use crate::metrics::Metrics;
 use crate::node_sync::{self, NodeSyncError, NodeSyncSettings, ParkedNodeAction};
 use crate::pb::cloud_provider_server::CloudProviderServer;
 use crate::pb::status::provider_status_server::ProviderStatusServer;
+use crate::running_engine::RunningEngine;
 use crate::service::Provider;
 use crate::tls::TlsSettings;
 use crate::{http_port, pb, tls};
@@ -239,7 +239,7 @@ pub fn client_builder(
 /// Keeps the gRPC health status of the service in step with readiness.
 async fn follow_readiness(
     reporter: tonic_health::server::HealthReporter,
-    background: Arc<Background>,
+    background: Arc<RunningEngine>,
     shutdown: CancellationToken,
 ) {
     let mut last = None;
@@ -330,7 +330,7 @@ pub async fn run(
     }
     let client = api_client(&config.cloud_config, config.api_timeout, &metrics)?;
     let groups = config.cloud_config.node_groups.len();
-    let background = Background::start(
+    let background = RunningEngine::start(
         Arc::new(config.cloud_config),
         client,
         config.engine,

@@ -10,11 +10,11 @@ use prost::Message as _;
 use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status};
 
-use crate::background::Background;
 use crate::convert;
 use crate::metrics::GrpcMetrics;
 use crate::pb;
 use crate::pb::cloud_provider_server::CloudProvider;
+use crate::running_engine::RunningEngine;
 use crate::status::to_status;
 
 /// An engine error as the status for cluster-autoscaler.
@@ -30,13 +30,13 @@ pub const GPU_LABEL: &str = "kamatera.com/gpu";
 /// The `CloudProvider` service over the engine.
 #[derive(Debug, Clone)]
 pub struct Provider {
-    background: Arc<Background>,
+    background: Arc<RunningEngine>,
     metrics: GrpcMetrics,
 }
 
 impl Provider {
     /// A service answering from `background`'s engine and recording into `metrics`.
-    pub fn new(background: Arc<Background>, metrics: GrpcMetrics) -> Self {
+    pub fn new(background: Arc<RunningEngine>, metrics: GrpcMetrics) -> Self {
         Self {
             background,
             metrics,
