@@ -171,7 +171,7 @@ impl Client {
                 endpoint,
                 after: inner.timeout,
             }),
-            Ok(Err(source)) => Err(Error::Transport { endpoint, source }),
+            Ok(Err(error)) => Err(Error::Transport { endpoint, error }),
             Ok(Ok((200, body))) => match upstream_error_object(&body) {
                 Some(error) => Err(classify_error(endpoint, 200, error)),
                 None => Ok(body.to_vec()),

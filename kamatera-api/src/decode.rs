@@ -141,8 +141,8 @@ mod properties {
     use serde_json::Value;
 
     use super::*;
+    use crate::catalog::{Capabilities, Datacenter, Image, ServerOptions, SizePreset};
     use crate::model::{CommandId, QueueItem, ServerInfo, ServerSummary, SshInfo, TagRow};
-    use crate::options::{Capabilities, Datacenter, Image, ServerOptions, SizePreset};
 
     fn json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![

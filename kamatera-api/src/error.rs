@@ -59,13 +59,13 @@ impl std::error::Error for ApiError {}
 pub enum Error {
     /// The request could not be sent or its answer could not be read (DNS, connection
     /// refused or reset, TLS, a dropped connection).
-    #[error("{endpoint}: transport error: {source}")]
+    // The cause is in the text rather than `source`: callers log this message on its own.
+    #[error("{endpoint}: transport error: {error}")]
     Transport {
         /// The endpoint that was called (for messages and metrics).
         endpoint: Endpoint,
         /// The underlying HTTP client error.
-        #[source]
-        source: reqwest::Error,
+        error: reqwest::Error,
     },
 
     /// No complete answer arrived within the per-request timeout.

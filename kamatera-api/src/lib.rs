@@ -58,6 +58,7 @@
 //!   [`secrecy::SecretString`] and never appear in `Debug` output, errors or logs.
 
 pub mod calls;
+pub mod catalog;
 mod client;
 mod decode;
 pub mod endpoint;
@@ -65,7 +66,6 @@ pub mod error;
 pub mod model;
 mod newtype;
 mod observe;
-pub mod options;
 pub mod request;
 mod retry;
 pub mod spec;

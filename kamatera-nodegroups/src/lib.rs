@@ -6,16 +6,14 @@
 
 pub mod config;
 pub mod engine;
-pub mod error;
 pub mod naming;
 pub mod pricing;
 pub mod template;
 
 pub use config::{
-    AutoscalingOptions, CloudConfig, Credentials, NodeGroupConfig, NodeTemplateConfig,
-    ServerTemplate, Taint, TaintEffect,
+    AutoscalingOptions, CloudConfig, ConfigProblem, Credentials, NodeGroupConfig,
+    NodeTemplateConfig, ServerTemplate, Taint, TaintEffect,
 };
 pub use engine::{Engine, EngineOptions, NodeRef, Reconciler};
-pub use error::{ConfigProblem, Error};
 pub use pricing::{PodRequests, PriceRates};
 pub use template::NodeTemplate;

@@ -7,7 +7,7 @@ use kamatera_api::{BillingCycle, CpuType, Password};
 use kamatera_nodegroups::config::DEFAULT_PROVIDER_ID_PREFIX;
 use secrecy::ExposeSecret;
 
-use crate::common::*;
+use crate::config_support::*;
 
 /// The Go test's full three-group config, adapted only where the Go code accepted
 /// invalid data (`cpu`/`ram` were checked later there; all values here are valid).

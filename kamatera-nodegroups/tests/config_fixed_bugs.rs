@@ -3,7 +3,7 @@
 use kamatera_api::BillingCycle;
 use secrecy::ExposeSecret;
 
-use crate::common::*;
+use crate::config_support::*;
 
 #[test]
 fn max_size_defaults_to_default_max_size_not_min() {

@@ -1,7 +1,7 @@
 //! A table of invalid files: each must be rejected with a problem naming the right
 //! section, key and line, and every problem of every file must name a location.
 
-use crate::common::*;
+use crate::config_support::*;
 
 const NG1: &str = "nodegroup \"ng1\"";
 const GLOBAL_SECTION: &str = "global";

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use kamatera_nodegroups::TaintEffect;
 
-use crate::common::*;
+use crate::config_support::*;
 
 #[test]
 fn template_taints_per_group_and_merged_with_defaults() {

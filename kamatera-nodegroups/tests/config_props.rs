@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use crate::common::*;
+use crate::config_support::*;
 
 fn check_locations(text: &str) {
     if let Err(error) = parse(text) {

@@ -1,14 +1,14 @@
 //! One regression test per bug of the in-tree provider (B1–B17, docs/in-tree-provider.md) that
 //! concerns the engine. Each test fails if the engine had the bug.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use kamatera_nodegroups::engine::Error;
 use kamatera_nodegroups::engine::InstanceState::{Creating, Deleting, Running};
-use kamatera_nodegroups::engine::{ErrorClass, codes};
+use kamatera_nodegroups::engine::{ErrorClass, ErrorCode};
 use kamatera_nodegroups::template::labels;
-use kamatera_nodegroups::{EngineOptions, Error, NodeRef};
+use kamatera_nodegroups::{EngineOptions, NodeRef};
 use kamatera_sim::{
     FaultAction, FaultRule, OpKind, Outcome, OutcomeRule, Power, QueueHiddenMode, SeedServer,
     SimServer,
@@ -188,7 +188,7 @@ async fn b04_a_rejected_create_post_gives_error_info_at_once() {
         "CA reads errors of Creating instances"
     );
     let error = node.error.as_ref().expect("error info after one pass");
-    assert_eq!(error.code, codes::CREATE_REJECTED);
+    assert_eq!(error.code, ErrorCode::CreateRejected);
     assert_eq!(
         error.class,
         ErrorClass::OutOfResources,
@@ -430,20 +430,6 @@ async fn b08_refresh_makes_no_api_call_and_does_not_wait_for_a_slow_api() {
     assert_eq!(h.sim.counters(), before, "refresh made API requests");
 }
 
-/// A `tracing` writer that appends to a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn b09_secrets_never_appear_in_logs_at_any_level() {
     use base64::Engine as _;
@@ -457,17 +443,10 @@ async fn b09_secrets_never_appear_in_logs_at_any_level() {
          [nodegroup \"ng2\"]\nmin-size = 0\nmax-size = 5\nname-prefix = k8s-ng2\n\
          poweroff-on-scale-down = true\n"
     );
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            // Everything but the simulator, which plays the cloud and sees the secrets.
-            "trace,kamatera_sim=off",
-        ))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = test_support::LogCapture::start(
+        // Everything but the simulator, which plays the cloud and sees the secrets.
+        tracing_subscriber::EnvFilter::new("trace,kamatera_sim=off"),
+    );
 
     let mut h = Harness::start(&text, test_options()).await;
     // A failing create logs the API's answer, which may echo the request.
@@ -499,7 +478,7 @@ async fn b09_secrets_never_appear_in_logs_at_any_level() {
     let _ = h.engine.template("ng1").unwrap();
     let _ = h.engine.refresh();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     // The capture works: the engine's own messages are there.
     assert!(logs.contains("scale-up"), "nothing captured:\n{logs}");
     assert!(logs.contains("terminate"), "nothing captured:\n{logs}");
@@ -745,7 +724,7 @@ async fn b17_a_command_that_never_finishes_ends_in_create_timeout() {
         let node = h.nodes("ng1")[0].clone();
         assert_eq!(node.state, Creating, "{extra:?}");
         let error = node.error.expect("timed out");
-        assert_eq!(error.code, codes::CREATE_TIMEOUT, "{extra:?}");
+        assert_eq!(error.code, ErrorCode::CreateTimeout, "{extra:?}");
         assert_eq!(error.class, ErrorClass::Other);
         assert_eq!(
             h.engine.stats().commands_in_flight,

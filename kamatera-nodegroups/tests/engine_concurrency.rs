@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kamatera_nodegroups::engine::Error;
 use kamatera_nodegroups::engine::InstanceState::{Creating, Deleting, Running};
-use kamatera_nodegroups::{Engine, EngineOptions, Error, NodeRef};
+use kamatera_nodegroups::{Engine, EngineOptions, NodeRef};
 use kamatera_sim::{FaultAction, FaultRule, OpKind, Power, SeedServer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -24,7 +24,7 @@
 use std::time::Duration;
 
 use kamatera_nodegroups::engine::InstanceState::{self, Creating, Deleting, Running};
-use kamatera_nodegroups::engine::{ErrorClass, codes};
+use kamatera_nodegroups::engine::{ErrorClass, ErrorCode};
 use kamatera_nodegroups::{EngineOptions, NodeRef};
 use kamatera_sim::{CreateVisibility, FaultRule, OpKind, Outcome, OutcomeRule, Power, TimingRule};
 use serde_json::{Value, json};
@@ -48,7 +48,7 @@ fn sizes(h: &Harness, step: u32, target: u32, nodes: usize) {
 
 /// The instance named `name` has `state`, and an error with `code` (or none).
 #[track_caller]
-fn instance(h: &Harness, step: u32, name: &str, state: InstanceState, code: Option<&str>) {
+fn instance(h: &Harness, step: u32, name: &str, state: InstanceState, code: Option<ErrorCode>) {
     let nodes = h.nodes("ng1");
     let view = nodes
         .iter()
@@ -162,7 +162,7 @@ async fn scaling_flow(poweron_on_scale_up: bool, poweroff_on_scale_down: bool) {
     sizes(&h, 3, 3, 3);
     instance(&h, 3, s1, Creating, None);
     instance(&h, 3, s2, Creating, None);
-    instance(&h, 3, s3, Creating, Some(codes::CREATE_FAILED));
+    instance(&h, 3, s3, Creating, Some(ErrorCode::CreateFailed));
     let s3_error = h
         .nodes("ng1")
         .into_iter()
@@ -204,7 +204,7 @@ async fn scaling_flow(poweron_on_scale_up: bool, poweroff_on_scale_down: bool) {
     sizes(&h, 7, 3, 3);
     instance(&h, 7, s1, Running, None);
     instance(&h, 7, s2, Running, None);
-    instance(&h, 7, s3, Creating, Some(codes::CREATE_FAILED));
+    instance(&h, 7, s3, Creating, Some(ErrorCode::CreateFailed));
     assert_eq!(h.engine.stats().commands_in_flight, 0, "step 7");
 
     // 8. DeleteNodes(s1, s3): s1 Deleting, its power-off started. DIFFERENCE: s3 has no
@@ -314,7 +314,7 @@ async fn scaling_flow(poweron_on_scale_up: bool, poweroff_on_scale_down: bool) {
     h.step(secs(6)).await;
     sizes(&h, 14, 3, 3);
     instance(&h, 14, &succeeding, Creating, None);
-    instance(&h, 14, &failing, Creating, Some(codes::CREATE_FAILED));
+    instance(&h, 14, &failing, Creating, Some(ErrorCode::CreateFailed));
 
     // 15. Everything listed on: the good one is Running. DIFFERENCE: the failed one stays
     // failed (terminal). A parked server stays parked in power-off-only mode.
@@ -322,7 +322,7 @@ async fn scaling_flow(poweron_on_scale_up: bool, poweroff_on_scale_down: bool) {
     sizes(&h, 15, 3, 3);
     instance(&h, 15, &succeeding, Running, None);
     instance(&h, 15, s2, Running, None);
-    instance(&h, 15, &failing, Creating, Some(codes::CREATE_FAILED));
+    instance(&h, 15, &failing, Creating, Some(ErrorCode::CreateFailed));
     let parked = h.engine.node_group("ng1").unwrap().parked;
     if poweroff_on_scale_down && !poweron_on_scale_up {
         assert_eq!(parked, 1, "step 15: s1 stays parked");

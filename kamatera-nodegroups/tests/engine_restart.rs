@@ -17,8 +17,8 @@
 
 use std::time::Duration;
 
+use kamatera_nodegroups::engine::ErrorCode;
 use kamatera_nodegroups::engine::InstanceState::{Creating, Running};
-use kamatera_nodegroups::engine::codes;
 use kamatera_nodegroups::{EngineOptions, NodeRef};
 use kamatera_sim::{CreateVisibility, FaultAction, FaultRule, Power, RequestRecord, SeedServer};
 
@@ -459,7 +459,7 @@ async fn a_lost_create_that_never_happened_fails_with_create_lost() {
     h.step(SETTLE).await;
     let node = h.nodes("ng1")[0].clone();
     assert_eq!(node.state, Creating);
-    assert_eq!(node.error.as_ref().unwrap().code, codes::CREATE_LOST);
+    assert_eq!(node.error.as_ref().unwrap().code, ErrorCode::CreateLost);
     assert_eq!(h.requests("POST /service/server"), 1, "never resent");
     assert!(h.cloud().is_empty());
     // cluster-autoscaler removes it; there is nothing to terminate.

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use kamatera_nodegroups::engine::Error;
 use kamatera_nodegroups::engine::InstanceState::{Creating, Deleting, Running};
-use kamatera_nodegroups::{EngineOptions, Error, NodeRef};
+use kamatera_nodegroups::{EngineOptions, NodeRef};
 use kamatera_sim::{FaultRule, Power, SeedServer};
 
 use crate::engine_support::{Harness, SETTLE, one_group, test_options};

@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use kamatera_nodegroups::engine::Error;
+use kamatera_nodegroups::engine::ErrorCode;
 use kamatera_nodegroups::engine::InstanceState::{Creating, Deleting, Running};
-use kamatera_nodegroups::engine::codes;
-use kamatera_nodegroups::{EngineOptions, Error, NodeRef};
+use kamatera_nodegroups::{EngineOptions, NodeRef};
 use kamatera_sim::{Power, SeedServer};
 
 use crate::engine_support::{Harness, SETTLE, one_group, test_options};
@@ -255,7 +256,7 @@ async fn a_failed_create_carries_error_info_and_can_be_deleted() {
     let failed: Vec<_> = nodes.iter().filter(|n| n.error.is_some()).collect();
     assert_eq!(failed.len(), 1);
     let error = failed[0].error.as_ref().unwrap();
-    assert_eq!(error.code, codes::CREATE_FAILED);
+    assert_eq!(error.code, ErrorCode::CreateFailed);
     assert_eq!(
         error.class,
         kamatera_nodegroups::engine::ErrorClass::OutOfResources
@@ -301,7 +302,7 @@ async fn a_rejected_create_fails_only_that_instance() {
     assert_eq!(rejected.len(), 1);
     assert_eq!(
         rejected[0].error.as_ref().unwrap().code,
-        codes::CREATE_REJECTED
+        ErrorCode::CreateRejected
     );
     h.converge(|h| h.count("ng1", Running) == 2).await;
 }
@@ -363,7 +364,10 @@ async fn a_cancelled_create_is_a_failure() {
     h.pass().await;
     h.step(SETTLE).await;
     let node = &h.nodes("ng1")[0];
-    assert_eq!(node.error.as_ref().unwrap().code, codes::CREATE_CANCELLED);
+    assert_eq!(
+        node.error.as_ref().unwrap().code,
+        ErrorCode::CreateCancelled
+    );
 }
 
 #[tokio::test]
@@ -450,7 +454,10 @@ async fn the_autoscalers_provision_time_fails_a_slow_create() {
     tokio::time::sleep(Duration::from_millis(5)).await;
     h.step(SETTLE).await;
     let node = h.nodes("ng1")[0].clone();
-    assert_eq!(node.error.expect("timed out").code, codes::CREATE_TIMEOUT);
+    assert_eq!(
+        node.error.expect("timed out").code,
+        ErrorCode::CreateTimeout
+    );
 }
 
 #[tokio::test]
@@ -495,7 +502,11 @@ async fn failed_creates_are_counted_once_per_instance_by_group_class_and_code() 
     h.pass().await;
     h.step(SETTLE).await;
     let expected = std::collections::BTreeMap::from([(
-        ("ng1".to_owned(), "out_of_resources", codes::CREATE_FAILED),
+        (
+            "ng1".to_owned(),
+            "out_of_resources",
+            ErrorCode::CreateFailed.as_str(),
+        ),
         1,
     )]);
     assert_eq!(h.engine.stats().failed_creates, expected);

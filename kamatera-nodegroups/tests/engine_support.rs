@@ -8,6 +8,7 @@ use kamatera_nodegroups::config::empty_env;
 use kamatera_nodegroups::engine::{InstanceState, InstanceView};
 use kamatera_nodegroups::{CloudConfig, Engine, EngineOptions, NodeRef, Reconciler};
 use kamatera_sim::{SimConfig, SimHandle, SimServer, Simulator};
+use test_support::CloudConfigFixture;
 
 /// Simulated time that lets every command with default timings finish.
 pub const SETTLE: Duration = Duration::from_secs(120);
@@ -17,21 +18,12 @@ const SCRIPT_B64: &str = "IyEvYmluL2Jhc2gKZWNobyBqb2lu";
 
 /// The cloud config used by the engine tests: cluster `c1`, groups given as INI text.
 pub fn config_text(url: &str, groups: &str) -> String {
-    format!(
-        "[global]
-kamatera-api-client-id = sim-id
-kamatera-api-secret = sim-secret
-kamatera-api-url = {url}
-cluster-name = c1
-default-datacenter = IL
-default-image = ubuntu_server_24.04_64-bit
-default-cpu = 2A
-default-ram = 4096
-default-disk = size=50
-default-network = name=wan,ip=auto
-default-script-base64 = {SCRIPT_B64}
-{groups}"
-    )
+    CloudConfigFixture::new("c1")
+        .credentials("sim-id", "sim-secret")
+        .api_url(url)
+        .global_key("default-script-base64", SCRIPT_B64)
+        .raw(groups)
+        .render()
 }
 
 /// One group `ng1` (min 0, max 5) with extra keys.

@@ -2,12 +2,12 @@
 
 #![expect(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 mod config_compat;
 mod config_fixed_bugs;
 mod config_invalid;
 mod config_new_keys;
 mod config_props;
+mod config_support;
 
 // The node-group engine against the simulated cloud.
 mod engine_bugs;

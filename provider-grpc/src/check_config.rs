@@ -4,8 +4,9 @@
 use std::io::Read as _;
 use std::process::ExitCode;
 
+use kamatera_nodegroups::CloudConfig;
+use kamatera_nodegroups::config::Error;
 use kamatera_nodegroups::config::process_env;
-use kamatera_nodegroups::{CloudConfig, Error};
 use kamatera_provider_grpc::online_check;
 use kamatera_provider_grpc::serve::client_builder;
 
@@ -33,7 +34,7 @@ pub fn run(args: &CheckConfigArgs) -> ExitCode {
     };
     let config = match loaded {
         Ok(config) => config,
-        Err(Error::Config { file, problems }) => {
+        Err(Error::Invalid { file, problems }) => {
             let count = problems.len();
             for problem in &problems {
                 eprintln!("{}", problem.in_file(&file));
@@ -42,8 +43,9 @@ pub fn run(args: &CheckConfigArgs) -> ExitCode {
             eprintln!("{file}: {count} {noun}");
             return ExitCode::from(EXIT_INVALID);
         }
-        Err(other) => {
-            eprintln!("{other}");
+        Err(other @ Error::ReadConfig { .. }) => {
+            // `{:#}` prints the error with its causes, each once.
+            eprintln!("{:#}", anyhow::Error::new(other));
             return ExitCode::from(EXIT_INVALID);
         }
     };
@@ -69,7 +71,7 @@ fn online(args: &CheckConfigArgs, config: &CloudConfig) -> ExitCode {
     }) {
         Ok(client) => client,
         Err(error) => {
-            eprintln!("{file}: {error}");
+            eprintln!("{file}: {:#}", anyhow::Error::new(error));
             return ExitCode::from(EXIT_INVALID);
         }
     };
@@ -100,9 +102,10 @@ fn online(args: &CheckConfigArgs, config: &CloudConfig) -> ExitCode {
             ExitCode::from(EXIT_INVALID)
         }
         Err(error) => {
-            eprintln!("{file}: {error}");
             // Wrong credentials are a configuration problem; an unreachable API is not.
-            if matches!(error, online_check::OnlineError::Credentials(_)) {
+            let credentials = matches!(error, online_check::OnlineError::Credentials(_));
+            eprintln!("{file}: {:#}", anyhow::Error::new(error));
+            if credentials {
                 ExitCode::from(EXIT_INVALID)
             } else {
                 ExitCode::from(EXIT_UNCHECKED)

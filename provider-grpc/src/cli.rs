@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use kamatera_provider_grpc::build_info;
+use kamatera_provider_grpc::logging::LogFormat;
 use kamatera_provider_grpc::node_sync::ParkedNodeAction;
 
 /// Kamatera cloud provider for the Kubernetes cluster-autoscaler (externalgrpc).
@@ -119,15 +120,6 @@ pub struct ServeArgs {
     /// again on power-on), or keep it and clear cluster-autoscaler's scale-down marks.
     #[arg(long, env = "KAMATERA_PARKED_NODE_ACTION", value_enum, default_value_t = ParkedNodeAction::Delete)]
     pub parked_node_action: ParkedNodeAction,
-}
-
-/// Log line format of `serve`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// Arguments of `check-config`.

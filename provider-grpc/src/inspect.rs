@@ -14,19 +14,19 @@ use kamatera_nodegroups::engine::InstanceState;
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
-use crate::background::Background;
 use crate::build_info;
 use crate::pb::status as wire;
+use crate::running_engine::RunningEngine;
 
 /// The `ProviderStatus` service over the engine.
 #[derive(Debug, Clone)]
 pub struct StatusService {
-    background: Arc<Background>,
+    background: Arc<RunningEngine>,
 }
 
 impl StatusService {
     /// A service answering from `background`'s engine.
-    pub fn new(background: Arc<Background>) -> Self {
+    pub fn new(background: Arc<RunningEngine>) -> Self {
         Self { background }
     }
 
@@ -54,7 +54,7 @@ impl StatusService {
                         error_code: instance
                             .error
                             .as_ref()
-                            .map(|e| e.code.to_owned())
+                            .map(|e| e.code.as_str().to_owned())
                             .unwrap_or_default(),
                         error_class: instance
                             .error
@@ -144,7 +144,7 @@ impl std::fmt::Debug for TargetTls {
 #[non_exhaustive]
 pub enum FetchError {
     /// The address or TLS settings are unusable.
-    #[error("cannot set up the connection to {address}: {source}")]
+    #[error("cannot set up the connection to {address}")]
     Setup {
         /// The address given.
         address: String,
@@ -154,7 +154,7 @@ pub enum FetchError {
     },
     /// The provider could not be reached.
     #[error(
-        "cannot connect to the provider at {address} (is it running, and plaintext or TLS as dialled?): {source}"
+        "cannot connect to the provider at {address} (is it running, and plaintext or TLS as dialled?)"
     )]
     Connect {
         /// The address given.

@@ -12,26 +12,28 @@
 //! | [`service`] | the `CloudProvider` service |
 //! | [`convert`] | domain values as protobuf messages; durations, options, prices |
 //! | [`status`] | engine errors as gRPC statuses |
+//! | [`error_chain`] | an error with its causes, for log lines |
 //! | [`build_info`] | version and commit of this build |
-//! | [`background`] | the engine and its reconciler task (changes suspended by `Cleanup` until the next `Refresh`) |
+//! | [`running_engine`] | the engine and its reconciler task (changes suspended by `Cleanup` until the next `Refresh`) |
 //! | [`tls`] | plaintext, TLS or mTLS |
 //! | [`inspect`] | the read-only status service and the `status` command's rendering |
 //! | [`online_check`] | `check-config --online`: the config against the API's server options |
-//! | [`http`] | `/healthz`, `/readyz`, `/metrics` |
+//! | [`http_port`] | `/healthz`, `/readyz`, `/metrics` |
 //! | [`metrics`] | Prometheus metrics |
 //! | [`logging`] | text or JSON logs |
 //! | [`serve`] | wiring and shutdown |
 
-pub mod background;
 pub mod build_info;
 pub mod convert;
-pub mod http;
+pub mod error_chain;
+pub mod http_port;
 pub mod inspect;
 pub mod logging;
 pub mod metrics;
 pub mod node_sync;
 pub mod online_check;
 pub mod pb;
+pub mod running_engine;
 pub mod serve;
 pub mod service;
 pub mod status;

@@ -11,7 +11,7 @@ use clap::Parser as _;
 use kamatera_nodegroups::config::process_env;
 use kamatera_nodegroups::{CloudConfig, EngineOptions};
 use kamatera_provider_grpc::inspect;
-use kamatera_provider_grpc::logging::{self, LogFormat};
+use kamatera_provider_grpc::logging;
 use kamatera_provider_grpc::serve::{self, Listeners, NodeSyncConfig, ServeConfig};
 use kamatera_provider_grpc::tls::{TlsFiles, TlsSettings};
 use tokio_util::sync::CancellationToken;
@@ -73,24 +73,22 @@ fn status_command(args: &cli::StatusArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            eprintln!("{error}");
+            // `{:#}` prints the error with its causes, each once.
+            eprintln!("{:#}", anyhow::Error::new(error));
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
 fn serve_command(args: cli::ServeArgs) -> anyhow::Result<ExitCode> {
-    let format = match args.log_format {
-        cli::LogFormat::Text => LogFormat::Text,
-        cli::LogFormat::Json => LogFormat::Json,
-    };
-    logging::init(format).map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))?;
+    logging::init(args.log_format).map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))?;
 
     let cloud_config = match CloudConfig::from_file(&args.cloud_config, &process_env) {
         Ok(config) => config,
         Err(error) => {
-            // Lists every problem; config messages never contain secret values.
-            tracing::error!("{error}");
+            // Lists every problem; config messages never contain secret values. `{:#}`
+            // prints the error with its causes, each once.
+            tracing::error!("{:#}", anyhow::Error::new(error));
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };

@@ -25,8 +25,8 @@ use prometheus_client::registry::Registry;
 use crate::node_sync::NodeSyncMetrics;
 use tonic::Code;
 
-use crate::background::Background;
 use crate::build_info;
+use crate::running_engine::RunningEngine;
 use crate::status::code_label;
 
 type PairLabels = [(&'static str, String); 2];
@@ -194,7 +194,7 @@ impl Metrics {
     }
 
     /// Adds the metrics read from the engine at scrape time.
-    pub fn attach_engine(&mut self, background: Arc<Background>) {
+    pub fn attach_engine(&mut self, background: Arc<RunningEngine>) {
         self.registry
             .register_collector(Box::new(EngineCollector { background }));
     }
@@ -215,7 +215,7 @@ impl Default for Metrics {
 
 #[derive(Debug)]
 struct EngineCollector {
-    background: Arc<Background>,
+    background: Arc<RunningEngine>,
 }
 
 fn gauge_family(

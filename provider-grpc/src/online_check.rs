@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kamatera_api::Client;
-use kamatera_api::options::{Capabilities, ServerOptions};
+use kamatera_api::catalog::{Capabilities, ServerOptions};
 use kamatera_nodegroups::CloudConfig;
 use kamatera_nodegroups::NodeGroupConfig;
 
@@ -39,11 +39,11 @@ impl std::fmt::Display for OnlineProblem {
 pub enum OnlineError {
     /// The API refused the credentials.
     #[error(
-        "the Kamatera API refused the credentials (kamatera-api-client-id / kamatera-api-secret or KAMATERA_API_CLIENT_ID / KAMATERA_API_SECRET): {0}"
+        "the Kamatera API refused the credentials (kamatera-api-client-id / kamatera-api-secret or KAMATERA_API_CLIENT_ID / KAMATERA_API_SECRET)"
     )]
     Credentials(#[source] kamatera_api::Error),
     /// Another API failure (network, timeout, server error).
-    #[error("cannot ask the Kamatera API: {0}")]
+    #[error("cannot ask the Kamatera API")]
     Api(#[source] kamatera_api::Error),
 }
 

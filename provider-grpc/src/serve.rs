@@ -14,15 +14,15 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
-use crate::background::Background;
 use crate::inspect::StatusService;
 use crate::metrics::Metrics;
 use crate::node_sync::{self, NodeSyncError, NodeSyncSettings, ParkedNodeAction};
 use crate::pb::cloud_provider_server::CloudProviderServer;
 use crate::pb::status::provider_status_server::ProviderStatusServer;
+use crate::running_engine::RunningEngine;
 use crate::service::Provider;
 use crate::tls::TlsSettings;
-use crate::{http, pb, tls};
+use crate::{http_port, pb, tls};
 use futures::FutureExt as _;
 
 /// Server-side limit of one gRPC call.
@@ -89,17 +89,17 @@ pub enum ServeError {
     )]
     NoCredentials,
     /// The API client could not be built.
-    #[error("cannot build the Kamatera API client: {0}")]
+    #[error("cannot build the Kamatera API client")]
     Client(#[source] kamatera_api::Error),
     /// The engine could not be built.
-    #[error("cannot start the node-group engine: {0}")]
-    Engine(#[source] kamatera_nodegroups::Error),
+    #[error("cannot start the node-group engine")]
+    Engine(#[source] kamatera_nodegroups::engine::Error),
     /// Node sync could not reach Kubernetes.
-    #[error("node sync: {0}")]
+    #[error("node sync")]
     NodeSync(#[source] NodeSyncError),
     /// The simulator could not be started.
     #[cfg(feature = "simulate")]
-    #[error("cannot start the simulated Kamatera API: {0}")]
+    #[error("cannot start the simulated Kamatera API")]
     Simulator(#[source] kamatera_sim::SimError),
     /// `--simulate` was asked of a binary built without the simulator.
     #[error(
@@ -107,19 +107,19 @@ pub enum ServeError {
     )]
     SimulatorNotBuilt,
     /// The gRPC server failed.
-    #[error("gRPC server: {0}")]
+    #[error("gRPC server")]
     Grpc(#[source] tonic::transport::Error),
     /// The TLS certificate, key or client CA cannot be used.
-    #[error("TLS: {0}")]
+    #[error("TLS")]
     Tls(#[source] crate::tls::TlsError),
     /// Reflection could not be set up.
-    #[error("gRPC reflection: {0}")]
+    #[error("gRPC reflection")]
     Reflection(#[source] tonic_reflection::server::Error),
     /// The HTTP server failed.
-    #[error("HTTP server: {0}")]
+    #[error("HTTP server")]
     Http(#[source] std::io::Error),
     /// A server task panicked or was aborted.
-    #[error("a server task ended abnormally: {0}")]
+    #[error("a server task ended abnormally")]
     Task(#[source] tokio::task::JoinError),
 }
 
@@ -178,6 +178,7 @@ mod simulator {
     /// Stops the simulator after the engine has stopped using it.
     pub(super) async fn stop(sim: Handle) {
         if let Err(error) = sim.shutdown().await {
+            let error = crate::error_chain::ErrorChain(&error);
             tracing::warn!(%error, "the simulator did not stop cleanly");
         }
     }
@@ -238,7 +239,7 @@ pub fn client_builder(
 /// Keeps the gRPC health status of the service in step with readiness.
 async fn follow_readiness(
     reporter: tonic_health::server::HealthReporter,
-    background: Arc<Background>,
+    background: Arc<RunningEngine>,
     shutdown: CancellationToken,
 ) {
     let mut last = None;
@@ -329,7 +330,7 @@ pub async fn run(
     }
     let client = api_client(&config.cloud_config, config.api_timeout, &metrics)?;
     let groups = config.cloud_config.node_groups.len();
-    let background = Background::start(
+    let background = RunningEngine::start(
         Arc::new(config.cloud_config),
         client,
         config.engine,
@@ -411,9 +412,9 @@ pub async fn run(
             })
         }
     };
-    let app = http::router(background.clone(), metrics.clone());
+    let app = http_port::router(background.clone(), metrics.clone());
     let http: JoinHandle<Result<(), ServeError>> =
-        tokio::spawn(http::serve(listeners.http, app, shutdown.clone()).map(Ok));
+        tokio::spawn(http_port::serve(listeners.http, app, shutdown.clone()).map(Ok));
     let health = tokio::spawn(follow_readiness(
         reporter,
         background.clone(),

@@ -10,12 +10,17 @@ use prost::Message as _;
 use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status};
 
-use crate::background::Background;
 use crate::convert;
 use crate::metrics::GrpcMetrics;
 use crate::pb;
 use crate::pb::cloud_provider_server::CloudProvider;
+use crate::running_engine::RunningEngine;
 use crate::status::to_status;
+
+/// An engine error as the status for cluster-autoscaler.
+fn engine_status(error: kamatera_nodegroups::engine::Error) -> Status {
+    to_status(&error)
+}
 
 /// The label `GPULabel` reports. Kamatera servers of this provider have no GPUs, so no
 /// node carries it and CA treats every node as GPU-less; a fixed name keeps CA's cache
@@ -25,26 +30,28 @@ pub const GPU_LABEL: &str = "kamatera.com/gpu";
 /// The `CloudProvider` service over the engine.
 #[derive(Debug, Clone)]
 pub struct Provider {
-    background: Arc<Background>,
+    background: Arc<RunningEngine>,
     metrics: GrpcMetrics,
 }
 
 impl Provider {
     /// A service answering from `background`'s engine and recording into `metrics`.
-    pub fn new(background: Arc<Background>, metrics: GrpcMetrics) -> Self {
+    pub fn new(background: Arc<RunningEngine>, metrics: GrpcMetrics) -> Self {
         Self {
             background,
             metrics,
         }
     }
 
-    /// Records the call's outcome in metrics and logs failures.
-    fn finish<T>(
+    /// Runs one RPC: times `call`, and records its outcome in metrics and logs failures.
+    /// Every RPC goes through here, so all are measured and bounded the same way.
+    fn answer<T>(
         &self,
         method: &'static str,
-        started: Instant,
-        result: Result<T, Status>,
+        call: impl FnOnce() -> Result<T, Status>,
     ) -> Result<Response<T>, Status> {
+        let started = Instant::now();
+        let result = call();
         // Messages can quote caller input (node names, provider ids); a huge one would not
         // fit in the HTTP/2 trailer and would tear down the connection with every call on it.
         let result = result.map_err(crate::status::bounded);
@@ -91,10 +98,7 @@ fn node_ref(node: &pb::ExternalGrpcNode) -> Result<NodeRef, Status> {
 impl Provider {
     fn refresh(&self) -> Result<pb::RefreshResponse, Status> {
         // Also ends a suspension by `Cleanup`: this is the next cluster-autoscaler.
-        self.background
-            .engine()
-            .refresh()
-            .map_err(|e| to_status(&e))?;
+        self.background.engine().refresh().map_err(engine_status)?;
         Ok(pb::RefreshResponse {})
     }
 
@@ -162,7 +166,7 @@ impl Provider {
                     node.name, node.provider_id
                 ))
             })?;
-        let config = engine.group_config(&group).map_err(|e| to_status(&e))?;
+        let config = engine.group_config(&group).map_err(engine_status)?;
         let hourly = engine.config().price_rates.group_hourly(config);
         // CA 1.34.2 and newer send fields 4/5; older ones 2/3.
         let start = request
@@ -204,7 +208,7 @@ impl Provider {
             .background
             .engine()
             .nodes(required_id(id)?)
-            .map_err(|e| to_status(&e))?;
+            .map_err(engine_status)?;
         Ok(pb::NodeGroupNodesResponse {
             instances: instances.iter().map(convert::instance).collect(),
         })
@@ -216,7 +220,7 @@ impl Provider {
             .background
             .engine()
             .template(group)
-            .map_err(|e| to_status(&e))?;
+            .map_err(engine_status)?;
         Ok(convert::template_response(&convert::template_node(
             group, &template,
         )))
@@ -228,7 +232,7 @@ impl Provider {
     ) -> Result<pb::NodeGroupAutoscalingOptionsResponse, Status> {
         let group = required_id(&request.id)?;
         let engine = self.background.engine();
-        let config = engine.group_config(group).map_err(|e| to_status(&e))?;
+        let config = engine.group_config(group).map_err(engine_status)?;
         // CA's own max-node-provision-time is the provision deadline of groups that set
         // none (it comes with every call, whatever the answer).
         if let Some(defaults) = &request.defaults {
@@ -259,191 +263,177 @@ impl CloudProvider for Provider {
         &self,
         _request: Request<pb::NodeGroupsRequest>,
     ) -> Result<Response<pb::NodeGroupsResponse>, Status> {
-        let started = Instant::now();
-        self.finish("NodeGroups", started, Ok(self.node_groups()))
+        self.answer("NodeGroups", || Ok(self.node_groups()))
     }
 
     async fn node_group_for_node(
         &self,
         request: Request<pb::NodeGroupForNodeRequest>,
     ) -> Result<Response<pb::NodeGroupForNodeResponse>, Status> {
-        let started = Instant::now();
-        let result = self.node_group_for_node(request.get_ref());
-        self.finish("NodeGroupForNode", started, result)
+        self.answer("NodeGroupForNode", || {
+            self.node_group_for_node(request.get_ref())
+        })
     }
 
     async fn pricing_node_price(
         &self,
         request: Request<pb::PricingNodePriceRequest>,
     ) -> Result<Response<pb::PricingNodePriceResponse>, Status> {
-        let started = Instant::now();
-        let result = self
-            .node_price(request.get_ref())
-            .map(|price| pb::PricingNodePriceResponse { price });
-        self.finish("PricingNodePrice", started, result)
+        self.answer("PricingNodePrice", || {
+            self.node_price(request.get_ref())
+                .map(|price| pb::PricingNodePriceResponse { price })
+        })
     }
 
     async fn pricing_pod_price(
         &self,
         request: Request<pb::PricingPodPriceRequest>,
     ) -> Result<Response<pb::PricingPodPriceResponse>, Status> {
-        let started = Instant::now();
-        let result = self
-            .pod_price(request.get_ref())
-            .map(|price| pb::PricingPodPriceResponse { price });
-        self.finish("PricingPodPrice", started, result)
+        self.answer("PricingPodPrice", || {
+            self.pod_price(request.get_ref())
+                .map(|price| pb::PricingPodPriceResponse { price })
+        })
     }
 
     async fn gpu_label(
         &self,
         _request: Request<pb::GpuLabelRequest>,
     ) -> Result<Response<pb::GpuLabelResponse>, Status> {
-        let started = Instant::now();
-        self.finish(
-            "GPULabel",
-            started,
+        self.answer("GPULabel", || {
             Ok(pb::GpuLabelResponse {
                 label: GPU_LABEL.to_owned(),
-            }),
-        )
+            })
+        })
     }
 
     async fn get_available_gpu_types(
         &self,
         _request: Request<pb::GetAvailableGpuTypesRequest>,
     ) -> Result<Response<pb::GetAvailableGpuTypesResponse>, Status> {
-        let started = Instant::now();
-        self.finish(
-            "GetAvailableGPUTypes",
-            started,
+        self.answer("GetAvailableGPUTypes", || {
             Ok(pb::GetAvailableGpuTypesResponse {
                 gpu_types: HashMap::new(),
-            }),
-        )
+            })
+        })
     }
 
     async fn cleanup(
         &self,
         _request: Request<pb::CleanupRequest>,
     ) -> Result<Response<pb::CleanupResponse>, Status> {
-        let started = Instant::now();
-        tracing::info!(
-            "Cleanup: cluster-autoscaler is shutting down; changes wait for the next Refresh"
-        );
-        self.background.suspend();
-        self.finish("Cleanup", started, Ok(pb::CleanupResponse {}))
+        self.answer("Cleanup", || {
+            tracing::info!(
+                "Cleanup: cluster-autoscaler is shutting down; changes wait for the next Refresh"
+            );
+            self.background.suspend();
+            Ok(pb::CleanupResponse {})
+        })
     }
 
     async fn refresh(
         &self,
         _request: Request<pb::RefreshRequest>,
     ) -> Result<Response<pb::RefreshResponse>, Status> {
-        let started = Instant::now();
-        let result = self.refresh();
-        self.finish("Refresh", started, result)
+        self.answer("Refresh", || self.refresh())
     }
 
     async fn node_group_target_size(
         &self,
         request: Request<pb::NodeGroupTargetSizeRequest>,
     ) -> Result<Response<pb::NodeGroupTargetSizeResponse>, Status> {
-        let started = Instant::now();
-        let result = required_id(&request.get_ref().id).and_then(|id| {
-            self.background
-                .engine()
-                .target_size(id)
-                .map(|target| pb::NodeGroupTargetSizeResponse {
-                    target_size: convert::target_size(target),
-                })
-                .map_err(|e| to_status(&e))
-        });
-        self.finish("NodeGroupTargetSize", started, result)
+        self.answer("NodeGroupTargetSize", || {
+            required_id(&request.get_ref().id).and_then(|id| {
+                self.background
+                    .engine()
+                    .target_size(id)
+                    .map(|target| pb::NodeGroupTargetSizeResponse {
+                        target_size: convert::target_size(target),
+                    })
+                    .map_err(engine_status)
+            })
+        })
     }
 
     async fn node_group_increase_size(
         &self,
         request: Request<pb::NodeGroupIncreaseSizeRequest>,
     ) -> Result<Response<pb::NodeGroupIncreaseSizeResponse>, Status> {
-        let started = Instant::now();
         let request = request.get_ref();
-        let result = required_id(&request.id).and_then(|id| {
-            self.active()?;
-            self.background
-                .engine()
-                .increase_size(id, i64::from(request.delta))
-                .map_err(|e| to_status(&e))?;
-            self.metrics
-                .scaled_up(id, u64::try_from(request.delta).unwrap_or(0));
-            Ok(pb::NodeGroupIncreaseSizeResponse {})
-        });
-        self.finish("NodeGroupIncreaseSize", started, result)
+        self.answer("NodeGroupIncreaseSize", || {
+            required_id(&request.id).and_then(|id| {
+                self.active()?;
+                self.background
+                    .engine()
+                    .increase_size(id, i64::from(request.delta))
+                    .map_err(engine_status)?;
+                self.metrics
+                    .scaled_up(id, u64::try_from(request.delta).unwrap_or(0));
+                Ok(pb::NodeGroupIncreaseSizeResponse {})
+            })
+        })
     }
 
     async fn node_group_delete_nodes(
         &self,
         request: Request<pb::NodeGroupDeleteNodesRequest>,
     ) -> Result<Response<pb::NodeGroupDeleteNodesResponse>, Status> {
-        let started = Instant::now();
         let request = request.get_ref();
-        let result = required_id(&request.id).and_then(|id| {
-            let nodes = request
-                .nodes
-                .iter()
-                .map(node_ref)
-                .collect::<Result<Vec<_>, _>>()?;
-            self.active()?;
-            self.background
-                .engine()
-                .delete_nodes(id, &nodes)
-                .map_err(|e| to_status(&e))?;
-            self.metrics
-                .scaled_down(id, u64::try_from(nodes.len()).unwrap_or(u64::MAX));
-            Ok(pb::NodeGroupDeleteNodesResponse {})
-        });
-        self.finish("NodeGroupDeleteNodes", started, result)
+        self.answer("NodeGroupDeleteNodes", || {
+            required_id(&request.id).and_then(|id| {
+                let nodes = request
+                    .nodes
+                    .iter()
+                    .map(node_ref)
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.active()?;
+                self.background
+                    .engine()
+                    .delete_nodes(id, &nodes)
+                    .map_err(engine_status)?;
+                self.metrics
+                    .scaled_down(id, u64::try_from(nodes.len()).unwrap_or(u64::MAX));
+                Ok(pb::NodeGroupDeleteNodesResponse {})
+            })
+        })
     }
 
     async fn node_group_decrease_target_size(
         &self,
         request: Request<pb::NodeGroupDecreaseTargetSizeRequest>,
     ) -> Result<Response<pb::NodeGroupDecreaseTargetSizeResponse>, Status> {
-        let started = Instant::now();
         let request = request.get_ref();
-        let result = required_id(&request.id).and_then(|id| {
-            self.active()?;
-            self.background
-                .engine()
-                .decrease_target_size(id, i64::from(request.delta))
-                .map(|()| pb::NodeGroupDecreaseTargetSizeResponse {})
-                .map_err(|e| to_status(&e))
-        });
-        self.finish("NodeGroupDecreaseTargetSize", started, result)
+        self.answer("NodeGroupDecreaseTargetSize", || {
+            required_id(&request.id).and_then(|id| {
+                self.active()?;
+                self.background
+                    .engine()
+                    .decrease_target_size(id, i64::from(request.delta))
+                    .map(|()| pb::NodeGroupDecreaseTargetSizeResponse {})
+                    .map_err(engine_status)
+            })
+        })
     }
 
     async fn node_group_nodes(
         &self,
         request: Request<pb::NodeGroupNodesRequest>,
     ) -> Result<Response<pb::NodeGroupNodesResponse>, Status> {
-        let started = Instant::now();
-        let result = self.nodes(&request.get_ref().id);
-        self.finish("NodeGroupNodes", started, result)
+        self.answer("NodeGroupNodes", || self.nodes(&request.get_ref().id))
     }
 
     async fn node_group_template_node_info(
         &self,
         request: Request<pb::NodeGroupTemplateNodeInfoRequest>,
     ) -> Result<Response<pb::NodeGroupTemplateNodeInfoResponse>, Status> {
-        let started = Instant::now();
-        let result = self.template(&request.get_ref().id);
-        self.finish("NodeGroupTemplateNodeInfo", started, result)
+        self.answer("NodeGroupTemplateNodeInfo", || {
+            self.template(&request.get_ref().id)
+        })
     }
 
     async fn node_group_get_options(
         &self,
         request: Request<pb::NodeGroupAutoscalingOptionsRequest>,
     ) -> Result<Response<pb::NodeGroupAutoscalingOptionsResponse>, Status> {
-        let started = Instant::now();
-        let result = self.options(request.get_ref());
-        self.finish("NodeGroupGetOptions", started, result)
+        self.answer("NodeGroupGetOptions", || self.options(request.get_ref()))
     }
 }

@@ -4,7 +4,7 @@
 //! the other codes are for people reading CA's logs and for metrics, so each is chosen
 //! for what a caller could do about it.
 
-use kamatera_nodegroups::Error;
+use kamatera_nodegroups::engine::Error;
 use tonic::{Code, Status};
 
 /// Maps an engine error to the status returned to cluster-autoscaler.
@@ -15,7 +15,8 @@ use tonic::{Code, Status};
 /// | zero or wrong-signed delta | `InvalidArgument` |
 /// | above max-size, below min-size, decrease larger than the unsent requests | `FailedPrecondition` |
 /// | not listed yet, stale list, Kamatera API failure | `Unavailable` |
-/// | anything else | `Internal` |
+///
+/// The match has no catch-all: a new engine error must be given its code here.
 pub fn to_status(error: &Error) -> Status {
     Status::new(code_of(error), error.to_string())
 }
@@ -48,7 +49,6 @@ pub fn code_of(error: &Error) -> Code {
         Error::NotReady { .. } | Error::StaleSnapshot { .. } | Error::Kamatera { .. } => {
             Code::Unavailable
         }
-        _ => Code::Internal,
     }
 }
 
@@ -151,11 +151,14 @@ mod tests {
                 Code::Unavailable,
             ),
             (
-                Error::Config {
-                    file: "c.ini".into(),
-                    problems: Vec::new(),
+                Error::Kamatera {
+                    action: "listing servers",
+                    error: kamatera_api::Error::Timeout {
+                        endpoint: kamatera_api::Endpoint::ListServers,
+                        after: Duration::from_secs(30),
+                    },
                 },
-                Code::Internal,
+                Code::Unavailable,
             ),
         ];
         for (error, code) in cases {

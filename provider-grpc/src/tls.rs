@@ -57,7 +57,7 @@ pub enum TlsError {
     #[error("incomplete TLS configuration: {0}")]
     Partial(&'static str),
     /// A file could not be read.
-    #[error("cannot read {what} {}: {source}", path.display())]
+    #[error("cannot read {what} {}", path.display())]
     Read {
         /// Which file it is.
         what: &'static str,
@@ -376,9 +376,9 @@ pub async fn watch(
         let set = match read {
             Ok(Ok(set)) => set,
             Ok(Err(error)) => {
-                let text = error.to_string();
+                let text = crate::error_chain::ErrorChain(&error).to_string();
                 if last_read_error.as_deref() != Some(text.as_str()) {
-                    tracing::error!(%error, "cannot read the TLS files again; still using the previous ones");
+                    tracing::error!(error = %text, "cannot read the TLS files again; still using the previous ones");
                     last_read_error = Some(text);
                 }
                 continue;
@@ -398,7 +398,7 @@ pub async fn watch(
                 tracing::info!("TLS files changed: new connections use the new certificate");
             }
             Err(error) => tracing::error!(
-                %error,
+                error = %crate::error_chain::ErrorChain(&error),
                 "the TLS files changed but do not load; still using the previous ones"
             ),
         }

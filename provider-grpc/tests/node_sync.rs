@@ -18,6 +18,7 @@ use kamatera_provider_grpc::node_sync::{
 use kamatera_sim::{Power, SeedServer, SimConfig, SimHandle, Simulator};
 use prometheus_client::metrics::counter::Counter;
 use serde_json::{Value, json};
+use test_support::CloudConfigFixture;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -127,27 +128,18 @@ impl World {
             Simulator::start(SimConfig::default().with_credentials("sim-id", "sim-secret"))
                 .await
                 .unwrap();
-        let text = format!(
-            "[global]
-kamatera-api-client-id = sim-id
-kamatera-api-secret = sim-secret
-kamatera-api-url = {url}
-cluster-name = c1
-default-datacenter = IL
-default-image = ubuntu_server_24.04_64-bit
-default-cpu = 2A
-default-ram = 4096
-default-disk = size=50
-default-network = name=wan,ip=auto
-default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
-[nodegroup \"ng1\"]
-min-size = 0
-max-size = 5
-name-prefix = k8s-ng1
-poweroff-on-scale-down = true
-{extra}
-"
-        );
+        let text = CloudConfigFixture::new("c1")
+            .credentials("sim-id", "sim-secret")
+            .api_url(&url)
+            .global_key("default-script-base64", "IyEvYmluL2Jhc2gKZWNobyBqb2lu")
+            .group("ng1", |g| {
+                g.min(0)
+                    .max(5)
+                    .key("name-prefix", "k8s-ng1")
+                    .key("poweroff-on-scale-down", true)
+            })
+            .raw(extra)
+            .render();
         let config = Arc::new(CloudConfig::parse(&text, "test.ini", &empty_env).unwrap());
         let (engine, reconciler) = engine_for(&sim, config.clone());
         Self {

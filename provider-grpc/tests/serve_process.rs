@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use test_support::CloudConfigFixture;
+
 const BINARY: &str = env!("CARGO_BIN_EXE_kamatera-provider-grpc");
 
 const SECRET: &str = "Serve5ecretApiValue";
@@ -17,25 +19,12 @@ const SCRIPT_B64: &str = "a3ViZWFkbSBqb2luIC0tdG9rZW4gU0VSVkVUT0tFTgo=";
 const SCRIPT_TOKEN: &str = "SERVETOKEN";
 
 fn config_text() -> String {
-    format!(
-        "[global]
-kamatera-api-client-id = {CLIENT_ID}
-kamatera-api-secret = {SECRET}
-cluster-name = proc
-default-datacenter = IL
-default-image = ubuntu_server_24.04_64-bit
-default-cpu = 2A
-default-ram = 4096
-default-disk = size=50
-default-network = name=wan,ip=auto
-default-password = {PASSWORD}
-default-script-base64 = {SCRIPT_B64}
-
-[nodegroup \"ng1\"]
-min-size = 0
-max-size = 3
-"
-    )
+    CloudConfigFixture::new("proc")
+        .credentials(CLIENT_ID, SECRET)
+        .global_key("default-password", PASSWORD)
+        .global_key("default-script-base64", SCRIPT_B64)
+        .group("ng1", |g| g.min(0).max(3))
+        .render()
 }
 
 /// A file in the temporary directory, removed when dropped.

@@ -12,6 +12,7 @@ use kamatera_provider_grpc::pb::cloud_provider_client::CloudProviderClient;
 use kamatera_provider_grpc::serve::{self, Listeners, ServeConfig, ServeError};
 use kamatera_provider_grpc::tls::TlsSettings;
 use kamatera_sim::{Power, SimConfig, SimHandle, Simulator};
+use test_support::{CloudConfigFixture, LogCapture};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -61,23 +62,13 @@ name-prefix = k8s-small
 
 /// The cloud config of the test cloud, pointed at the simulator at `url`.
 pub fn cloud_config(url: &str, groups: &str) -> CloudConfig {
-    let text = format!(
-        "[global]
-kamatera-api-client-id = {CLIENT_ID}
-kamatera-api-secret = {SECRET}
-kamatera-api-url = {url}
-cluster-name = e2e
-default-datacenter = IL
-default-image = ubuntu_server_24.04_64-bit
-default-cpu = 2A
-default-ram = 4096
-default-disk = size=50
-default-network = name=wan,ip=auto
-default-password = {PASSWORD}
-default-script-base64 = {SCRIPT_B64}
-
-{groups}"
-    );
+    let text = CloudConfigFixture::new("e2e")
+        .credentials(CLIENT_ID, SECRET)
+        .api_url(url)
+        .global_key("default-password", PASSWORD)
+        .global_key("default-script-base64", SCRIPT_B64)
+        .raw(groups)
+        .render();
     CloudConfig::parse(&text, "e2e.ini", &empty_env).expect("test config parses")
 }
 
@@ -574,36 +565,8 @@ pub fn targets_of(sim: &SimHandle, kind: kamatera_sim::OpKind) -> Vec<String> {
         .collect()
 }
 
-/// Everything logged, at TRACE level and through the provider's own filter.
-#[derive(Clone, Default)]
-pub struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl CapturedLogs {
-    /// The log text so far.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Captures every log line of this thread until the guard is dropped. The test runtime has
 /// one thread, so every task of an in-process provider logs here.
-pub fn capture_trace_logs() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
-    let captured = CapturedLogs::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(kamatera_provider_grpc::logging::filter_from("trace"))
-        .with_writer(move || sink.clone())
-        .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
+pub fn capture_trace_logs() -> (LogCapture, tracing::subscriber::DefaultGuard) {
+    LogCapture::start(kamatera_provider_grpc::logging::filter_from("trace"))
 }

@@ -1,7 +1,7 @@
 //! The API calls, as methods on [`Client`](crate::Client), grouped by area.
 
+mod catalog;
 mod commands;
-mod options;
 mod queue;
 mod servers;
 mod tags;

@@ -31,7 +31,8 @@
 //! ConfigMap. Giving only one of the two is an error; giving neither leaves
 //! [`CloudConfig::credentials`] empty.
 
-mod ini;
+mod error;
+mod ini_file;
 mod keys;
 mod model;
 mod quantity;
@@ -41,13 +42,12 @@ mod validate;
 
 use std::path::Path;
 
+pub use error::{ConfigProblem, Error, Result};
 pub use model::{
     AutoscalingOptions, CloudConfig, Credentials, DEFAULT_API_URL, DEFAULT_MAX_PODS,
     DEFAULT_MAX_SIZE, DEFAULT_MIN_SIZE, DEFAULT_PROVIDER_ID_PREFIX, NodeGroupConfig,
     NodeTemplateConfig, ServerTemplate, Taint, TaintEffect,
 };
-
-use crate::error::{ConfigProblem, Error};
 
 /// Environment variable that overrides `kamatera-api-client-id`.
 pub const CLIENT_ID_ENV: &str = "KAMATERA_API_CLIENT_ID";
@@ -81,7 +81,7 @@ impl CloudConfig {
     }
 
     /// Parses and validates cloud-config `text`. `source_name` is the file name used in
-    /// error messages. Every problem is reported at once in [`Error::Config`].
+    /// error messages. Every problem is reported at once in [`Error::Invalid`].
     ///
     /// ```
     /// use kamatera_nodegroups::CloudConfig;
@@ -110,7 +110,7 @@ impl CloudConfig {
     /// ```
     pub fn parse(text: &str, source_name: &str, env: EnvLookup<'_>) -> Result<CloudConfig, Error> {
         let mut problems = Vec::new();
-        let resolved = ini::read(text, &mut problems).map(|raw| resolve::resolve(&raw, env));
+        let resolved = ini_file::read(text, &mut problems).map(|raw| resolve::resolve(&raw, env));
         match resolved {
             Some(Ok(config)) if problems.is_empty() => return Ok(config),
             Some(Err(mut more)) => problems.append(&mut more),
@@ -123,7 +123,7 @@ impl CloudConfig {
 fn config_error(source_name: &str, mut problems: Vec<ConfigProblem>) -> Error {
     // File order where lines are known; the rest keep their (section) order at the end.
     problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
-    Error::Config {
+    Error::Invalid {
         file: source_name.to_owned(),
         problems,
     }

@@ -32,6 +32,7 @@
 //! in docs/engine-robustness.md.
 
 mod actions;
+mod error;
 mod fast_hash;
 mod listing;
 mod model;
@@ -55,14 +56,14 @@ use kamatera_api::Client;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-pub use model::{ErrorClass, InstanceError, InstanceState, InstanceView, codes};
+pub use error::{Error, Result};
+pub use model::{ErrorClass, ErrorCode, InstanceError, InstanceState, InstanceView};
 pub use options::EngineOptions;
 pub use reconciler::{PassReport, Reconciler};
 pub use scale::NodeRef;
 pub use snapshot::GroupView;
 
 use crate::config::{CloudConfig, NodeGroupConfig};
-use crate::error::Error;
 use crate::naming::new_server_name;
 use crate::template::NodeTemplate;
 use snapshot::Snapshot;
@@ -147,8 +148,12 @@ impl Shared {
             if let Some(error) = &instance.error
                 && seen.insert(*key)
             {
-                *by.entry((instance.group.clone(), error.class.label(), error.code))
-                    .or_default() += 1;
+                *by.entry((
+                    instance.group.clone(),
+                    error.class.label(),
+                    error.code.as_str(),
+                ))
+                .or_default() += 1;
             }
         }
     }
@@ -216,9 +221,9 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<(Engine, Reconciler), Error> {
         let state =
-            State::new(config.clone(), options.clone()).map_err(|source| Error::Kamatera {
+            State::new(config.clone(), options.clone()).map_err(|error| Error::Kamatera {
                 action: "building node group tags",
-                source,
+                error,
             })?;
         let snapshot = Arc::new(Snapshot::build(&state, &Snapshot::default()));
         let shared = Arc::new(Shared {

@@ -38,26 +38,48 @@ impl ErrorClass {
 pub struct InstanceError {
     /// The class, for cluster-autoscaler's back-off.
     pub class: ErrorClass,
-    /// A stable code, e.g. `CREATE_REJECTED` (see [`codes`]).
-    pub code: &'static str,
+    /// A stable code, e.g. [`ErrorCode::CreateRejected`].
+    pub code: ErrorCode,
     /// What happened, with the API's words where there are any.
     pub message: String,
 }
 
-/// The stable error codes of [`InstanceError`].
-pub mod codes {
+/// The stable error codes of [`InstanceError`]; [`ErrorCode::as_str`] is the spelling sent
+/// to cluster-autoscaler and used in metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorCode {
     /// The API refused the create request.
-    pub const CREATE_REJECTED: &str = "CREATE_REJECTED";
+    CreateRejected,
     /// The create command ended in error.
-    pub const CREATE_FAILED: &str = "CREATE_FAILED";
+    CreateFailed,
     /// The create command was cancelled.
-    pub const CREATE_CANCELLED: &str = "CREATE_CANCELLED";
+    CreateCancelled,
     /// The server did not come up within `max-node-provision-time`.
-    pub const CREATE_TIMEOUT: &str = "CREATE_TIMEOUT";
+    CreateTimeout,
     /// The create answer was lost and no server of that name appeared.
-    pub const CREATE_LOST: &str = "CREATE_LOST";
+    CreateLost,
     /// Powering a parked server on for a scale-up failed.
-    pub const POWER_ON_FAILED: &str = "POWER_ON_FAILED";
+    PowerOnFailed,
+}
+
+impl ErrorCode {
+    /// The code on the wire, e.g. `CREATE_REJECTED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::CreateRejected => "CREATE_REJECTED",
+            ErrorCode::CreateFailed => "CREATE_FAILED",
+            ErrorCode::CreateCancelled => "CREATE_CANCELLED",
+            ErrorCode::CreateTimeout => "CREATE_TIMEOUT",
+            ErrorCode::CreateLost => "CREATE_LOST",
+            ErrorCode::PowerOnFailed => "POWER_ON_FAILED",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One instance of a node group, as reported to cluster-autoscaler.

@@ -3,7 +3,7 @@
 use tokio::time::Instant;
 
 use super::actions::{Outcome, StepError};
-use super::model::{DeleteStep, ErrorClass, InstanceError, InstanceKey, Phase, codes};
+use super::model::{DeleteStep, ErrorClass, ErrorCode, InstanceError, InstanceKey, Phase};
 use super::state::{State, classify, schedule_delete_retry};
 use crate::naming::{DELETING_MARKER, PARKED_MARKER};
 
@@ -39,7 +39,7 @@ impl State {
                 let message = err.to_string();
                 instance.error = Some(InstanceError {
                     class: classify(&message),
-                    code: codes::CREATE_REJECTED,
+                    code: ErrorCode::CreateRejected,
                     message,
                 });
                 instance.phase = Phase::CreateFailed;
@@ -60,7 +60,7 @@ impl State {
                 }
                 instance.error = Some(InstanceError {
                     class: classify(&err.to_string()),
-                    code: codes::POWER_ON_FAILED,
+                    code: ErrorCode::PowerOnFailed,
                     message: err.to_string(),
                 });
                 instance.phase = Phase::CreateFailed;
@@ -85,7 +85,7 @@ impl State {
                         let message = format!("could not re-check the tags before power-on: {err}");
                         instance.error = Some(InstanceError {
                             class: ErrorClass::Other,
-                            code: codes::POWER_ON_FAILED,
+                            code: ErrorCode::PowerOnFailed,
                             message,
                         });
                         instance.phase = Phase::CreateFailed;

@@ -6,7 +6,7 @@ use tokio::time::Instant;
 
 use super::actions::Action;
 use super::fast_hash::{FastMap, FastSet};
-use super::model::{DeleteStep, ErrorClass, InstanceError, InstanceKey, Phase, codes};
+use super::model::{DeleteStep, ErrorClass, ErrorCode, InstanceError, InstanceKey, Phase};
 use super::state::{GroupFacts, State, adoption_phase};
 use crate::naming::PARKED_MARKER;
 
@@ -141,7 +141,7 @@ impl State {
         }
     }
 
-    fn fail(&mut self, key: InstanceKey, code: &'static str, class: ErrorClass, message: String) {
+    fn fail(&mut self, key: InstanceKey, code: ErrorCode, class: ErrorClass, message: String) {
         // cluster-autoscaler already asked for this instance to go (it is reported
         // Deleting): finish that instead of reporting a failure nobody will clean up.
         if let Some(instance) = self.instances.get_mut(&key)
@@ -155,7 +155,7 @@ impl State {
             return;
         }
         if let Some(instance) = self.instances.get_mut(&key) {
-            tracing::warn!(group = %instance.group, server = %instance.name, code, %message, "scale-up failed");
+            tracing::warn!(group = %instance.group, server = %instance.name, code = code.as_str(), %message, "scale-up failed");
             instance.error = Some(InstanceError {
                 class,
                 code,
@@ -296,7 +296,7 @@ impl State {
                 }
                 Err(err) => self.fail(
                     key,
-                    codes::CREATE_REJECTED,
+                    ErrorCode::CreateRejected,
                     ErrorClass::Other,
                     err.to_string(),
                 ),
@@ -323,7 +323,7 @@ impl State {
             {
                 self.fail(
                     key,
-                    codes::CREATE_FAILED,
+                    ErrorCode::CreateFailed,
                     ErrorClass::Other,
                     "the server disappeared while it was being created".into(),
                 );
@@ -344,7 +344,7 @@ impl State {
                 } else {
                     self.fail(
                         key,
-                        codes::CREATE_TIMEOUT,
+                        ErrorCode::CreateTimeout,
                         ErrorClass::Other,
                         format!("the server did not come up within {provision_time:?} (max-node-provision-time)"),
                     );
@@ -353,7 +353,7 @@ impl State {
             Phase::PowerOnRunning { .. } if overdue => {
                 self.fail(
                     key,
-                    codes::POWER_ON_FAILED,
+                    ErrorCode::PowerOnFailed,
                     ErrorClass::Other,
                     format!("the server did not power on within {provision_time:?}"),
                 );
@@ -373,7 +373,7 @@ impl State {
                 } else {
                     self.fail(
                         key,
-                        codes::CREATE_LOST,
+                        ErrorCode::CreateLost,
                         ErrorClass::Other,
                         "the create answer was lost and no server with this name appeared".into(),
                     );

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Shared;
 use super::actions::Action;
-use crate::error::Error;
+use super::error::Error;
 
 /// How long shutdown waits for API calls in flight before abandoning them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -114,13 +114,13 @@ impl Reconciler {
         });
         let listed = match self.client.list_servers_lenient().await {
             Ok(listed) => listed,
-            Err(source) => {
-                let message = source.to_string();
+            Err(error) => {
+                let message = error.to_string();
                 self.shared
                     .update(|state| state.last_list_error = Some(message));
                 return Err(Error::Kamatera {
                     action: "listing servers",
-                    source,
+                    error,
                 });
             }
         };

@@ -2,9 +2,9 @@
 
 use tokio::time::Instant;
 
+use super::error::Error;
 use super::model::{DeleteStep, InstanceKey, InstanceState, Phase};
 use super::state::State;
-use crate::error::Error;
 use crate::naming::{new_server_name, provider_id};
 
 /// A node cluster-autoscaler asks to delete: its provider id and name (for a FakeNode

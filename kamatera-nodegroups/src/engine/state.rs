@@ -11,7 +11,9 @@ use rand::rngs::StdRng;
 use tokio::time::Instant;
 
 use super::fast_hash::FastMap;
-use super::model::{DeleteStep, ErrorClass, Instance, InstanceError, InstanceKey, Phase, codes};
+use super::model::{
+    DeleteStep, ErrorClass, ErrorCode, Instance, InstanceError, InstanceKey, Phase,
+};
 use super::options::EngineOptions;
 use crate::config::{CloudConfig, NodeGroupConfig};
 use crate::naming::{CLUSTER_TAG_PREFIX, DELETING_MARKER, MembershipTags, PARKED_MARKER};
@@ -304,9 +306,9 @@ impl State {
             }
             (Phase::CreateRunning { command }, status) => {
                 let (code, what) = if status == CommandStatus::Cancelled {
-                    (codes::CREATE_CANCELLED, "was cancelled")
+                    (ErrorCode::CreateCancelled, "was cancelled")
                 } else {
-                    (codes::CREATE_FAILED, "failed")
+                    (ErrorCode::CreateFailed, "failed")
                 };
                 let message = format!("create command {command} {what}: {}", summarize_log(&log));
                 tracing::warn!(group, server = %instance.name, %message, "scale-up failed");
@@ -330,7 +332,7 @@ impl State {
                 tracing::warn!(group, server = %instance.name, %message, "scale-up by power-on failed");
                 instance.error = Some(InstanceError {
                     class: ErrorClass::Other,
-                    code: codes::POWER_ON_FAILED,
+                    code: ErrorCode::PowerOnFailed,
                     message,
                 });
                 instance.phase = Phase::CreateFailed;

@@ -70,7 +70,7 @@ use kube::config::{InClusterError, KubeConfigOptions, Kubeconfig, KubeconfigErro
 
 pub use controller::{EngineSource, MAX_CONCURRENT_RECONCILES, run};
 pub use metrics::NodeSyncMetrics;
-pub use settings::{NodeSyncSettings, ParkedNodeAction, UnknownParkedNodeAction};
+pub use settings::{NodeSyncSettings, ParkedNodeAction};
 
 /// Time allowed to open a connection to the API server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -85,7 +85,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(controller::WATCH_TIMEOUT_SEC
 #[non_exhaustive]
 pub enum NodeSyncError {
     /// The kubeconfig file could not be read or used.
-    #[error("kubeconfig {}: {source}", path.display())]
+    #[error("cannot use kubeconfig {}", path.display())]
     Kubeconfig {
         /// The file given with `--kubeconfig`.
         path: PathBuf,
@@ -95,10 +95,10 @@ pub enum NodeSyncError {
     },
     /// No kubeconfig was given and the in-cluster configuration (service-account token and
     /// `KUBERNETES_SERVICE_HOST`) is not available.
-    #[error("in-cluster Kubernetes configuration: {0} (outside a cluster, pass --kubeconfig)")]
+    #[error("no in-cluster Kubernetes configuration (outside a cluster, pass --kubeconfig)")]
     InCluster(#[source] InClusterError),
     /// The client could not be built from the configuration (TLS setup, for example).
-    #[error("building the Kubernetes client: {0}")]
+    #[error("cannot build the Kubernetes client")]
     Client(#[source] kube::Error),
 }
 

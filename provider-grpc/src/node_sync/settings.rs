@@ -2,7 +2,6 @@
 //! it re-checks, and how long it waits and retries.
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use backon::ExponentialBuilder;
@@ -22,6 +21,8 @@ pub enum ParkedNodeAction {
     ClearMarks,
 }
 
+// Parsing comes from `clap::ValueEnum` only; `as_str` is for log lines and must spell the
+// values as clap does (checked by a test).
 impl ParkedNodeAction {
     /// The value as written on the command line.
     pub fn as_str(self) -> &'static str {
@@ -35,23 +36,6 @@ impl ParkedNodeAction {
 impl fmt::Display for ParkedNodeAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// The error for a [`ParkedNodeAction`] that is neither `delete` nor `clear-marks`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown parked-node action {0:?} (expected \"delete\" or \"clear-marks\")")]
-pub struct UnknownParkedNodeAction(pub String);
-
-impl FromStr for ParkedNodeAction {
-    type Err = UnknownParkedNodeAction;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "delete" => Ok(ParkedNodeAction::Delete),
-            "clear-marks" => Ok(ParkedNodeAction::ClearMarks),
-            _ => Err(UnknownParkedNodeAction(s.to_owned())),
-        }
     }
 }
 
@@ -109,9 +93,12 @@ mod tests {
 
     #[test]
     fn parked_node_action_parses_and_prints() {
-        assert_eq!("delete".parse(), Ok(ParkedNodeAction::Delete));
-        assert_eq!(" Clear-Marks ".parse(), Ok(ParkedNodeAction::ClearMarks));
-        assert!("drain".parse::<ParkedNodeAction>().is_err());
+        // Parsing is clap's (`ValueEnum`), as on the command line and in the environment.
+        use clap::ValueEnum;
+        let parse = |s: &str| ParkedNodeAction::from_str(s, false);
+        assert_eq!(parse("delete"), Ok(ParkedNodeAction::Delete));
+        assert_eq!(parse("clear-marks"), Ok(ParkedNodeAction::ClearMarks));
+        assert!(parse("drain").is_err());
         assert_eq!(ParkedNodeAction::ClearMarks.to_string(), "clear-marks");
         assert_eq!(ParkedNodeAction::default(), ParkedNodeAction::Delete);
     }

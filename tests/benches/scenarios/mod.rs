@@ -25,6 +25,7 @@ use kamatera_api::Client;
 use kamatera_nodegroups::config::empty_env;
 use kamatera_nodegroups::{CloudConfig, Engine, EngineOptions, Reconciler};
 use kamatera_sim::{FaultAction, FaultRule, SeedServer, SimConfig, SimHandle, Simulator};
+use test_support::CloudConfigFixture;
 
 /// Credentials the simulator checks and the provider sends.
 const CLIENT_ID: &str = "bench-id";
@@ -95,31 +96,23 @@ pub fn config_filtered(
     max_size: usize,
     filter: Option<&str>,
 ) -> Arc<CloudConfig> {
-    let mut text = format!(
-        "[global]
-kamatera-api-client-id = {CLIENT_ID}
-kamatera-api-secret = {SECRET}
-kamatera-api-url = {url}
-cluster-name = c1
-default-datacenter = IL
-default-image = ubuntu_server_24.04_64-bit
-default-cpu = 2A
-default-ram = 4096
-default-disk = size=50
-default-network = name=wan,ip=auto
-default-script-base64 = {SCRIPT_B64}
-"
-    );
+    let mut fixture = CloudConfigFixture::new("c1")
+        .credentials(CLIENT_ID, SECRET)
+        .api_url(url)
+        .global_key("default-script-base64", SCRIPT_B64);
     if let Some(filter) = filter {
-        text.push_str(&format!("filter-name-prefix = {filter}\n"));
+        fixture = fixture.global_key("filter-name-prefix", filter);
     }
     for g in 0..groups {
         let name = group_name(g);
-        text.push_str(&format!(
-            "[nodegroup \"{name}\"]\nmin-size = 0\nmax-size = {max_size}\nname-prefix = k8s-{name}\n\
-             scale-down-unneeded-time = 5m\n"
-        ));
+        fixture = fixture.group(&name, |g| {
+            g.min(0)
+                .key("max-size", max_size)
+                .key("name-prefix", format!("k8s-{name}"))
+                .key("scale-down-unneeded-time", "5m")
+        });
     }
+    let text = fixture.render();
     Arc::new(CloudConfig::parse(&text, "bench.ini", &empty_env).expect("config parses"))
 }
 

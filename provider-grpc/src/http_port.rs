@@ -24,15 +24,15 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::background::Background;
 use crate::metrics::Metrics;
+use crate::running_engine::RunningEngine;
 
 /// The OpenMetrics text content type that prometheus-client produces.
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone)]
 struct AppState {
-    background: Arc<Background>,
+    background: Arc<RunningEngine>,
     metrics: Arc<Metrics>,
 }
 
@@ -48,7 +48,7 @@ pub const MAX_HEADERS: usize = 32;
 pub const MAX_CONNECTIONS: usize = 128;
 
 /// The router of the HTTP port.
-pub fn router(background: Arc<Background>, metrics: Arc<Metrics>) -> Router {
+pub fn router(background: Arc<RunningEngine>, metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -127,7 +127,7 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready once the servers have been listed (see [`Background::is_ready`]).
+/// Ready once the servers have been listed (see [`RunningEngine::is_ready`]).
 async fn readyz(State(state): State<AppState>) -> Response {
     if state.background.is_ready() {
         (StatusCode::OK, "ready\n").into_response()

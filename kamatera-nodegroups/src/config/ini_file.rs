@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use ini::{Ini, ParseOption};
 
+use super::error::ConfigProblem;
 use super::keys::{self, GlobalKey, Setting};
-use crate::error::ConfigProblem;
 
 /// One value as written, with the line it came from.
 pub(crate) struct RawValue {

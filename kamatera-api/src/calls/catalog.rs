@@ -1,9 +1,9 @@
-//! Server options (`GET /service/server` and its query variants).
+//! Reading the server catalogue (`GET /service/server` and its query variants).
 
+use crate::catalog::{Capabilities, Datacenter, Image, ServerOptions, SizePreset};
 use crate::client::{Call, Client};
 use crate::endpoint::Endpoint;
 use crate::error::Error;
-use crate::options::{Capabilities, Datacenter, Image, ServerOptions, SizePreset};
 
 fn datacenter_query(flag: &str, datacenter: &str) -> Result<String, Error> {
     if datacenter.is_empty()

@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
+use kamatera_nodegroups::config::Error;
 use kamatera_nodegroups::config::empty_env;
-use kamatera_nodegroups::{CloudConfig, ConfigProblem, Error};
+use kamatera_nodegroups::{CloudConfig, ConfigProblem};
 
 /// `#!/bin/bash\n` in base64.
 pub const SCRIPT_B64: &str = "IyEvYmluL2Jhc2gK";

@@ -1,4 +1,4 @@
-//! Server options: what can be ordered where (`GET /service/server` and its variants).
+//! The server catalogue: what can be ordered where (`GET /service/server` and its variants).
 
 use std::collections::BTreeMap;
 

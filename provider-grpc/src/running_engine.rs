@@ -16,39 +16,40 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kamatera_api::Client;
-use kamatera_nodegroups::{CloudConfig, Engine, EngineOptions, Error};
+use kamatera_nodegroups::engine::Error;
+use kamatera_nodegroups::{CloudConfig, Engine, EngineOptions};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Longer than the reconciler's own shutdown grace (10 s), so that it can finish.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
-struct Run {
+struct ReconcilerTask {
     cancel: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
 
 /// Owns the current [`Engine`] and the task running its reconciler.
-pub struct Background {
+pub struct RunningEngine {
     engine: Engine,
-    /// Set once any engine has listed the servers; see [`Background::is_ready`].
+    /// Set once any engine has listed the servers; see [`RunningEngine::is_ready`].
     listed_once: AtomicBool,
-    run: tokio::sync::Mutex<Run>,
+    run: tokio::sync::Mutex<ReconcilerTask>,
     /// Cancelled when the process shuts down: nothing restarts after that.
     shutdown: CancellationToken,
 }
 
-impl std::fmt::Debug for Background {
+impl std::fmt::Debug for RunningEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Background")
+        f.debug_struct("RunningEngine")
             .field("running", &self.is_running())
             .finish_non_exhaustive()
     }
 }
 
-impl Background {
+impl RunningEngine {
     /// Builds the engine and starts its reconciler; both stop when `shutdown` is cancelled
-    /// (or earlier, through [`Background::stop`]).
+    /// (or earlier, through [`RunningEngine::stop`]).
     pub fn start(
         config: Arc<CloudConfig>,
         client: Client,
@@ -61,7 +62,7 @@ impl Background {
         Ok(Arc::new(Self {
             engine,
             listed_once: AtomicBool::new(false),
-            run: tokio::sync::Mutex::new(Run {
+            run: tokio::sync::Mutex::new(ReconcilerTask {
                 cancel,
                 task: Some(task),
             }),

@@ -1,17 +1,17 @@
-//! The crate's error type.
+//! What reading and checking a cloud-config file can fail with.
 
 use std::fmt;
 use std::path::PathBuf;
 
-/// Everything that can go wrong in this crate.
+/// Why a cloud config could not be loaded: [`CloudConfig::from_file`] and
+/// [`CloudConfig::parse`] return it.
 ///
-/// The enum is `#[non_exhaustive]` because the scaling engine adds its own failures here;
-/// match on the variants you handle and keep a wildcard arm.
+/// [`CloudConfig::from_file`]: super::CloudConfig::from_file
+/// [`CloudConfig::parse`]: super::CloudConfig::parse
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// The cloud-config file could not be read at all.
-    #[error("cannot read cloud config {}: {source}", path.display())]
+    #[error("cannot read cloud config {}", path.display())]
     ReadConfig {
         /// The file that was asked for.
         path: PathBuf,
@@ -23,120 +23,23 @@ pub enum Error {
     /// The cloud config was read but is invalid. Every problem found is listed, so a user
     /// can fix them all in one go.
     #[error("{}", ConfigProblemList { file, problems })]
-    Config {
+    Invalid {
         /// The name the file is reported under (its path, or a label such as `<stdin>`).
         file: String,
         /// All problems, in file order where lines are known. Never empty.
         problems: Vec<ConfigProblem>,
     },
-
-    /// No node group of that name is configured.
-    #[error("node group {group:?} is not configured")]
-    UnknownNodeGroup {
-        /// The name asked for.
-        group: String,
-    },
-
-    /// A size change was zero, of the wrong sign, or out of range.
-    #[error("node group {group:?}: invalid size change {delta}: {reason}")]
-    InvalidDelta {
-        /// The group.
-        group: String,
-        /// The change asked for.
-        delta: i64,
-        /// What is accepted.
-        reason: &'static str,
-    },
-
-    /// An increase would take the group above its maximum size.
-    #[error(
-        "node group {group:?}: size increase is too large: target {target} + {delta} exceeds max-size {max}"
-    )]
-    MaxSizeExceeded {
-        /// The group.
-        group: String,
-        /// The current target size.
-        target: u32,
-        /// The increase asked for.
-        delta: i64,
-        /// The configured maximum.
-        max: u32,
-    },
-
-    /// A deletion would take the group's healthy running instances below its minimum size.
-    #[error(
-        "node group {group:?}: deleting {deleting} running node(s) of {running} would go below min-size {min}"
-    )]
-    MinSizeViolated {
-        /// The group.
-        group: String,
-        /// Healthy running instances now.
-        running: u32,
-        /// Healthy running instances asked to be deleted.
-        deleting: u32,
-        /// The configured minimum.
-        min: u32,
-    },
-
-    /// A node to delete is not an instance of the group.
-    #[error(
-        "node group {group:?}: node {node:?} (provider id {provider_id:?}) is not an instance of this group"
-    )]
-    NodeNotInGroup {
-        /// The group.
-        group: String,
-        /// The node's name.
-        node: String,
-        /// The node's provider id.
-        provider_id: String,
-    },
-
-    /// A decrease asked for more than the requested instances not created yet.
-    #[error(
-        "node group {group:?}: cannot decrease target size by {delta}: only {unsent} requested node(s) have not been created yet"
-    )]
-    DecreaseTooLarge {
-        /// The group.
-        group: String,
-        /// The decrease asked for (negative).
-        delta: i64,
-        /// Requested instances whose create was not sent.
-        unsent: u32,
-    },
-
-    /// The servers have not been listed successfully yet.
-    #[error("the Kamatera servers have not been listed yet{}", last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default())]
-    NotReady {
-        /// The last listing error, if any.
-        last_error: Option<String>,
-    },
-
-    /// The last successful list is too old to decide on.
-    #[error("the server list is stale (last successful list {age:?} ago){}", last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default())]
-    StaleSnapshot {
-        /// Age of the last successful list.
-        age: std::time::Duration,
-        /// The last listing error, if any.
-        last_error: Option<String>,
-    },
-
-    /// A Kamatera API call failed.
-    #[error("{action}: {source}")]
-    Kamatera {
-        /// What was being done.
-        action: &'static str,
-        /// The API error.
-        #[source]
-        source: kamatera_api::Error,
-    },
 }
 
+/// The result of loading a cloud config.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 impl Error {
-    /// The configuration problems, if this is a [`Error::Config`]; empty otherwise.
+    /// The configuration problems, if this is an [`Error::Invalid`]; empty otherwise.
     pub fn config_problems(&self) -> &[ConfigProblem] {
         match self {
-            Error::Config { problems, .. } => problems,
-            _ => &[],
+            Error::Invalid { problems, .. } => problems,
+            Error::ReadConfig { .. } => &[],
         }
     }
 }
@@ -248,7 +151,7 @@ mod tests {
 
     #[test]
     fn config_error_lists_every_problem() {
-        let err = Error::Config {
+        let err = Error::Invalid {
             file: "c.ini".to_owned(),
             problems: vec![
                 problem(Some(3), Some("min-size")),
