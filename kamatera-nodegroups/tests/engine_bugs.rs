@@ -680,7 +680,7 @@ async fn b16_tag_changes_are_noticed() {
     api.add_server_tag(&select(&stranger), &group_tag)
         .await
         .unwrap();
-    // One tag answer without the membership tags is not believed (issue 14): the member
+    // One tag answer without the membership tags is not believed (docs/engine-robustness.md): the member
     // stays until a second read agrees, at the next pass. The stranger joins at once.
     h.pass().await;
     let names: Vec<String> = h.nodes("ng1").into_iter().map(|n| n.name).collect();

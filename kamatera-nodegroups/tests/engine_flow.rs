@@ -227,7 +227,7 @@ async fn scaling_flow(poweron_on_scale_up: bool, poweroff_on_scale_down: bool) {
     instance(&h, 9, s1, Deleting, None);
 
     // 10. s1 disappears from one list while its power-off is pending. One short list is
-    // not believed: a direct look-up finds s1, so its deletion goes on (issue 14; this
+    // not believed: a direct look-up finds s1, so its deletion goes on (docs/engine-robustness.md; this
     // step used to assert that s1 was dropped on the strength of that one list).
     h.sim.add_fault(lagging_list(&h, &[(s2, Power::On)]));
     let lookups = h.requests("POST /service/server/info");

@@ -1,4 +1,4 @@
-//! Issue 14, end to end over gRPC against `kamatera-sim`: one odd answer from the API (an
+//! Robustness, end to end over gRPC against `kamatera-sim`: one odd answer from the API (an
 //! empty or short list, an odd row, a tag answer without the tags, failed tag reads at
 //! start) changes nothing the provider reports, and no billed server is left behind (a
 //! terminate that leaves its server listed, a failed create that leaves a server, a parked
@@ -713,7 +713,7 @@ async fn mixed_run(seed: u64) {
     provider.stop().await.unwrap();
 }
 
-/// [`converge`], then the invariants of issue 14: every server with our tags is counted
+/// [`converge`], then the robustness invariants (docs/engine-robustness.md): every server with our tags is counted
 /// by exactly one instance (or parked, which `converge` audits), and no create was ever
 /// sent twice (every create names a new server).
 async fn checked_converge(

@@ -50,5 +50,5 @@ mod reliability_restarts;
 /// Security: secrets never printed; the safety interlock with tags swapped underneath.
 mod security;
 
-/// Issue 14: one odd API answer changes nothing; no billed server is left behind.
+/// Robustness (docs/engine-robustness.md): one odd API answer changes nothing; no billed server is left behind.
 mod robustness;

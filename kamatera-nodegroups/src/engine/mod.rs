@@ -104,7 +104,7 @@ struct FailureCount {
 }
 
 /// State shared by the [`Engine`] handles and the [`Reconciler`].
-pub(crate) struct Shared {
+pub(crate) struct EngineCore {
     state: Mutex<State>,
     snapshot: RwLock<Arc<Snapshot>>,
     wake: Notify,
@@ -118,7 +118,7 @@ pub(crate) struct Shared {
     failures: Mutex<FailureCount>,
 }
 
-impl Shared {
+impl EngineCore {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the state half-changed in a way
         // that matters more than stopping would, so keep serving.
@@ -201,7 +201,7 @@ impl Shared {
 /// tasks at once.
 #[derive(Clone)]
 pub struct Engine {
-    shared: Arc<Shared>,
+    shared: Arc<EngineCore>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -226,7 +226,7 @@ impl Engine {
                 error,
             })?;
         let snapshot = Arc::new(Snapshot::build(&state, &Snapshot::default()));
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(EngineCore {
             state: Mutex::new(state),
             snapshot: RwLock::new(snapshot),
             wake: Notify::new(),

@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
+use super::EngineCore;
 use super::actions::Action;
 use super::error::Error;
 
@@ -36,14 +36,14 @@ pub struct PassReport {
 /// Runs reconcile passes. Create one with [`Engine::new`](super::Engine::new); run it
 /// with [`Reconciler::run`], or drive it pass by pass in tests.
 pub struct Reconciler {
-    shared: Arc<Shared>,
+    shared: Arc<EngineCore>,
     client: Client,
     tasks: JoinSet<()>,
     permits: Arc<Semaphore>,
 }
 
 impl Reconciler {
-    pub(crate) fn new(shared: Arc<Shared>, client: Client) -> Self {
+    pub(crate) fn new(shared: Arc<EngineCore>, client: Client) -> Self {
         let permits = Arc::new(Semaphore::new(shared.options.mutation_concurrency.max(1)));
         Self {
             shared,
