@@ -169,13 +169,13 @@ impl Provider {
         let config = engine.group_config(&group).map_err(engine_status)?;
         let hourly = engine.config().price_rates.group_hourly(config);
         // CA 1.34.2 and newer send fields 4/5; older ones 2/3.
-        let start = request
-            .start_timestamp
-            .as_ref()
-            .or(request.start_time.as_ref());
-        let end = request.end_timestamp.as_ref().or(request.end_time.as_ref());
-        let seconds = convert::span_seconds(start, end)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let seconds = window_seconds(
+            [
+                request.start_timestamp.as_ref(),
+                request.start_time.as_ref(),
+            ],
+            [request.end_timestamp.as_ref(), request.end_time.as_ref()],
+        )?;
         Ok(pricing::price_for(hourly, seconds))
     }
 
@@ -191,13 +191,13 @@ impl Provider {
         let pod = k8s_pb::api::core::v1::Pod::decode(bytes.as_slice()).map_err(|error| {
             Status::invalid_argument(format!("the pod is not a protobuf v1.Pod: {error}"))
         })?;
-        let start = request
-            .start_timestamp
-            .as_ref()
-            .or(request.start_time.as_ref());
-        let end = request.end_timestamp.as_ref().or(request.end_time.as_ref());
-        let seconds = convert::span_seconds(start, end)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let seconds = window_seconds(
+            [
+                request.start_timestamp.as_ref(),
+                request.start_time.as_ref(),
+            ],
+            [request.end_timestamp.as_ref(), request.end_time.as_ref()],
+        )?;
         let rates = self.background.engine().config().price_rates;
         let hourly = rates.pod_hourly(convert::pod_requests(&pod));
         Ok(pricing::price_for(hourly, seconds))
@@ -436,4 +436,16 @@ impl CloudProvider for Provider {
     ) -> Result<Response<pb::NodeGroupAutoscalingOptionsResponse>, Status> {
         self.answer("NodeGroupGetOptions", || self.options(request.get_ref()))
     }
+}
+
+/// The pricing window in seconds. Each bound is given as `[new field, legacy field]`: the
+/// first one set wins, so both wire generations are read (docs/cluster-autoscaler.md).
+fn window_seconds(
+    start: [Option<&prost_types::Timestamp>; 2],
+    end: [Option<&prost_types::Timestamp>; 2],
+) -> Result<f64, Status> {
+    let [start_new, start_legacy] = start;
+    let [end_new, end_legacy] = end;
+    convert::span_seconds(start_new.or(start_legacy), end_new.or(end_legacy))
+        .map_err(|e| Status::invalid_argument(e.to_string()))
 }
