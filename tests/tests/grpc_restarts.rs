@@ -6,17 +6,15 @@
 use std::time::Duration;
 
 use kamatera_provider_grpc::pb;
-use kamatera_provider_grpc::pb::cloud_provider_client::CloudProviderClient;
 use kamatera_provider_grpc::pb::instance_status::InstanceState::{
     InstanceCreating, InstanceRunning,
 };
 use kamatera_sim::{CreateVisibility, Power, SimConfig, SimHandle, Simulator};
-use tonic::transport::Channel;
 
-use crate::grpc_support::{Setup, all_in, converge, counter, creates, eventually, nodes, target};
+use crate::grpc_support::{
+    Ca, Setup, all_in, converge, counter, creates, eventually, increase, nodes, target,
+};
 use crate::support::{CLIENT_ID, SECRET};
-
-type Ca = CloudProviderClient<Channel>;
 
 const POWER_ON: &str = "POST /service/server/poweron";
 const CREATE: &str = "POST /service/server";
@@ -84,13 +82,7 @@ async fn cleanup_during_scale_up(poweroff: bool, visibility: CreateVisibility) {
     .await;
     let mut old_ca = provider.client().await;
     provider.ready(&mut old_ca).await;
-    old_ca
-        .node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
-            delta: 3,
-            id: "ng1".into(),
-        })
-        .await
-        .unwrap();
+    increase(&mut old_ca, "ng1", 3).await;
     until_creates_sent(&sim, &mut old_ca, 3).await;
     old_ca.cleanup(pb::CleanupRequest {}).await.unwrap();
     drop(old_ca);
@@ -162,12 +154,7 @@ async fn a_provider_restart_during_a_scale_up_in_power_off_mode_parks_nothing() 
         async move { ca.refresh(pb::RefreshRequest {}).await.is_ok() }
     })
     .await;
-    ca.node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
-        delta: 3,
-        id: "ng1".into(),
-    })
-    .await
-    .unwrap();
+    increase(&mut ca, "ng1", 3).await;
     until_creates_sent(&sim, &mut ca, 3).await;
     first.kill();
     let listed_off = sim
@@ -212,13 +199,7 @@ async fn cleanup_during_scale_down(poweroff: bool) {
     .await;
     let mut old_ca = provider.client().await;
     provider.ready(&mut old_ca).await;
-    old_ca
-        .node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
-            delta: 2,
-            id: "ng1".into(),
-        })
-        .await
-        .unwrap();
+    increase(&mut old_ca, "ng1", 2).await;
     let running = converge(&sim, &mut old_ca, &[("ng1", 2)]).await;
     let victim = running[0].clone();
     old_ca

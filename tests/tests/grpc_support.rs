@@ -368,6 +368,32 @@ pub fn all_in(
     instances.len() == count && instances.iter().all(|i| state(i) == wanted)
 }
 
+/// A gRPC client speaking to the provider as cluster-autoscaler does.
+pub type Ca = CloudProviderClient<Channel>;
+
+/// `NodeGroupIncreaseSize` as CA sends it when it scales `group` up by `delta`.
+pub async fn increase(ca: &mut Ca, group: &str, delta: i32) {
+    ca.node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
+        delta,
+        id: group.to_owned(),
+    })
+    .await
+    .unwrap();
+}
+
+/// `NodeGroupDeleteNodes` for `instances` of `group`, as CA sends it for registered nodes.
+pub async fn delete(ca: &mut Ca, group: &str, instances: &[pb::Instance]) {
+    ca.node_group_delete_nodes(pb::NodeGroupDeleteNodesRequest {
+        nodes: instances
+            .iter()
+            .map(|i| node(&i.id, server_name(i)))
+            .collect(),
+        id: group.to_owned(),
+    })
+    .await
+    .unwrap();
+}
+
 /// A node as cluster-autoscaler describes a registered one.
 pub fn node(provider_id: &str, name: &str) -> pb::ExternalGrpcNode {
     pb::ExternalGrpcNode {

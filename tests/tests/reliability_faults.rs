@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use kamatera_provider_grpc::pb;
-use kamatera_provider_grpc::pb::cloud_provider_client::CloudProviderClient;
 use kamatera_provider_grpc::pb::instance_status::InstanceState::{
     InstanceCreating, InstanceRunning,
 };
@@ -15,14 +14,11 @@ use kamatera_sim::faults::{
 };
 use kamatera_sim::{FaultAction, FaultRule, OpKind, Outcome, OutcomeRule, TimingRule};
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::grpc_support::{
-    PARKED_TAG, Running, SETTLE, Setup, converge, creates, eventually, fake_node, node, nodes,
-    server_name, state, target, targets_of,
+    Ca, PARKED_TAG, Running, SETTLE, Setup, converge, creates, delete, eventually, fake_node,
+    increase, nodes, server_name, state, target, targets_of,
 };
-
-type Ca = CloudProviderClient<Channel>;
 
 /// `ng1` (0..5) and `ng2` (0..3) of the standard test cloud, without the extras.
 const TWO_GROUPS: &str = "[nodegroup \"ng1\"]
@@ -58,28 +54,6 @@ fn setup() -> Setup {
     // name for this long before giving up on it.
     setup.engine.lost_create_grace = Duration::from_secs(1);
     setup
-}
-
-async fn increase(ca: &mut Ca, group: &str, delta: i32) {
-    ca.node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
-        delta,
-        id: group.to_owned(),
-    })
-    .await
-    .unwrap();
-}
-
-/// Deletes `instances` of `group` as CA does for registered nodes.
-async fn delete(ca: &mut Ca, group: &str, instances: &[pb::Instance]) {
-    ca.node_group_delete_nodes(pb::NodeGroupDeleteNodesRequest {
-        nodes: instances
-            .iter()
-            .map(|i| node(&i.id, server_name(i)))
-            .collect(),
-        id: group.to_owned(),
-    })
-    .await
-    .unwrap();
 }
 
 fn names(instances: &[pb::Instance]) -> Vec<String> {

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use kamatera_api::{ServerId, ServerSelector, Tag};
 use kamatera_provider_grpc::pb;
-use kamatera_provider_grpc::pb::cloud_provider_client::CloudProviderClient;
 use kamatera_provider_grpc::pb::instance_status::InstanceState::{
     InstanceCreating, InstanceDeleting,
 };
@@ -18,15 +17,12 @@ use kamatera_sim::{
     SimConfig, SimHandle, Simulator, TimingRule,
 };
 use serde_json::json;
-use tonic::transport::Channel;
 
 use crate::grpc_support::{
-    CLUSTER_TAG, PARKED_TAG, Running, SETTLE, Setup, converge, counter, creates, eventually,
-    fake_node, http_get, node, nodes, server_name, state, target, targets_of,
+    CLUSTER_TAG, Ca, PARKED_TAG, Running, SETTLE, Setup, converge, counter, creates, delete,
+    eventually, fake_node, http_get, increase, nodes, server_name, state, target, targets_of,
 };
 use crate::support::{CLIENT_ID, SECRET, client_for};
-
-type Ca = CloudProviderClient<Channel>;
 
 const ONE_GROUP: &str = "[nodegroup \"ng1\"]
 min-size = 0
@@ -54,27 +50,6 @@ async fn started(setup: Setup) -> (Running, Ca) {
     let mut ca = provider.client().await;
     provider.ready(&mut ca).await;
     (provider, ca)
-}
-
-async fn increase(ca: &mut Ca, group: &str, delta: i32) {
-    ca.node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
-        delta,
-        id: group.to_owned(),
-    })
-    .await
-    .unwrap();
-}
-
-async fn delete(ca: &mut Ca, group: &str, instances: &[pb::Instance]) {
-    ca.node_group_delete_nodes(pb::NodeGroupDeleteNodesRequest {
-        nodes: instances
-            .iter()
-            .map(|i| node(&i.id, server_name(i)))
-            .collect(),
-        id: group.to_owned(),
-    })
-    .await
-    .unwrap();
 }
 
 /// Delays the next two list answers, so that whatever the engine makes of the first
