@@ -266,9 +266,22 @@ async fn templates(ca: &mut CloudProviderClient<Channel>) -> BTreeMap<String, co
             .unwrap()
             .into_inner()
             .node_bytes;
-        out.insert(group.id, core::Node::decode(bytes.as_slice()).unwrap());
+        let mut node = core::Node::decode(bytes.as_slice()).unwrap();
+        sanitize_like_ca(&mut node, &group.id);
+        out.insert(group.id, node);
     }
     out
+}
+
+/// What cluster-autoscaler does to a template before it prices it (its node-info
+/// sanitising, seen on the wire from CA 1.36): the node is renamed
+/// `template-node-for-<group>-<random>`, the host name label follows, and the
+/// annotations stay. So `PricingNodePrice` gets a name no server has.
+fn sanitize_like_ca(node: &mut core::Node, group: &str) {
+    let name = format!("template-node-for-{group}-6938875850602294611");
+    let meta = node.metadata.get_or_insert_with(Default::default);
+    meta.name = Some(name.clone());
+    meta.labels.insert("kubernetes.io/hostname".into(), name);
 }
 
 /// The options cluster-autoscaler would build for `pods`: every group whose taints the
