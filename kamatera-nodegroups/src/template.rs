@@ -73,10 +73,6 @@ pub fn group_labels(group: &NodeGroupConfig) -> BTreeMap<String, String> {
 /// Labels the kubelet puts on its own Node without being asked.
 pub const KUBELET_OWN_LABELS: [&str; 3] = [labels::HOSTNAME, labels::OS, labels::ARCH];
 
-/// The well-known labels a cloud controller manager sets from the cloud, and which node
-/// sync therefore patches onto Nodes that lack them.
-pub const CLOUD_LABELS: [&str; 2] = [labels::INSTANCE_TYPE, labels::REGION];
-
 /// Whether a kubelet may set label `key` on its own Node (`--node-labels`) under the
 /// NodeRestriction admission plugin: keys in the `kubernetes.io` and `k8s.io` namespaces
 /// (and their subdomains) are refused except a fixed list and the `kubelet.kubernetes.io`
@@ -135,8 +131,8 @@ pub fn kubelet_node_labels_arg(group: &NodeGroupConfig) -> String {
 
 /// The labels node sync patches onto the Node of a server of `group` when the Node lacks
 /// them (never overwriting a different value): every label the template promises except
-/// those the kubelet sets by itself ([`KUBELET_OWN_LABELS`]). That is the
-/// [`CLOUD_LABELS`], as a cloud controller manager would set them, and every
+/// those the kubelet sets by itself ([`KUBELET_OWN_LABELS`]). That is the instance type
+/// and the region, as a cloud controller manager would set them, and every
 /// `template-label`, including those the init scripts already pass with
 /// [`kubelet_node_labels`] (a node started by another script still gets them) and those the
 /// kubelet may not set. With the kubelet's own labels this covers every label the template
