@@ -57,6 +57,10 @@ impl Hasher for FastHasher {
 
 /// A `HashMap` with [`FastHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+/// An `IndexMap` with [`FastHasher`]: entries stay in one vector in insertion order,
+/// so a walk over them reads memory in sequence and the random part of a look-up is
+/// only the small table of indexes.
+pub(crate) type FastIndexMap<K, V> = indexmap::IndexMap<K, V, BuildHasherDefault<FastHasher>>;
 /// A `HashSet` with [`FastHasher`].
 pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 

@@ -63,12 +63,25 @@ impl State {
             .filter(|i| i.server_id.is_none())
             .map(|i| (i.name.clone(), i.group.clone()))
             .collect();
+        let mut cursor = 0;
         for server in list.servers {
             if !server.name.starts_with(prefix.as_str()) {
                 continue;
             }
-            if let Some(known) = self.servers.get_mut(&server.id) {
-                known.name = server.name;
+            // Lists come in the same order each time, and the servers are kept in the
+            // order first listed: the entry after the last one found is nearly always
+            // the next row's, and checking it first reads the table in sequence.
+            let position = match self.servers.get_index(cursor) {
+                Some((id, _)) if *id == server.id => Some(cursor),
+                _ => self.servers.get_index_of(&server.id),
+            };
+            if let Some((_, known)) = position.and_then(|p| {
+                cursor = p + 1;
+                self.servers.get_index_mut(p)
+            }) {
+                if known.name != server.name {
+                    known.name = server.name;
+                }
                 if request > known.power_pinned_until_request {
                     known.power_on = server.power.is_on();
                 }
@@ -171,22 +184,27 @@ impl State {
             .values()
             .filter_map(|i| i.server_id.as_ref())
             .collect();
-        let mut gone = Vec::new();
+        let mut gone = 0usize;
         for (id, server) in &mut self.servers {
             if server.last_seen_list == number {
                 continue;
             }
             server.missing_lists += 1;
             if server.missing_lists >= 2 {
-                gone.push(id.clone());
+                gone += 1;
             } else if !suspect && claimed.contains(id) {
                 verdict.look_up.push(id.clone());
             }
         }
-        for id in gone {
-            if let Some(server) = self.servers.remove(&id) {
-                tracing::debug!(server = %server.name, "server missing from two lists in a row; gone");
-            }
+        if gone > 0 {
+            // One walk that keeps the order, however many are gone.
+            self.servers.retain(|_, server| {
+                let keep = server.missing_lists < 2;
+                if !keep {
+                    tracing::debug!(server = %server.name, "server missing from two lists in a row; gone");
+                }
+                keep
+            });
         }
         verdict
     }
@@ -198,7 +216,7 @@ impl State {
             if let Some(known) = self.servers.get_mut(server) {
                 known.missing_lists = 0;
             }
-        } else if let Some(known) = self.servers.remove(server) {
+        } else if let Some(known) = self.servers.shift_remove(server) {
             tracing::debug!(server = %known.name, "server missing from the list and not found by id; gone");
         }
     }
@@ -315,6 +333,31 @@ name-prefix = k8s-ng1
         );
         assert!(verdict.look_up.is_empty());
         assert!(!state.servers.contains_key(&ServerId::new("s3")));
+    }
+
+    #[test]
+    fn a_list_in_another_order_updates_every_server_and_keeps_the_first_order() {
+        let mut state = with_members(4);
+        // Reversed, one new server between known ones, and s1 now off and renamed.
+        let mut renamed = row("s1", false);
+        renamed.name = "k8s-ng1-renamed".into();
+        let verdict = next_list(
+            &mut state,
+            vec![
+                row("s3", true),
+                row("s9", true),
+                renamed,
+                row("s2", true),
+                row("s0", true),
+            ],
+        );
+        assert!(verdict.look_up.is_empty());
+        let s1 = &state.servers[&ServerId::new("s1")];
+        assert!(!s1.power_on);
+        assert_eq!(s1.name, "k8s-ng1-renamed");
+        assert!(state.servers.values().all(|s| s.missing_lists == 0));
+        let order: Vec<&str> = state.servers.keys().map(ServerId::as_str).collect();
+        assert_eq!(order, ["s0", "s1", "s2", "s3", "s9"]);
     }
 
     #[test]

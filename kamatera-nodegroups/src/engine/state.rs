@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::time::Instant;
 
-use super::fast_hash::FastMap;
+use super::fast_hash::FastIndexMap;
 use super::model::{
     DeleteStep, ErrorClass, ErrorCode, Instance, InstanceError, InstanceKey, Phase,
 };
@@ -81,7 +81,7 @@ pub(crate) struct State {
     group_by_tag: HashMap<String, String>,
     pub(crate) instances: BTreeMap<InstanceKey, Instance>,
     pub(crate) next_key: InstanceKey,
-    pub(crate) servers: FastMap<ServerId, KnownServer>,
+    pub(crate) servers: FastIndexMap<ServerId, KnownServer>,
     /// Number of the last adoption check: it marks every owned server with it, so that
     /// one walk over the servers finds the unowned ones.
     pub(crate) claim_epoch: u64,
@@ -137,7 +137,7 @@ impl State {
             group_by_tag,
             instances: BTreeMap::new(),
             next_key: 1,
-            servers: FastMap::default(),
+            servers: FastIndexMap::default(),
             claim_epoch: 0,
             last_list_ok: None,
             lists: 0,
