@@ -127,12 +127,12 @@ impl EngineCore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs `f` on the state without publishing a new snapshot.
+    /// Runs `f` on the state without publishing a new snapshot. Failures it records are
+    /// counted at the next [`update`](Self::update), which ends every pass: one walk over
+    /// the instances per pass, not one per tag read or poll.
     pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let mut state = self.lock();
-        let result = f(&mut state);
-        self.count_failures(&state);
-        result
+        f(&mut state)
     }
 
     /// Counts instances that failed since the last look (for metrics); wherever the error
