@@ -4,6 +4,8 @@
 //! and refuses to act unless the server still carries both membership tags: a server that
 //! was re-tagged or replaced under the same id is never touched.
 
+use std::sync::Arc;
+
 use kamatera_api::{
     Client, CommandId, CreateServerRequest, Error as ApiError, ServerId, ServerSelector, Tag,
     TerminateOptions,
@@ -18,13 +20,13 @@ pub(crate) enum Action {
     /// Send the create request.
     Create {
         key: InstanceKey,
-        group: String,
+        group: Arc<str>,
         request: Box<CreateServerRequest>,
     },
     /// Check tags, then power a parked server on for reuse.
     PowerOn {
         key: InstanceKey,
-        group: String,
+        group: Arc<str>,
         server: ServerId,
         name: String,
         tags: MembershipTags,
@@ -32,7 +34,7 @@ pub(crate) enum Action {
     /// Check tags, write the deleting marker, and power off when on.
     BeginDelete {
         key: InstanceKey,
-        group: String,
+        group: Arc<str>,
         server: ServerId,
         name: String,
         power_on: bool,
@@ -41,7 +43,7 @@ pub(crate) enum Action {
     /// Check tags, then keep the server off for reuse.
     Park {
         key: InstanceKey,
-        group: String,
+        group: Arc<str>,
         server: ServerId,
         name: String,
         tags: MembershipTags,
@@ -49,7 +51,7 @@ pub(crate) enum Action {
     /// Check tags, then terminate.
     Terminate {
         key: InstanceKey,
-        group: String,
+        group: Arc<str>,
         server: ServerId,
         name: String,
         tags: MembershipTags,
@@ -119,10 +121,10 @@ impl Action {
                 let result = client.create_server(&request).await;
                 match &result {
                     Ok(created) => {
-                        tracing::info!(group, server = %request.name(), command = %created.command_id, "Kamatera create accepted")
+                        tracing::info!(group = &*group, server = %request.name(), command = %created.command_id, "Kamatera create accepted")
                     }
                     Err(err) => {
-                        tracing::warn!(group, server = %request.name(), error = %err, "Kamatera create failed")
+                        tracing::warn!(group = &*group, server = %request.name(), error = %err, "Kamatera create failed")
                     }
                 }
                 Some(Outcome::Created(result.map(|created| created.command_id)))
@@ -137,7 +139,7 @@ impl Action {
                 // A parked server re-tagged out of the group since the last tag read
                 // would run, billed, with no group: check before powering it on.
                 if let Err(err) = check_membership(client, &server, &tags).await {
-                    tracing::warn!(group, server = %name, error = %err, "not powering on the parked server for reuse");
+                    tracing::warn!(group = &*group, server = %name, error = %err, "not powering on the parked server for reuse");
                     return Some(Outcome::PowerOnRefused(err));
                 }
                 let result = single_command(client.power_on(&ServerSelector::id(server)).await);
@@ -155,13 +157,13 @@ impl Action {
                 let result = begin_delete(client, &server, power_on, &tags).await;
                 match &result {
                     Ok(Some(command)) => {
-                        tracing::info!(group, server = %name, %command, "Kamatera power-off started for scale-down")
+                        tracing::info!(group = &*group, server = %name, %command, "Kamatera power-off started for scale-down")
                     }
                     Ok(None) => {
-                        tracing::info!(group, server = %name, "server already off; finishing scale-down")
+                        tracing::info!(group = &*group, server = %name, "server already off; finishing scale-down")
                     }
                     Err(err) => {
-                        tracing::warn!(group, server = %name, error = %err, "could not begin scale-down")
+                        tracing::warn!(group = &*group, server = %name, error = %err, "could not begin scale-down")
                     }
                 }
                 Some(Outcome::DeleteBegun(result))
@@ -176,10 +178,10 @@ impl Action {
                 let result = park(client, &server, &tags).await;
                 match &result {
                     Ok(()) => {
-                        tracing::info!(group, server = %name, "server parked (kept powered off for reuse)")
+                        tracing::info!(group = &*group, server = %name, "server parked (kept powered off for reuse)")
                     }
                     Err(err) => {
-                        tracing::warn!(group, server = %name, error = %err, "could not park server")
+                        tracing::warn!(group = &*group, server = %name, error = %err, "could not park server")
                     }
                 }
                 Some(Outcome::Parked(result))
@@ -194,10 +196,10 @@ impl Action {
                 let result = terminate(client, &server, &tags).await;
                 match &result {
                     Ok(command) => {
-                        tracing::info!(group, server = %name, %command, "Kamatera terminate started")
+                        tracing::info!(group = &*group, server = %name, %command, "Kamatera terminate started")
                     }
                     Err(err) => {
-                        tracing::warn!(group, server = %name, error = %err, "could not terminate server")
+                        tracing::warn!(group = &*group, server = %name, error = %err, "could not terminate server")
                     }
                 }
                 Some(Outcome::TerminateStarted(result))

@@ -14,6 +14,7 @@
 //!   next read agrees.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use kamatera_api::{ServerId, ServerList};
 use tokio::time::Instant;
@@ -57,7 +58,7 @@ impl State {
         self.applied_request = self.applied_request.max(request);
         let number = self.lists;
         let prefix = self.config.filter_name_prefix.clone();
-        let creating: HashMap<String, String> = self
+        let creating: HashMap<String, Arc<str>> = self
             .instances
             .values()
             .filter(|i| i.server_id.is_none())
@@ -91,22 +92,15 @@ impl State {
             }
             let tags = creating
                 .get(&server.name)
-                .and_then(|group| self.groups.get(group))
+                .and_then(|group| self.groups.get(&**group))
                 .map(|g| vec![g.tags.cluster.to_string(), g.tags.group.to_string()]);
-            self.servers.insert(
-                server.id,
-                KnownServer {
-                    tags_read_at: tags.as_ref().map(|_| now),
-                    tags,
-                    name: server.name,
-                    power_on: server.power.is_on(),
-                    last_seen_list: number,
-                    missing_lists: 0,
-                    power_pinned_until_request: 0,
-                    membership_doubt: false,
-                    claimed_in: 0,
-                },
-            );
+            let mut known = KnownServer::listed(server.name, server.power.is_on(), number);
+            if let Some(tags) = tags {
+                let facts = self.tag_facts(&tags);
+                known.set_tags(tags, facts);
+                known.tags_read_at = Some(now);
+            }
+            self.servers.insert(server.id, known);
         }
         self.keep_skipped_rows(&list.skipped, number);
         self.fold_missing(number)
@@ -233,14 +227,9 @@ impl State {
         let Some(known) = self.servers.get(server) else {
             return;
         };
-        let was = self.group_of(known).map(str::to_owned);
+        let was = known.facts.group.clone();
         let doubted = known.membership_doubt;
-        let probe = KnownServer {
-            tags: Some(tags),
-            ..known.clone()
-        };
-        let now_in = self.group_of(&probe).map(str::to_owned);
-        let Some(tags) = probe.tags else { return };
+        let now_in = self.tag_facts(&tags).group;
         if was.is_some() && now_in != was && !doubted {
             if let Some(known) = self.servers.get_mut(server) {
                 tracing::warn!(server = %known.name, group = was.as_deref(), read = ?tags, "tag read lacks the node group tags; reading again before believing it");
@@ -449,7 +438,7 @@ name-prefix = k8s-ng1
         let now = Instant::now();
         state.apply_tags_checked(&id, Vec::new(), now);
         assert!(
-            state.group_of(&state.servers[&id]).is_some(),
+            State::group_of(&state.servers[&id]).is_some(),
             "one read is not enough"
         );
         assert!(
@@ -457,6 +446,6 @@ name-prefix = k8s-ng1
             "read again next pass"
         );
         state.apply_tags_checked(&id, Vec::new(), now);
-        assert!(state.group_of(&state.servers[&id]).is_none());
+        assert!(State::group_of(&state.servers[&id]).is_none());
     }
 }

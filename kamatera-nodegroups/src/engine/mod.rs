@@ -149,7 +149,7 @@ impl EngineCore {
                 && seen.insert(*key)
             {
                 *by.entry((
-                    instance.group.clone(),
+                    instance.group.to_string(),
                     error.class.label(),
                     error.code.as_str(),
                 ))

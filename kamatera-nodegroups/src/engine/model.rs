@@ -1,5 +1,7 @@
 //! What the engine knows about each server of a node group, and the views it gives out.
 
+use std::sync::Arc;
+
 use kamatera_api::{CommandId, ServerId};
 use tokio::time::Instant;
 
@@ -192,7 +194,8 @@ impl Phase {
 #[derive(Debug, Clone)]
 pub(crate) struct Instance {
     pub(crate) key: InstanceKey,
-    pub(crate) group: String,
+    /// The group's interned name ([`GroupFacts::name`](super::state::GroupFacts::name)).
+    pub(crate) group: Arc<str>,
     /// Server name (the requested one until the create log tells the final one).
     pub(crate) name: String,
     /// Known once the server has been listed.
@@ -245,7 +248,7 @@ impl Instance {
 
     pub(crate) fn new(
         key: InstanceKey,
-        group: &str,
+        group: Arc<str>,
         name: String,
         phase: Phase,
         now: Instant,
@@ -253,7 +256,7 @@ impl Instance {
         let boot_pending = phase == Phase::CreateQueued;
         Self {
             key,
-            group: group.to_owned(),
+            group,
             name,
             server_id: None,
             phase,

@@ -190,7 +190,7 @@ impl State {
         }
         let Some(prefix) = self
             .groups
-            .get(&instance.group)
+            .get(&*instance.group)
             .map(|g| g.config.server.name_prefix.clone())
         else {
             return;

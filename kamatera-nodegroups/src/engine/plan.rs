@@ -1,13 +1,17 @@
 //! One step of the state machine: attach and adopt listed servers, move every instance
 //! on, and plan the API calls to make.
 
+use std::sync::Arc;
+
 use kamatera_api::{CreateServerRequest, ServerId};
 use tokio::time::Instant;
 
 use super::actions::Action;
 use super::fast_hash::{FastMap, FastSet};
-use super::model::{DeleteStep, ErrorClass, ErrorCode, InstanceError, InstanceKey, Phase};
-use super::state::{GroupFacts, State, adoption_phase};
+use super::model::{
+    DeleteStep, ErrorClass, ErrorCode, Instance, InstanceError, InstanceKey, Phase,
+};
+use super::state::{GroupFacts, KnownServer, State, adoption_phase};
 use crate::naming::PARKED_MARKER;
 
 /// The create request for a new server `name` of `group`.
@@ -42,17 +46,43 @@ impl State {
             return Vec::new();
         }
         self.attach_servers();
-        self.adopt_servers(now);
+        // Only instances that may change are visited one by one: in the usual pass
+        // nearly every instance is settled, and one walk in key order finds the others.
+        let mut due = self.claim_servers();
+        due.extend(self.adopt_servers(now));
         let active = self.is_active(now);
         if active {
-            self.trim_parked_pools();
+            due.extend(self.trim_parked_pools());
         }
+        due.sort_unstable();
+        due.dedup();
         let mut actions = Vec::new();
-        let keys: Vec<InstanceKey> = self.instances.keys().copied().collect();
-        for key in keys {
+        for key in due {
             self.advance_instance(key, now, active, &mut actions);
         }
         actions
+    }
+
+    /// Marks every server an instance owns with a new check number, so that one walk
+    /// over the servers finds the unowned ones, and returns the instances that are not
+    /// settled (see [`is_settled`]).
+    fn claim_servers(&mut self) -> Vec<InstanceKey> {
+        self.claim_epoch += 1;
+        let epoch = self.claim_epoch;
+        let mut due = Vec::new();
+        for instance in self.instances.values() {
+            let mut server = instance
+                .server_id
+                .as_ref()
+                .and_then(|id| self.servers.get_mut(id));
+            if let Some(server) = server.as_mut() {
+                server.claimed_in = epoch;
+            }
+            if !is_settled(instance, server.as_deref()) {
+                due.push(instance.key);
+            }
+        }
+        due
     }
 
     /// Gives instances being created the id of the listed server with their name.
@@ -63,7 +93,7 @@ impl State {
         }
         let mut by_name: FastMap<(&str, &str), ServerId> = FastMap::default();
         for (id, server) in &self.servers {
-            if let Some(group) = self.group_of(server) {
+            if let Some(group) = State::group_of(server) {
                 by_name.insert((group, server.name.as_str()), id.clone());
             }
         }
@@ -75,7 +105,7 @@ impl State {
         let mut attach = Vec::new();
         for instance in self.instances.values() {
             if instance.server_id.is_none()
-                && let Some(id) = by_name.get(&(instance.group.as_str(), instance.name.as_str()))
+                && let Some(id) = by_name.get(&(&*instance.group, instance.name.as_str()))
                 && !claimed.contains(id)
             {
                 attach.push((instance.key, id.clone()));
@@ -89,36 +119,27 @@ impl State {
     }
 
     /// Member servers nobody tracks yet become instances (at start-up, after a restart,
-    /// or servers tagged by hand).
-    fn adopt_servers(&mut self, now: Instant) {
-        // Every server an instance owns gets this check's number; the others are unowned.
-        // (No set of owned ids to build and probe: one look-up per instance, then a walk.)
-        self.claim_epoch += 1;
+    /// or servers tagged by hand); returns their keys. The servers owned by an instance
+    /// carry the number of the last [`claim_servers`](Self::claim_servers).
+    fn adopt_servers(&mut self, now: Instant) -> Vec<InstanceKey> {
         let epoch = self.claim_epoch;
-        for instance in self.instances.values() {
-            if let Some(server) = instance
-                .server_id
-                .as_ref()
-                .and_then(|id| self.servers.get_mut(id))
-            {
-                server.claimed_in = epoch;
-            }
-        }
         let mut adopt = Vec::new();
         for (id, server) in &self.servers {
             if server.claimed_in == epoch {
                 continue;
             }
-            if let Some(group) = self.group_of(server) {
+            if let Some(group) = &server.facts.group {
                 let phase = adoption_phase(server);
-                adopt.push((group.to_owned(), id.clone(), server.name.clone(), phase));
+                adopt.push((group.clone(), id.clone(), server.name.clone(), phase));
             }
         }
+        let mut adopted = Vec::with_capacity(adopt.len());
         for (group, id, name, phase) in adopt {
-            tracing::info!(group, server = %name, state = ?phase, "adopting existing server");
+            tracing::info!(group = &*group, server = %name, state = ?phase, "adopting existing server");
             let parked = phase == Phase::Parked;
             let off = phase == Phase::AwaitRunning;
             let key = self.add_instance(&group, name, phase, now);
+            adopted.push(key);
             if let Some(instance) = self.instances.get_mut(&key) {
                 instance.server_id = Some(id);
                 if parked {
@@ -130,6 +151,7 @@ impl State {
                 instance.boot_pending = off;
             }
         }
+        adopted
     }
 
     /// A scale-down command ran past its deadline: go back to `step` after a back-off.
@@ -171,40 +193,6 @@ impl State {
         }
     }
 
-    /// True for an instance [`advance_instance`](Self::advance_instance) would leave as it
-    /// is without planning anything: Running or Parked, its server listed with both
-    /// membership tags (or tags not read yet), no parked marker on a running server and a
-    /// parked server still off. Checked first so that the usual pass, where nearly every
-    /// instance is settled, copies nothing per instance.
-    fn is_settled(&self, instance: &super::model::Instance) -> bool {
-        let running = match instance.phase {
-            Phase::Running => true,
-            Phase::Parked => false,
-            _ => return false,
-        };
-        let Some(server) = instance
-            .server_id
-            .as_ref()
-            .and_then(|id| self.servers.get(id))
-        else {
-            return false;
-        };
-        let Some(group) = self.groups.get(&instance.group) else {
-            // `advance_instance` returns at once for an instance of an unknown group.
-            return true;
-        };
-        if let Some(tags) = &server.tags
-            && !group.tags.matches(tags.iter().map(String::as_str))
-        {
-            return false;
-        }
-        if running {
-            !server.has_tag(PARKED_MARKER)
-        } else {
-            !server.power_on
-        }
-    }
-
     #[expect(clippy::too_many_lines)] // one match over the phases reads best as a whole
     fn advance_instance(
         &mut self,
@@ -216,11 +204,15 @@ impl State {
         let Some(instance) = self.instances.get(&key) else {
             return;
         };
-        if self.is_settled(instance) {
+        let server = instance
+            .server_id
+            .as_ref()
+            .and_then(|id| self.servers.get(id));
+        if is_settled(instance, server) {
             return;
         }
         let group_name = instance.group.clone();
-        let Some(group) = self.groups.get(&group_name) else {
+        let Some(group) = self.groups.get(&*group_name) else {
             return;
         };
         let provision_time = group.provision_time(&self.options, self.ca_max_node_provision_time);
@@ -236,11 +228,11 @@ impl State {
             && let Some(tags) = &server.tags
             && !membership.matches(tags.iter().map(String::as_str))
         {
-            tracing::warn!(group = group_name, server = %server.name, "server lost its node group tags; no longer managed");
+            tracing::warn!(group = &*group_name, server = %server.name, "server lost its node group tags; no longer managed");
             self.instances.remove(&key);
             return;
         }
-        let has_parked_marker = listed.is_some_and(|s| s.has_tag(PARKED_MARKER));
+        let has_parked_marker = listed.is_some_and(|s| s.facts.parked_marker);
         let can_act = active
             && instance.retry_at.is_none_or(|at| now >= at)
             && instance
@@ -309,7 +301,7 @@ impl State {
             Phase::CreateRunning { .. } | Phase::PowerOnRunning { .. } | Phase::AwaitRunning
                 if power_on =>
             {
-                tracing::info!(group = group_name, server = %name, "instance is running");
+                tracing::info!(group = &*group_name, server = %name, "instance is running");
                 clear_marker(self, actions);
                 if let Some(instance) = self.instances.get_mut(&key) {
                     instance.phase = Phase::Running;
@@ -331,7 +323,7 @@ impl State {
             // Adopted off after a restart and never came up: in power-off mode that is a
             // parked server without its marker (parked by hand or an older provider).
             Phase::AwaitRunning if overdue && adopted_off && poweroff_mode && !delete_requested => {
-                tracing::info!(group = group_name, server = %name, "adopted powered-off server did not come up; parked");
+                tracing::info!(group = &*group_name, server = %name, "adopted powered-off server did not come up; parked");
                 if let Some(instance) = self.instances.get_mut(&key) {
                     instance.phase = Phase::Parked;
                     instance.boot_pending = false;
@@ -359,7 +351,7 @@ impl State {
                 );
             }
             Phase::CreateLost { .. } if server_id.is_some() => {
-                tracing::info!(group = group_name, server = %name, "found the server whose create answer was lost");
+                tracing::info!(group = &*group_name, server = %name, "found the server whose create answer was lost");
                 let next = if delete_requested {
                     Phase::Deleting(DeleteStep::Mark)
                 } else {
@@ -400,7 +392,7 @@ impl State {
             // a failed removal is seen again at the next tag re-read and retried.
             Phase::Running if has_parked_marker => clear_marker(self, actions),
             Phase::Parked if power_on => {
-                tracing::info!(group = group_name, server = %name, "parked server was powered on; running again");
+                tracing::info!(group = &*group_name, server = %name, "parked server was powered on; running again");
                 clear_marker(self, actions);
                 set_phase(self, Phase::Running);
             }
@@ -475,7 +467,7 @@ impl State {
             }
             Phase::Deleting(DeleteStep::Finish) if can_act => {
                 let Some(server) = server_id else { return };
-                let config = &self.groups[&group_name].config;
+                let config = &self.groups[&*group_name].config;
                 let cap = config.poweroff_on_scale_down_max_servers as usize;
                 let park = !terminate_only
                     && config.poweroff_on_scale_down
@@ -510,5 +502,148 @@ impl State {
             }
             _ => {}
         }
+    }
+}
+
+/// True for an instance [`State::advance_instance`] would leave as it is without
+/// planning anything: Running or Parked, its `server` listed with the membership tags of
+/// the instance's group (or tags not read yet), no parked marker on a running server and
+/// a parked server still off. Decided from the server's [`TagFacts`](super::state::TagFacts)
+/// alone; a server whose tags name several groups is never settled, so that the tags
+/// themselves are looked at.
+fn is_settled(instance: &Instance, server: Option<&KnownServer>) -> bool {
+    let running = match instance.phase {
+        Phase::Running => true,
+        Phase::Parked => false,
+        _ => return false,
+    };
+    let Some(server) = server else {
+        return false;
+    };
+    if server.tags.is_some()
+        && (server.facts.several_groups
+            || !server
+                .facts
+                .group
+                .as_ref()
+                .is_some_and(|group| Arc::ptr_eq(group, &instance.group)))
+    {
+        return false;
+    }
+    if running {
+        !server.facts.parked_marker
+    } else {
+        !server.power_on
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kamatera_api::{PowerState, ServerList, ServerSummary};
+
+    use super::*;
+    use crate::engine::test_fixture::state_with_groups;
+
+    const GROUPS: &str = "[nodegroup \"a\"]
+max-size = 5
+name-prefix = k8s-a
+poweroff-on-scale-down = true
+poweroff-on-scale-down-max-servers = 1
+[nodegroup \"b\"]
+max-size = 5
+name-prefix = k8s-b
+";
+
+    /// A state that listed `servers` (id, power on) and read each one's tags, with a
+    /// cluster-autoscaler active.
+    fn listed(servers: &[(&str, bool, &[&str])]) -> State {
+        let mut state = state_with_groups(GROUPS);
+        let now = Instant::now();
+        let rows = servers
+            .iter()
+            .map(|(id, on, _)| ServerSummary {
+                id: ServerId::new(*id),
+                name: format!("k8s-{id}"),
+                datacenter: "IL".into(),
+                power: if *on { PowerState::On } else { PowerState::Off },
+            })
+            .collect();
+        state.list_requests += 1;
+        let request = state.list_requests;
+        state.apply_list(
+            ServerList {
+                servers: rows,
+                skipped: Vec::new(),
+            },
+            request,
+            now,
+        );
+        for (id, _, tags) in servers {
+            let tags = tags.iter().map(|t| (*t).to_owned()).collect();
+            state.apply_tags(&ServerId::new(*id), tags, now);
+        }
+        state.finish_list(now);
+        state.last_refresh_call = Some(now);
+        state
+    }
+
+    fn instance_of<'a>(state: &'a State, server: &str) -> Option<&'a Instance> {
+        state
+            .instances
+            .values()
+            .find(|i| i.server_id.as_ref().is_some_and(|id| id.as_str() == server))
+    }
+
+    #[test]
+    fn a_member_is_adopted_into_the_group_its_tags_name_and_then_left_alone() {
+        let mut state = listed(&[("s1", true, &["k8sca-c1", "k8scang-b"])]);
+        assert!(state.advance(Instant::now()).is_empty());
+        assert_eq!(instance_of(&state, "s1").map(|i| &*i.group), Some("b"));
+        assert!(state.advance(Instant::now()).is_empty());
+        assert_eq!(state.instances.len(), 1);
+    }
+
+    #[test]
+    fn a_server_tagged_for_two_groups_stays_with_the_instance_of_either() {
+        let mut state = listed(&[("s1", true, &["k8sca-c1", "k8scang-a", "k8scang-b"])]);
+        state.advance(Instant::now());
+        // Adopted into the first group its tags name; move the instance to the other
+        // one, whose tags the server carries too: it must not be dropped as untagged.
+        let key = instance_of(&state, "s1").map(|i| i.key).unwrap();
+        let b = state.groups["b"].name.clone();
+        state.instances.get_mut(&key).unwrap().group = b;
+        state.advance(Instant::now());
+        assert_eq!(instance_of(&state, "s1").map(|i| &*i.group), Some("b"));
+    }
+
+    #[test]
+    fn a_running_instance_whose_server_lost_its_group_tag_is_let_go() {
+        let mut state = listed(&[("s1", true, &["k8sca-c1", "k8scang-a"])]);
+        state.advance(Instant::now());
+        state.apply_tags(
+            &ServerId::new("s1"),
+            vec!["k8sca-c1".into()],
+            Instant::now(),
+        );
+        state.advance(Instant::now());
+        assert!(instance_of(&state, "s1").is_none());
+    }
+
+    #[test]
+    fn a_settled_parked_server_beyond_the_cap_is_still_sent_to_be_terminated() {
+        let parked: &[&str] = &["k8sca-c1", "k8scang-a", crate::naming::PARKED_MARKER];
+        let mut state = listed(&[("p1", false, parked), ("p2", false, parked)]);
+        // Adopted while no cluster-autoscaler is active: both parked, nothing trimmed.
+        state.last_refresh_call = None;
+        assert!(state.advance(Instant::now()).is_empty());
+        assert_eq!(state.parked_count("a"), 2);
+        state.last_refresh_call = Some(Instant::now());
+        let actions = state.advance(Instant::now());
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::Terminate { .. })),
+            "{actions:?}"
+        );
     }
 }

@@ -34,19 +34,19 @@ impl State {
 
     /// Sends the oldest parked servers beyond each group's cap to be terminated (each
     /// after the usual tag re-check). Servers being parked right now count towards the
-    /// cap but are not picked: they are not off yet.
-    pub(crate) fn trim_parked_pools(&mut self) {
+    /// cap but are not picked: they are not off yet. Returns the instances sent.
+    pub(crate) fn trim_parked_pools(&mut self) -> Vec<InstanceKey> {
         let mut pools: BTreeMap<&str, Pool<'_>> = BTreeMap::new();
         for instance in self.instances.values() {
             match instance.phase {
                 Phase::Parked if instance.server_id.is_some() => {
-                    let pool = pools.entry(instance.group.as_str()).or_default();
+                    let pool = pools.entry(&*instance.group).or_default();
                     pool.count += 1;
                     pool.parked
                         .push((instance.parked_at, instance.name.as_str(), instance.key));
                 }
                 Phase::Deleting(DeleteStep::Parking) => {
-                    pools.entry(instance.group.as_str()).or_default().count += 1;
+                    pools.entry(&*instance.group).or_default().count += 1;
                 }
                 _ => {}
             }
@@ -64,10 +64,12 @@ impl State {
                 trim.push((group.to_owned(), cap, key));
             }
         }
+        let mut trimmed = Vec::with_capacity(trim.len());
         for (group, cap, key) in trim {
             let Some(instance) = self.instances.get_mut(&key) else {
                 continue;
             };
+            trimmed.push(key);
             tracing::info!(
                 group,
                 server = %instance.name,
@@ -81,6 +83,7 @@ impl State {
             instance.command_since = None;
             *self.counters.parked_trimmed.entry(group).or_default() += 1;
         }
+        trimmed
     }
 }
 

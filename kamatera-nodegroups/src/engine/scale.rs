@@ -33,7 +33,7 @@ impl State {
         let count = self
             .instances
             .values()
-            .filter(|i| i.group == group)
+            .filter(|i| &*i.group == group)
             .filter(|i| {
                 matches!(
                     i.reported_state(),
@@ -78,7 +78,7 @@ impl State {
             let mut parked: Vec<(Option<Instant>, String, InstanceKey)> = self
                 .instances
                 .values()
-                .filter(|i| i.group == group && i.phase == Phase::Parked && i.server_id.is_some())
+                .filter(|i| &*i.group == group && i.phase == Phase::Parked && i.server_id.is_some())
                 .map(|i| (i.parked_at, i.name.clone(), i.key))
                 .collect();
             // Most recently parked first: its disk is the freshest.
@@ -126,7 +126,7 @@ impl State {
         let mut keys = Vec::with_capacity(nodes.len());
         for node in nodes {
             let found = self.instances.values().find(|i| {
-                i.group == group
+                &*i.group == group
                     && i.reported_state().is_some()
                     && if node.provider_id.is_empty() {
                         i.name == node.name
@@ -153,7 +153,7 @@ impl State {
         let running = self
             .instances
             .values()
-            .filter(|i| i.group == group && healthy(&i.phase, i.error.is_some()))
+            .filter(|i| &*i.group == group && healthy(&i.phase, i.error.is_some()))
             .count();
         let running_to_delete = keys
             .iter()
@@ -185,7 +185,7 @@ impl State {
             (Phase::Deleting(_), _) => None,
             (Phase::CreateQueued, _) => {
                 self.instances.remove(&key);
-                tracing::info!(group, server = %name, "scale-down: dropped a create that was not sent yet");
+                tracing::info!(group = &*group, server = %name, "scale-down: dropped a create that was not sent yet");
                 return;
             }
             (Phase::PowerOnQueued, _) => Some(Phase::Parked),
@@ -211,7 +211,7 @@ impl State {
             }
             (Phase::CreateFailed, false) => {
                 self.instances.remove(&key);
-                tracing::info!(group, server = %name, "scale-down: forgot a failed create that left no server");
+                tracing::info!(group = &*group, server = %name, "scale-down: forgot a failed create that left no server");
                 return;
             }
             // A request in flight, or a server that may still appear: decide once known.
@@ -226,7 +226,7 @@ impl State {
             instance.delete_attempts = 0;
             instance.command_since = instance.command_since.or(Some(now));
         }
-        tracing::info!(group, server = %name, "scale-down: node marked for deletion");
+        tracing::info!(group = &*group, server = %name, "scale-down: node marked for deletion");
     }
 
     /// Drops `-delta` requested instances whose create was not sent yet.
@@ -242,7 +242,7 @@ impl State {
         let mut queued: Vec<InstanceKey> = self
             .instances
             .values()
-            .filter(|i| i.group == group && i.phase == Phase::CreateQueued)
+            .filter(|i| &*i.group == group && i.phase == Phase::CreateQueued)
             .map(|i| i.key)
             .collect();
         let wanted = usize::try_from(delta.unsigned_abs()).unwrap_or(usize::MAX);

@@ -97,7 +97,7 @@ impl Snapshot {
             .collect();
         // First pass: counts, parked servers, and whether each group's list is unchanged.
         for instance in state.instances.values() {
-            let Ok(index) = names.binary_search(&instance.group.as_str()) else {
+            let Ok(index) = names.binary_search(&&*instance.group) else {
                 continue;
             };
             let build = &mut builds[index];
@@ -130,7 +130,7 @@ impl Snapshot {
         // Second pass, only for groups whose list changed.
         if !all_same {
             for instance in state.instances.values() {
-                let Ok(index) = names.binary_search(&instance.group.as_str()) else {
+                let Ok(index) = names.binary_search(&&*instance.group) else {
                     continue;
                 };
                 let build = &mut builds[index];
@@ -182,7 +182,7 @@ impl Snapshot {
                 FastMap::with_capacity_and_hasher(state.instances.len(), Default::default());
             let group_names: Vec<Arc<str>> = names.iter().map(|n| Arc::from(*n)).collect();
             for instance in state.instances.values() {
-                let Ok(index) = names.binary_search(&instance.group.as_str()) else {
+                let Ok(index) = names.binary_search(&&*instance.group) else {
                     continue;
                 };
                 if instance.reported_state().is_some() {

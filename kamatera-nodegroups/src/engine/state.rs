@@ -23,8 +23,12 @@ use crate::naming::{CLUSTER_TAG_PREFIX, DELETING_MARKER, MembershipTags, PARKED_
 pub(crate) struct KnownServer {
     pub(crate) name: String,
     pub(crate) power_on: bool,
-    /// `None` until read.
+    /// `None` until read. Changed only through [`KnownServer::set_tags`], which keeps
+    /// `facts` in step.
     pub(crate) tags: Option<Vec<String>>,
+    /// What `tags` say, worked out when they were stored: a pass asks this of every
+    /// server, and reading the tag strings each time costs a trip to memory per tag.
+    pub(crate) facts: TagFacts,
     pub(crate) tags_read_at: Option<Instant>,
     /// Number of the last list that showed this server (or kept it: an undecodable row).
     pub(crate) last_seen_list: u64,
@@ -42,16 +46,47 @@ pub(crate) struct KnownServer {
 }
 
 impl KnownServer {
-    pub(crate) fn has_tag(&self, tag: &str) -> bool {
-        self.tags
-            .as_ref()
-            .is_some_and(|tags| tags.iter().any(|t| t == tag))
+    /// A server first seen in list `list`, tags not read yet.
+    pub(crate) fn listed(name: String, power_on: bool, list: u64) -> Self {
+        Self {
+            name,
+            power_on,
+            tags: None,
+            facts: TagFacts::default(),
+            tags_read_at: None,
+            last_seen_list: list,
+            missing_lists: 0,
+            power_pinned_until_request: 0,
+            membership_doubt: false,
+            claimed_in: 0,
+        }
     }
+
+    pub(crate) fn set_tags(&mut self, tags: Vec<String>, facts: TagFacts) {
+        self.tags = Some(tags);
+        self.facts = facts;
+    }
+}
+
+/// What a server's tags say to the engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TagFacts {
+    /// The group whose membership tags the server carries (the first one in tag order
+    /// when it carries several), as interned in [`GroupFacts::name`].
+    pub(crate) group: Option<Arc<str>>,
+    /// It carries the group tags of more than one group: only the tags themselves tell
+    /// whether it belongs to a given one.
+    pub(crate) several_groups: bool,
+    pub(crate) parked_marker: bool,
+    pub(crate) deleting_marker: bool,
 }
 
 /// A node group's fixed facts.
 #[derive(Debug, Clone)]
 pub(crate) struct GroupFacts {
+    /// The group's name, shared by every instance of the group: comparing and reading
+    /// it stays in the cache however many instances there are.
+    pub(crate) name: Arc<str>,
     pub(crate) config: NodeGroupConfig,
     pub(crate) tags: MembershipTags,
 }
@@ -115,6 +150,7 @@ impl State {
             groups.insert(
                 name.clone(),
                 GroupFacts {
+                    name: Arc::from(name.as_str()),
                     config: group.clone(),
                     tags,
                 },
@@ -161,6 +197,10 @@ impl State {
     ) -> InstanceKey {
         let key = self.next_key;
         self.next_key += 1;
+        let group = self
+            .groups
+            .get(group)
+            .map_or_else(|| Arc::from(group), |facts| facts.name.clone());
         self.instances
             .insert(key, Instance::new(key, group, name, phase, now));
         key
@@ -213,10 +253,30 @@ impl State {
 
     /// Records tags read for `server`, unconditionally.
     pub(crate) fn apply_tags(&mut self, server: &ServerId, tags: Vec<String>, now: Instant) {
+        let facts = self.tag_facts(&tags);
         if let Some(known) = self.servers.get_mut(server) {
-            known.tags = Some(tags);
+            known.set_tags(tags, facts);
             known.tags_read_at = Some(now);
         }
+    }
+
+    /// What `tags` say: the group they make a server a member of, and the markers.
+    pub(crate) fn tag_facts(&self, tags: &[String]) -> TagFacts {
+        let mut facts = TagFacts {
+            parked_marker: tags.iter().any(|t| t == PARKED_MARKER),
+            deleting_marker: tags.iter().any(|t| t == DELETING_MARKER),
+            ..TagFacts::default()
+        };
+        // A look-up by the group tag keeps this O(tags), not O(groups), per server.
+        if tags.contains(&self.cluster_tag) {
+            let mut groups = tags.iter().filter_map(|t| self.group_by_tag.get(t));
+            facts.group = groups
+                .next()
+                .and_then(|name| self.groups.get(name))
+                .map(|g| g.name.clone());
+            facts.several_groups = groups.next().is_some();
+        }
+        facts
     }
 
     /// Records that `server` is off, as the engine just saw for itself. The last list may
@@ -237,10 +297,10 @@ impl State {
         add: Option<&str>,
         remove: Option<&str>,
     ) {
-        let Some(known) = server.and_then(|id| self.servers.get_mut(id)) else {
-            return;
-        };
-        let Some(tags) = known.tags.as_mut() else {
+        let Some(mut tags) = server
+            .and_then(|id| self.servers.get(id))
+            .and_then(|known| known.tags.clone())
+        else {
             return;
         };
         if let Some(remove) = remove {
@@ -250,6 +310,10 @@ impl State {
             && !tags.iter().any(|t| t == add)
         {
             tags.push(add.to_owned());
+        }
+        let facts = self.tag_facts(&tags);
+        if let Some(known) = server.and_then(|id| self.servers.get_mut(id)) {
+            known.set_tags(tags, facts);
         }
     }
 
@@ -298,10 +362,10 @@ impl State {
                 if let Some(final_name) = item.created_server_name()
                     && final_name != instance.name
                 {
-                    tracing::info!(group, requested = %instance.name, server = final_name, "Kamatera renamed the new server");
+                    tracing::info!(group = &*group, requested = %instance.name, server = final_name, "Kamatera renamed the new server");
                     instance.name = final_name.to_owned();
                 }
-                tracing::info!(group, server = %instance.name, "create command completed");
+                tracing::info!(group = &*group, server = %instance.name, "create command completed");
                 instance.phase = Phase::AwaitRunning;
             }
             (Phase::CreateRunning { command }, status) => {
@@ -311,7 +375,7 @@ impl State {
                     (ErrorCode::CreateFailed, "failed")
                 };
                 let message = format!("create command {command} {what}: {}", summarize_log(&log));
-                tracing::warn!(group, server = %instance.name, %message, "scale-up failed");
+                tracing::warn!(group = &*group, server = %instance.name, %message, "scale-up failed");
                 instance.error = Some(InstanceError {
                     class: classify(&log),
                     code,
@@ -321,7 +385,7 @@ impl State {
                 instance.search_after_request = Some(self.list_requests);
             }
             (Phase::PowerOnRunning { .. }, CommandStatus::Complete) => {
-                tracing::info!(group, server = %instance.name, "power-on for reuse completed");
+                tracing::info!(group = &*group, server = %instance.name, "power-on for reuse completed");
                 instance.phase = Phase::AwaitRunning;
             }
             (Phase::PowerOnRunning { command }, _) => {
@@ -329,7 +393,7 @@ impl State {
                     "power-on command {command} did not complete: {}",
                     summarize_log(&log)
                 );
-                tracing::warn!(group, server = %instance.name, %message, "scale-up by power-on failed");
+                tracing::warn!(group = &*group, server = %instance.name, %message, "scale-up by power-on failed");
                 instance.error = Some(InstanceError {
                     class: ErrorClass::Other,
                     code: ErrorCode::PowerOnFailed,
@@ -353,12 +417,12 @@ impl State {
                 instance.phase = Phase::Deleting(DeleteStep::Mark);
             }
             (Phase::Deleting(DeleteStep::PoweringOff { command }), CommandStatus::Complete) => {
-                tracing::info!(group, server = %instance.name, %command, "power-off completed");
+                tracing::info!(group = &*group, server = %instance.name, %command, "power-off completed");
                 instance.phase = Phase::Deleting(DeleteStep::Finish);
                 instance.delete_attempts = 0;
             }
             (Phase::Deleting(DeleteStep::Terminating { command }), CommandStatus::Complete) => {
-                tracing::info!(group, server = %instance.name, %command, "terminate completed");
+                tracing::info!(group = &*group, server = %instance.name, %command, "terminate completed");
                 instance.phase = Phase::Deleting(DeleteStep::AwaitGone);
                 // The deadline for the server to leave the list; past it the terminate is
                 // sent again (docs/engine-robustness.md).
@@ -383,23 +447,16 @@ impl State {
         }
     }
 
-    /// Finds the group whose membership tags `server` carries.
-    pub(crate) fn group_of(&self, server: &KnownServer) -> Option<&str> {
-        let tags = server.tags.as_ref()?;
-        // A lookup by the group tag keeps this O(tags), not O(groups), per server.
-        if !tags.contains(&self.cluster_tag) {
-            return None;
-        }
-        tags.iter()
-            .find_map(|t| self.group_by_tag.get(t))
-            .map(String::as_str)
+    /// The group whose membership tags `server` carries.
+    pub(crate) fn group_of(server: &KnownServer) -> Option<&str> {
+        server.facts.group.as_deref()
     }
 
     /// Number of parked servers in `group` (including those being parked right now).
     pub(crate) fn parked_count(&self, group: &str) -> usize {
         self.instances
             .values()
-            .filter(|i| i.group == group)
+            .filter(|i| &*i.group == group)
             .filter(|i| {
                 matches!(
                     i.phase,
@@ -465,11 +522,11 @@ pub(crate) fn summarize_log(log: &str) -> String {
 
 /// Markers that decide how a member server found without an instance is adopted.
 pub(crate) fn adoption_phase(server: &KnownServer) -> Phase {
-    if server.has_tag(DELETING_MARKER) {
+    if server.facts.deleting_marker {
         Phase::Deleting(DeleteStep::Mark)
     } else if server.power_on {
         Phase::Running
-    } else if server.has_tag(PARKED_MARKER) {
+    } else if server.facts.parked_marker {
         Phase::Parked
     } else {
         // Powered off without a marker: most likely a create that was running when the
