@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::Retryable;
+use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -132,7 +133,7 @@ impl Client {
             .await
     }
 
-    async fn send_once(&self, call: &Call, attempt: u32) -> Result<Vec<u8>, Error> {
+    async fn send_once(&self, call: &Call, attempt: u32) -> Result<Bytes, Error> {
         let inner = &self.inner;
         if let Some(limiter) = &inner.limiter {
             limiter.until_ready().await;
@@ -174,7 +175,8 @@ impl Client {
             Ok(Err(error)) => Err(Error::Transport { endpoint, error }),
             Ok(Ok((200, body))) => match upstream_error_object(&body) {
                 Some(error) => Err(classify_error(endpoint, 200, error)),
-                None => Ok(body.to_vec()),
+                // Handed on as received: a copy would double a large list's memory.
+                None => Ok(body),
             },
             Ok(Ok((status, body))) => {
                 Err(classify_error(endpoint, status, api_error(status, &body)))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::fast_hash::FastMap;
+use super::fast_hash::FastIndexMap;
 use super::model::{Instance, InstanceKey, InstanceState, InstanceView, Phase};
 use super::state::State;
 use crate::naming::provider_id;
@@ -42,8 +42,10 @@ pub struct GroupView {
 pub(crate) struct Snapshot {
     pub(crate) groups: BTreeMap<String, GroupView>,
     /// Server (node) name → group, for every reported instance. An instance's id is
-    /// `<provider-id-prefix><name>`, so this map answers look-ups by id as well.
-    pub(crate) by_name: Arc<FastMap<String, Arc<str>>>,
+    /// `<provider-id-prefix><name>`, so this map answers look-ups by id as well. In
+    /// instance order: a caller going through the nodes in that order reads it in
+    /// sequence.
+    pub(crate) by_name: Arc<FastIndexMap<String, Arc<str>>>,
     /// The keys of each group's reported instances, in the order of its `instances`
     /// (indexed like `State::groups`): two snapshots whose lists hold the same instances
     /// in the same order index the same names to the same groups.
@@ -78,6 +80,8 @@ impl Snapshot {
     pub(crate) fn build(state: &State, previous: &Snapshot) -> Self {
         let prefix = state.config.provider_id_prefix.as_str();
         let names: Vec<&str> = state.groups.keys().map(String::as_str).collect();
+        let positions = GroupPositions::new(state);
+        let (mut commands_in_flight, mut deletions_retrying) = (0, 0);
         let mut builds: Vec<GroupBuild<'_>> = names
             .iter()
             .enumerate()
@@ -97,7 +101,9 @@ impl Snapshot {
             .collect();
         // First pass: counts, parked servers, and whether each group's list is unchanged.
         for instance in state.instances.values() {
-            let Ok(index) = names.binary_search(&&*instance.group) else {
+            commands_in_flight += usize::from(instance.phase.command().is_some());
+            deletions_retrying += usize::from(instance.delete_attempts > 0);
+            let Some(index) = positions.of(&instance.group) else {
                 continue;
             };
             let build = &mut builds[index];
@@ -130,7 +136,7 @@ impl Snapshot {
         // Second pass, only for groups whose list changed.
         if !all_same {
             for instance in state.instances.values() {
-                let Ok(index) = names.binary_search(&&*instance.group) else {
+                let Some(index) = positions.of(&instance.group) else {
                     continue;
                 };
                 let build = &mut builds[index];
@@ -179,14 +185,10 @@ impl Snapshot {
             previous.by_name.clone()
         } else {
             let mut by_name =
-                FastMap::with_capacity_and_hasher(state.instances.len(), Default::default());
-            let group_names: Vec<Arc<str>> = names.iter().map(|n| Arc::from(*n)).collect();
+                FastIndexMap::with_capacity_and_hasher(state.instances.len(), Default::default());
             for instance in state.instances.values() {
-                let Ok(index) = names.binary_search(&&*instance.group) else {
-                    continue;
-                };
-                if instance.reported_state().is_some() {
-                    by_name.insert(instance.name.clone(), group_names[index].clone());
+                if positions.of(&instance.group).is_some() && instance.reported_state().is_some() {
+                    by_name.insert(instance.name.clone(), instance.group.clone());
                 }
             }
             Arc::new(by_name)
@@ -197,16 +199,8 @@ impl Snapshot {
             keys,
             last_list_ok: state.last_list_ok,
             last_list_error: state.last_list_error.clone(),
-            commands_in_flight: state
-                .instances
-                .values()
-                .filter(|i| i.phase.command().is_some())
-                .count(),
-            deletions_retrying: state
-                .instances
-                .values()
-                .filter(|i| i.delete_attempts > 0)
-                .count(),
+            commands_in_flight,
+            deletions_retrying,
             counters: state.counters.clone(),
         }
     }
@@ -215,6 +209,43 @@ impl Snapshot {
     pub(crate) fn group_by_provider_id(&self, prefix: &str, provider_id: &str) -> Option<&str> {
         let name = provider_id.strip_prefix(prefix)?;
         self.by_name.get(name).map(|group| &**group)
+    }
+}
+
+/// Finds a group's position in `State::groups` by the address of its interned name
+/// ([`GroupFacts::name`](super::state::GroupFacts::name)): every instance shares its
+/// group's `Arc<str>`, so a few integer comparisons replace comparing names as text at
+/// every instance of every snapshot.
+struct GroupPositions<'a> {
+    /// Name addresses with the group's position, sorted by address.
+    by_address: Vec<(*const u8, usize)>,
+    /// Names in position order, for a name that is not interned.
+    names: Vec<&'a str>,
+}
+
+impl<'a> GroupPositions<'a> {
+    fn new(state: &'a State) -> Self {
+        let mut by_address: Vec<(*const u8, usize)> = state
+            .groups
+            .values()
+            .enumerate()
+            .map(|(position, facts)| (facts.name.as_ptr(), position))
+            .collect();
+        by_address.sort_unstable();
+        Self {
+            by_address,
+            names: state.groups.keys().map(String::as_str).collect(),
+        }
+    }
+
+    fn of(&self, group: &Arc<str>) -> Option<usize> {
+        match self
+            .by_address
+            .binary_search_by_key(&group.as_ptr(), |(address, _)| *address)
+        {
+            Ok(found) => Some(self.by_address[found].1),
+            Err(_) => self.names.binary_search(&&**group).ok(),
+        }
     }
 }
 
@@ -228,13 +259,13 @@ fn shows(view: &InstanceView, instance: &Instance, reported: InstanceState, pref
         error,
         since,
     } = view;
+    // The provider id is made of the fixed prefix and the name: equal names make it
+    // equal, and comparing it again would cost a string comparison per instance.
+    debug_assert!(*name != instance.name || provider_id.strip_prefix(prefix) == Some(name));
     *state == reported
         && *since == instance.creating_since
         && *name == instance.name
         && *error == instance.error
-        && provider_id
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest == instance.name)
 }
 
 #[cfg(test)]
@@ -287,6 +318,20 @@ name-prefix = k8s-b
         assert_eq!(second.group_by_provider_id(&prefix, "k8s-b-1"), None);
         // Parked servers are not reported, so they have no group.
         assert_eq!(second.group_by_provider_id(&prefix, &id("k8s-b-p")), None);
+    }
+
+    #[test]
+    fn a_group_is_found_by_its_interned_name_or_else_by_text() {
+        let state = state();
+        let positions = GroupPositions::new(&state);
+        let b = state.groups["b"].name.clone();
+        assert_eq!(positions.of(&b), Some(1));
+        assert_eq!(
+            positions.of(&Arc::from("b")),
+            Some(1),
+            "same text, not interned"
+        );
+        assert_eq!(positions.of(&Arc::from("c")), None);
     }
 
     #[test]
