@@ -71,8 +71,8 @@ mod retry;
 pub mod spec;
 
 pub use calls::{
-    CommandOutcome, CommandStatuses, CreatedServer, ServerList, SkippedRow, TerminateOptions,
-    WaitOptions,
+    CommandOutcome, CommandStatuses, CompactServerList, CreatedServer, ServerList, ServerRow,
+    SkippedRow, TerminateOptions, WaitOptions,
 };
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_TIMEOUT};
 pub use endpoint::Endpoint;

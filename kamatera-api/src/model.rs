@@ -92,12 +92,25 @@ impl PowerState {
 
 impl<'de> Deserialize<'de> for PowerState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Ok(match text.as_str() {
-            "on" => PowerState::On,
-            "off" => PowerState::Off,
-            _ => PowerState::Other(text),
-        })
+        // A visitor, not a `String`: "on" and "off" (nearly every row of a list) then
+        // cost no allocation.
+        struct PowerVisitor;
+        impl Visitor<'_> for PowerVisitor {
+            type Value = PowerState;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a power state string")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<PowerState, E> {
+                Ok(match text {
+                    "on" => PowerState::On,
+                    "off" => PowerState::Off,
+                    other => PowerState::Other(other.to_owned()),
+                })
+            }
+        }
+        deserializer.deserialize_str(PowerVisitor)
     }
 }
 

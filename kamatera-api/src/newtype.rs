@@ -3,7 +3,8 @@
 /// Implements `as_str`, `Display`, `AsRef<str>` and `FromStr` for a `struct Name(String)`.
 ///
 /// - `string_newtype!(Name, "what")`: any text is valid; `FromStr` wraps it with
-///   `Name::new` and cannot fail.
+///   `Name::new` and cannot fail, and `Borrow<str>` lets maps keyed by `Name` be
+///   searched by text.
 /// - `string_newtype!(Name, "what", validated)`: `FromStr` runs the validating
 ///   `Name::new`, which returns `Result<Name, Error>`.
 ///
@@ -16,6 +17,14 @@ macro_rules! string_newtype {
             type Err = ::std::convert::Infallible;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Ok(Self::new(s))
+            }
+        }
+
+        // Equality and hashing are the inner string's, so a map keyed by the newtype
+        // can be searched with a `&str` (say a row of a compact server list).
+        impl ::std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
             }
         }
     };

@@ -45,6 +45,50 @@ async fn lenient_list_skips_an_odd_row_and_names_it() {
 }
 
 #[tokio::test]
+async fn compact_list_reads_rows_in_order_and_sets_odd_ones_aside() {
+    let (server, client) = setup().await;
+    api("GET", "/service/servers")
+        .respond_with(ok_json(json!([
+            {"id": "4f1e-uuid-0001", "name": "k8s-ng1-3fa9c0d1e2b", "datacenter": "IL", "power": "on"},
+            {"id": "9a8b-uuid-0002", "name": "other-server", "datacenter": "EU", "power": "off"}
+        ])))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let list = client.list_servers_compact().await.unwrap();
+    let rows: Vec<_> = list
+        .rows()
+        .map(|r| (r.id, r.name, r.datacenter, r.power))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "4f1e-uuid-0001",
+                "k8s-ng1-3fa9c0d1e2b",
+                "IL",
+                PowerState::On
+            ),
+            ("9a8b-uuid-0002", "other-server", "EU", PowerState::Off)
+        ]
+    );
+    assert!(list.skipped().is_empty());
+
+    api("GET", "/service/servers")
+        .respond_with(ok_json(json!([
+            {"id": "4f1e-uuid-0001", "name": "k8s-ng1-3fa9c0d1e2b", "datacenter": "IL", "power": "on"},
+            {"id": "9a8b-uuid-0002", "name": "other-server", "datacenter": null, "power": "off"}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let list = client.list_servers_compact().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list.skipped()[0].path, "$[1].datacenter");
+}
+
+#[tokio::test]
 async fn lenient_list_still_rejects_an_answer_that_is_not_a_list() {
     let (server, client) = setup().await;
     api("GET", "/service/servers")

@@ -2,11 +2,13 @@
 
 mod catalog;
 mod commands;
+mod compact_list;
 mod queue;
 mod servers;
 mod tags;
 
 pub use commands::{CreatedServer, TerminateOptions};
+pub use compact_list::{CompactServerList, ServerRow};
 pub use queue::{CommandOutcome, CommandStatuses, WaitOptions};
 pub use servers::{ServerList, SkippedRow};
 

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use kamatera_api::{ServerId, ServerList};
+use kamatera_api::{CompactServerList, ServerId};
 use tokio::time::Instant;
 
 use super::fast_hash::FastSet;
@@ -50,7 +50,7 @@ impl State {
     /// call.
     pub(crate) fn apply_list(
         &mut self,
-        list: ServerList,
+        list: &CompactServerList,
         request: u64,
         now: Instant,
     ) -> ListVerdict {
@@ -65,7 +65,7 @@ impl State {
             .map(|i| (i.name.clone(), i.group.clone()))
             .collect();
         let mut cursor = 0;
-        for server in list.servers {
+        for server in list.rows() {
             if !server.name.starts_with(prefix.as_str()) {
                 continue;
             }
@@ -73,15 +73,15 @@ impl State {
             // order first listed: the entry after the last one found is nearly always
             // the next row's, and checking it first reads the table in sequence.
             let position = match self.servers.get_index(cursor) {
-                Some((id, _)) if *id == server.id => Some(cursor),
-                _ => self.servers.get_index_of(&server.id),
+                Some((id, _)) if id.as_str() == server.id => Some(cursor),
+                _ => self.servers.get_index_of(server.id),
             };
             if let Some((_, known)) = position.and_then(|p| {
                 cursor = p + 1;
                 self.servers.get_index_mut(p)
             }) {
                 if known.name != server.name {
-                    known.name = server.name;
+                    server.name.clone_into(&mut known.name);
                 }
                 if request > known.power_pinned_until_request {
                     known.power_on = server.power.is_on();
@@ -91,18 +91,19 @@ impl State {
                 continue;
             }
             let tags = creating
-                .get(&server.name)
+                .get(server.name)
                 .and_then(|group| self.groups.get(&**group))
                 .map(|g| vec![g.tags.cluster.to_string(), g.tags.group.to_string()]);
-            let mut known = KnownServer::listed(server.name, server.power.is_on(), number);
+            let mut known =
+                KnownServer::listed(server.name.to_owned(), server.power.is_on(), number);
             if let Some(tags) = tags {
                 let facts = self.tag_facts(&tags);
                 known.set_tags(tags, facts);
                 known.tags_read_at = Some(now);
             }
-            self.servers.insert(server.id, known);
+            self.servers.insert(ServerId::new(server.id), known);
         }
-        self.keep_skipped_rows(&list.skipped, number);
+        self.keep_skipped_rows(list.skipped(), number);
         self.fold_missing(number)
     }
 
@@ -253,7 +254,7 @@ impl State {
 #[cfg(test)]
 mod tests {
 
-    use kamatera_api::{PowerState, ServerSummary, SkippedRow};
+    use kamatera_api::{PowerState, ServerList, ServerSummary, SkippedRow};
 
     use super::*;
     use crate::engine::model::Phase;
@@ -278,11 +279,12 @@ name-prefix = k8s-ng1
         }
     }
 
-    fn list(rows: Vec<ServerSummary>) -> ServerList {
+    fn list(rows: Vec<ServerSummary>) -> CompactServerList {
         ServerList {
             servers: rows,
             skipped: Vec::new(),
         }
+        .into()
     }
 
     /// `n` servers `s0..`, listed once, each owned by a Running instance.
@@ -291,7 +293,7 @@ name-prefix = k8s-ng1
         let now = Instant::now();
         let rows = (0..n).map(|i| row(&format!("s{i}"), true)).collect();
         state.list_requests += 1;
-        state.apply_list(list(rows), state.list_requests, now);
+        state.apply_list(&list(rows), state.list_requests, now);
         for i in 0..n {
             let id = ServerId::new(format!("s{i}"));
             let key = state.add_instance("ng1", format!("k8s-ng1-s{i}"), Phase::Running, now);
@@ -304,7 +306,7 @@ name-prefix = k8s-ng1
     fn next_list(state: &mut State, rows: Vec<ServerSummary>) -> ListVerdict {
         state.list_requests += 1;
         let request = state.list_requests;
-        state.apply_list(list(rows), request, Instant::now())
+        state.apply_list(&list(rows), request, Instant::now())
     }
 
     #[test]
@@ -401,10 +403,11 @@ name-prefix = k8s-ng1
             name: Some("k8s-ng1-s1".into()),
         };
         let verdict = state.apply_list(
-            ServerList {
+            &ServerList {
                 servers: vec![row("s0", true)],
                 skipped: vec![odd],
-            },
+            }
+            .into(),
             request,
             Instant::now(),
         );
@@ -422,7 +425,7 @@ name-prefix = k8s-ng1
         state.list_requests += 1;
         let stale = state.list_requests;
         state.note_powered_off(Some(&id));
-        state.apply_list(list(vec![row("s0", true)]), stale, Instant::now());
+        state.apply_list(&list(vec![row("s0", true)]), stale, Instant::now());
         assert!(
             !state.servers[&id].power_on,
             "a stale list un-parked the server"

@@ -571,10 +571,11 @@ name-prefix = k8s-b
         state.list_requests += 1;
         let request = state.list_requests;
         state.apply_list(
-            ServerList {
+            &ServerList {
                 servers: rows,
                 skipped: Vec::new(),
-            },
+            }
+            .into(),
             request,
             now,
         );
