@@ -382,8 +382,10 @@ name-prefix = k8s-ng1
     #[test]
     fn servers_being_terminated_do_not_make_a_list_suspect() {
         let mut state = with_members(3);
-        for instance in state.instances.values_mut().take(2) {
-            instance.phase = Phase::Deleting(crate::engine::model::DeleteStep::AwaitGone);
+        let keys: Vec<_> = state.instances.keys().take(2).copied().collect();
+        for key in keys {
+            state.instances.get_mut(&key).unwrap().phase =
+                Phase::Deleting(crate::engine::model::DeleteStep::AwaitGone);
         }
         let verdict = next_list(&mut state, vec![row("s2", true)]);
         assert_eq!(state.counters.suspect_lists, 0);

@@ -34,6 +34,7 @@
 mod actions;
 mod error;
 mod fast_hash;
+mod instances;
 mod listing;
 mod model;
 mod options;
@@ -163,7 +164,8 @@ impl EngineCore {
         let mut state = self.lock();
         let result = f(&mut state);
         self.count_failures(&state);
-        let snapshot = Arc::new(Snapshot::build(&state, &self.snapshot()));
+        let changed = state.instances.take_changed();
+        let snapshot = Arc::new(Snapshot::build(&state, &self.snapshot(), &changed));
         // Published while the state is still locked: two updates publish in the order
         // they changed the state, so an older snapshot can never replace a newer one
         // (a caller would otherwise not see its own accepted scale request). Readers
@@ -225,7 +227,12 @@ impl Engine {
                 action: "building node group tags",
                 error,
             })?;
-        let snapshot = Arc::new(Snapshot::build(&state, &Snapshot::default()));
+        // Every group is built: the empty snapshot has none to share.
+        let snapshot = Arc::new(Snapshot::build(
+            &state,
+            &Snapshot::default(),
+            &Default::default(),
+        ));
         let shared = Arc::new(EngineCore {
             state: Mutex::new(state),
             snapshot: RwLock::new(snapshot),

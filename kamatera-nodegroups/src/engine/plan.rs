@@ -611,8 +611,9 @@ name-prefix = k8s-b
         // Adopted into the first group its tags name; move the instance to the other
         // one, whose tags the server carries too: it must not be dropped as untagged.
         let key = instance_of(&state, "s1").map(|i| i.key).unwrap();
-        let b = state.groups["b"].name.clone();
-        state.instances.get_mut(&key).unwrap().group = b;
+        let mut moved = state.instances.remove(&key).unwrap();
+        moved.group = state.groups["b"].name.clone();
+        state.instances.insert(key, moved);
         state.advance(Instant::now());
         assert_eq!(instance_of(&state, "s1").map(|i| &*i.group), Some("b"));
     }

@@ -112,7 +112,7 @@ impl Reconciler {
             state.list_requests += 1;
             state.list_requests
         });
-        let listed = match self.client.list_servers_lenient().await {
+        let listed = match self.client.list_servers_compact().await {
             Ok(listed) => listed,
             Err(error) => {
                 let message = error.to_string();
@@ -128,7 +128,7 @@ impl Reconciler {
         // Nothing is published until the pass has adopted what it listed: a snapshot that
         // knows the servers but not yet their groups would show empty groups as fresh.
         let (need_tags, look_up) = self.shared.with_state(|state| {
-            let verdict = state.apply_list(listed, request, listed_at);
+            let verdict = state.apply_list(&listed, request, listed_at);
             report.servers = state.servers.len();
             (state.servers_needing_tags(listed_at), verdict.look_up)
         });

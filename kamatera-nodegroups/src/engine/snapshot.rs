@@ -1,13 +1,13 @@
 //! The read side: an immutable picture of every group, rebuilt after each change and
 //! shared with readers, so reads never wait for the reconciler or the API.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use tokio::time::Instant;
 
 use super::fast_hash::FastIndexMap;
-use super::model::{Instance, InstanceKey, InstanceState, InstanceView, Phase};
+use super::model::{InstanceState, InstanceView, Phase};
 use super::state::State;
 use crate::naming::provider_id;
 
@@ -34,10 +34,12 @@ pub struct GroupView {
 /// Everything readers need, consistent at one moment.
 ///
 /// A snapshot is rebuilt after every change of the state, and at every reconcile pass even
-/// when nothing changed, so building one must cost little: a group whose reported
-/// instances are the same as in the previous snapshot shares that snapshot's instance list,
-/// and when no group changed the name index is shared too. A steady pass then builds no
-/// per-server data at all.
+/// when nothing changed, so building one must cost little: a group none of whose
+/// instances changed since the previous snapshot (see [`Instances`]) is shared with that
+/// snapshot, and when no group changed the name index is shared too. A steady pass then
+/// builds nothing per instance.
+///
+/// [`Instances`]: super::instances::Instances
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
     pub(crate) groups: BTreeMap<String, GroupView>,
@@ -46,10 +48,8 @@ pub(crate) struct Snapshot {
     /// instance order: a caller going through the nodes in that order reads it in
     /// sequence.
     pub(crate) by_name: Arc<FastIndexMap<String, Arc<str>>>,
-    /// The keys of each group's reported instances, in the order of its `instances`
-    /// (indexed like `State::groups`): two snapshots whose lists hold the same instances
-    /// in the same order index the same names to the same groups.
-    keys: Vec<Arc<[InstanceKey]>>,
+    /// Per group (indexed like `State::groups`), what the totals below add up.
+    group_counts: Vec<GroupCounts>,
     pub(crate) last_list_ok: Option<Instant>,
     pub(crate) last_list_error: Option<String>,
     pub(crate) commands_in_flight: usize,
@@ -57,96 +57,64 @@ pub(crate) struct Snapshot {
     pub(crate) counters: super::listing::RobustnessCounters,
 }
 
-/// A group's instance list in a snapshot, with the keys of its instances.
-type SharedList<'a> = (&'a Arc<[InstanceView]>, &'a Arc<[InstanceKey]>);
+/// One group's share of the snapshot's totals.
+#[derive(Debug, Default, Clone, Copy)]
+struct GroupCounts {
+    commands_in_flight: usize,
+    deletions_retrying: usize,
+}
 
-/// One group while a snapshot is built.
-struct GroupBuild<'a> {
-    /// The previous snapshot's instances and their keys, when it had the group.
-    previous: Option<SharedList<'a>>,
-    /// Reported instances seen so far.
-    seen: usize,
-    /// Every instance seen so far equals the previous snapshot's at its position.
-    same: bool,
+/// One changed group while a snapshot is built.
+#[derive(Default)]
+struct GroupBuild {
+    counts: GroupCounts,
     target_size: u32,
     parked_servers: Vec<String>,
-    /// Filled only for a group whose instances changed.
     instances: Vec<InstanceView>,
-    keys: Vec<InstanceKey>,
 }
 
 impl Snapshot {
-    /// The snapshot of `state`, sharing what did not change with `previous`.
-    pub(crate) fn build(state: &State, previous: &Snapshot) -> Self {
+    /// The snapshot of `state`, sharing with `previous` every group not in `changed`.
+    pub(crate) fn build(state: &State, previous: &Snapshot, changed: &BTreeSet<Arc<str>>) -> Self {
         let prefix = state.config.provider_id_prefix.as_str();
-        let names: Vec<&str> = state.groups.keys().map(String::as_str).collect();
         let positions = GroupPositions::new(state);
-        let (mut commands_in_flight, mut deletions_retrying) = (0, 0);
-        let mut builds: Vec<GroupBuild<'_>> = names
-            .iter()
+        // A group is built anew when it changed, or when the previous snapshot lacks it
+        // (the first snapshot).
+        let shared: Vec<Option<(&GroupView, GroupCounts)>> = state
+            .groups
+            .keys()
             .enumerate()
-            .map(|(index, name)| GroupBuild {
-                previous: previous
-                    .groups
-                    .get(*name)
-                    .zip(previous.keys.get(index))
-                    .map(|(view, keys)| (&view.instances, keys)),
-                seen: 0,
-                same: true,
-                target_size: 0,
-                parked_servers: Vec::new(),
-                instances: Vec::new(),
-                keys: Vec::new(),
+            .map(|(index, name)| {
+                if changed.contains(name.as_str()) {
+                    return None;
+                }
+                let view = previous.groups.get(name)?;
+                let counts = previous.group_counts.get(index)?;
+                Some((view, *counts))
             })
             .collect();
-        // First pass: counts, parked servers, and whether each group's list is unchanged.
-        for instance in state.instances.values() {
-            commands_in_flight += usize::from(instance.phase.command().is_some());
-            deletions_retrying += usize::from(instance.delete_attempts > 0);
-            let Some(index) = positions.of(&instance.group) else {
-                continue;
-            };
-            let build = &mut builds[index];
-            if instance.phase == Phase::Parked {
-                build.parked_servers.push(instance.name.clone());
-            }
-            let Some(reported) = instance.reported_state() else {
-                continue;
-            };
-            if reported != InstanceState::Deleting {
-                build.target_size += 1;
-            }
-            if build.same {
-                build.same = build.previous.is_some_and(|(views, keys)| {
-                    keys.get(build.seen) == Some(&instance.key)
-                        && views
-                            .get(build.seen)
-                            .is_some_and(|view| shows(view, instance, reported, prefix))
-                });
-            }
-            build.seen += 1;
-        }
-        for build in &mut builds {
-            build.same = build.same
-                && build
-                    .previous
-                    .is_some_and(|(views, _)| views.len() == build.seen);
-        }
-        let all_same = builds.iter().all(|b| b.same);
-        // Second pass, only for groups whose list changed.
-        if !all_same {
+        let all_shared = shared.iter().all(Option::is_some);
+        let mut builds: Vec<GroupBuild> = shared.iter().map(|_| GroupBuild::default()).collect();
+        if !all_shared {
             for instance in state.instances.values() {
                 let Some(index) = positions.of(&instance.group) else {
                     continue;
                 };
-                let build = &mut builds[index];
-                if build.same {
+                if shared[index].is_some() {
                     continue;
+                }
+                let build = &mut builds[index];
+                build.counts.commands_in_flight += usize::from(instance.phase.command().is_some());
+                build.counts.deletions_retrying += usize::from(instance.delete_attempts > 0);
+                if instance.phase == Phase::Parked {
+                    build.parked_servers.push(instance.name.clone());
                 }
                 let Some(reported) = instance.reported_state() else {
                     continue;
                 };
-                build.keys.push(instance.key);
+                if reported != InstanceState::Deleting {
+                    build.target_size += 1;
+                }
                 build.instances.push(InstanceView {
                     provider_id: provider_id(prefix, &instance.name),
                     name: instance.name.clone(),
@@ -157,31 +125,29 @@ impl Snapshot {
             }
         }
         let mut groups = BTreeMap::new();
-        let mut keys = Vec::with_capacity(builds.len());
-        for ((name, facts), build) in state.groups.iter().zip(builds) {
-            let (instances, instance_keys) = match build.previous {
-                Some((views, previous_keys)) if build.same => {
-                    (views.clone(), previous_keys.clone())
+        let mut group_counts = Vec::with_capacity(builds.len());
+        for (((name, facts), build), shared) in state.groups.iter().zip(builds).zip(shared) {
+            let (view, counts) = match shared {
+                Some((view, counts)) => (view.clone(), counts),
+                None => {
+                    let mut parked_servers = build.parked_servers;
+                    parked_servers.sort_unstable();
+                    let view = GroupView {
+                        name: name.clone(),
+                        min_size: facts.config.min_size,
+                        max_size: facts.config.max_size,
+                        target_size: build.target_size,
+                        instances: build.instances.into(),
+                        parked: parked_servers.len() as u32,
+                        parked_servers,
+                    };
+                    (view, build.counts)
                 }
-                _ => (build.instances.into(), build.keys.into()),
             };
-            let mut parked_servers = build.parked_servers;
-            parked_servers.sort_unstable();
-            keys.push(instance_keys);
-            groups.insert(
-                name.clone(),
-                GroupView {
-                    name: name.clone(),
-                    min_size: facts.config.min_size,
-                    max_size: facts.config.max_size,
-                    target_size: build.target_size,
-                    instances,
-                    parked: parked_servers.len() as u32,
-                    parked_servers,
-                },
-            );
+            group_counts.push(counts);
+            groups.insert(name.clone(), view);
         }
-        let by_name = if all_same && previous.keys.len() == keys.len() {
+        let by_name = if all_shared {
             previous.by_name.clone()
         } else {
             let mut by_name =
@@ -196,11 +162,11 @@ impl Snapshot {
         Self {
             groups,
             by_name,
-            keys,
+            commands_in_flight: group_counts.iter().map(|c| c.commands_in_flight).sum(),
+            deletions_retrying: group_counts.iter().map(|c| c.deletions_retrying).sum(),
+            group_counts,
             last_list_ok: state.last_list_ok,
             last_list_error: state.last_list_error.clone(),
-            commands_in_flight,
-            deletions_retrying,
             counters: state.counters.clone(),
         }
     }
@@ -249,25 +215,6 @@ impl<'a> GroupPositions<'a> {
     }
 }
 
-/// True when `view` is what `instance`, reported as `reported`, would be shown as.
-fn shows(view: &InstanceView, instance: &Instance, reported: InstanceState, prefix: &str) -> bool {
-    // Every field of the view: one not compared here would keep a stale value.
-    let InstanceView {
-        provider_id,
-        name,
-        state,
-        error,
-        since,
-    } = view;
-    // The provider id is made of the fixed prefix and the name: equal names make it
-    // equal, and comparing it again would cost a string comparison per instance.
-    debug_assert!(*name != instance.name || provider_id.strip_prefix(prefix) == Some(name));
-    *state == reported
-        && *since == instance.creating_since
-        && *name == instance.name
-        && *error == instance.error
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -297,11 +244,17 @@ name-prefix = k8s-b
         state
     }
 
+    /// Builds the snapshot as the engine does, with the groups changed since the last.
+    fn build(state: &mut State, previous: &Snapshot) -> Snapshot {
+        let changed = state.instances.take_changed();
+        Snapshot::build(state, previous, &changed)
+    }
+
     #[test]
     fn an_unchanged_state_shares_every_list_and_the_name_index() {
-        let state = state();
-        let first = Snapshot::build(&state, &Snapshot::default());
-        let second = Snapshot::build(&state, &first);
+        let mut state = state();
+        let first = build(&mut state, &Snapshot::default());
+        let second = build(&mut state, &first);
         for (name, view) in &second.groups {
             assert!(Arc::ptr_eq(&view.instances, &first.groups[name].instances));
         }
@@ -337,7 +290,7 @@ name-prefix = k8s-b
     #[test]
     fn a_changed_group_is_rebuilt_and_the_others_shared() {
         let mut state = state();
-        let first = Snapshot::build(&state, &Snapshot::default());
+        let first = build(&mut state, &Snapshot::default());
         let key = state
             .instances
             .values()
@@ -346,7 +299,7 @@ name-prefix = k8s-b
             .key;
         state.instances.get_mut(&key).unwrap().phase =
             Phase::Deleting(crate::engine::model::DeleteStep::Mark);
-        let second = Snapshot::build(&state, &first);
+        let second = build(&mut state, &first);
         assert!(!Arc::ptr_eq(
             &second.groups["a"].instances,
             &first.groups["a"].instances
@@ -367,11 +320,33 @@ name-prefix = k8s-b
         // A new instance with an old name is another instance: rebuilt.
         state.instances.remove(&key);
         state.add_instance("a", "k8s-a-2".to_owned(), Phase::Running, Instant::now());
-        let third = Snapshot::build(&state, &second);
+        let third = build(&mut state, &second);
         assert!(!Arc::ptr_eq(
             &third.groups["a"].instances,
             &second.groups["a"].instances
         ));
         assert_eq!(third.groups["a"].target_size, 2);
+    }
+
+    #[test]
+    fn totals_add_the_rebuilt_groups_to_the_shared_ones() {
+        let mut state = state();
+        let keys: Vec<_> = state.instances.keys().copied().collect();
+        // One retrying deletion in "b", then one command in flight in "a".
+        state.instances.get_mut(&keys[1]).unwrap().delete_attempts = 1;
+        let first = build(&mut state, &Snapshot::default());
+        assert_eq!((first.commands_in_flight, first.deletions_retrying), (0, 1));
+        state.instances.get_mut(&keys[0]).unwrap().phase = Phase::CreateRunning {
+            command: kamatera_api::CommandId::new("7"),
+        };
+        let second = build(&mut state, &first);
+        assert!(Arc::ptr_eq(
+            &second.groups["b"].instances,
+            &first.groups["b"].instances
+        ));
+        assert_eq!(
+            (second.commands_in_flight, second.deletions_retrying),
+            (1, 1)
+        );
     }
 }

@@ -11,6 +11,7 @@ use rand::rngs::StdRng;
 use tokio::time::Instant;
 
 use super::fast_hash::FastIndexMap;
+use super::instances::Instances;
 use super::model::{
     DeleteStep, ErrorClass, ErrorCode, Instance, InstanceError, InstanceKey, Phase,
 };
@@ -114,7 +115,7 @@ pub(crate) struct State {
     cluster_tag: String,
     /// `k8scang-<group>` → group name.
     group_by_tag: HashMap<String, String>,
-    pub(crate) instances: BTreeMap<InstanceKey, Instance>,
+    pub(crate) instances: Instances,
     pub(crate) next_key: InstanceKey,
     pub(crate) servers: FastIndexMap<ServerId, KnownServer>,
     /// Number of the last adoption check: it marks every owned server with it, so that
@@ -171,7 +172,7 @@ impl State {
             groups,
             cluster_tag,
             group_by_tag,
-            instances: BTreeMap::new(),
+            instances: Instances::default(),
             next_key: 1,
             servers: FastIndexMap::default(),
             claim_epoch: 0,
