@@ -32,8 +32,15 @@ const RUNS: usize = 5;
 /// Cold-start runs take ~7 s each, so fewer of them.
 const COLD_START_RUNS: usize = 3;
 /// Growth measurements are short CPU-bound loops, the most exposed to a shared machine's
-/// noise, so they get more runs.
+/// noise, so they get more runs: at least this many, and more at small sizes, where a
+/// pass takes well under a millisecond and one scheduler hiccup moves a median of few
+/// runs (see [`growth_runs`]).
 const GROWTH_RUNS: usize = 15;
+
+/// Runs for a growth measurement at `servers`: about the same total time at every size.
+fn growth_runs(servers: usize) -> usize {
+    GROWTH_RUNS.max(150_000 / servers.max(1))
+}
 /// The big account's passes are longer (50,000 rows), so fewer runs suffice.
 const BIG_ACCOUNT_RUNS: usize = 7;
 
@@ -118,8 +125,10 @@ fn main() {
             let mut samples = Vec::new();
             for servers in [1_000, 5_000, 10_000] {
                 eprintln!("scenario 5: growth at {servers} servers");
-                samples
-                    .push(growth_in_child(growth::Shape::members(50, servers), GROWTH_RUNS).await);
+                samples.push(
+                    growth_in_child(growth::Shape::members(50, servers), growth_runs(servers))
+                        .await,
+                );
             }
             results.growth = Some(samples);
         }

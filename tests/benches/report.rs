@@ -798,11 +798,13 @@ const NOTES: &str = "## How each figure is measured
    the `NodeGroupIncreaseSize` call until the provider's `kamatera_cloud_commands_in_flight`
    gauge (on `/metrics`, polled every 2 ms) shows a command id for every create.
 5. **Growth.** Each size runs in a child process (the bench binary re-executed) against a
-   simulator in the parent; `VmHWM` from `/proc/self/status` is the child's peak RSS. The
-   loop is the in-process CA loop: `refresh`, `node_groups`, `target_size` / `nodes` /
-   options per group and `node_group_for_node` for every node. No latency is injected.
-   The bare list call is one `Client::list_servers` (HTTP and strict JSON decode of every
-   row) made by the child between the passes.
+   simulator in the parent; `VmHWM` from `/proc/self/status` is the child's peak RSS,
+   read after the passes and loops. The loop is the in-process CA loop: `refresh`,
+   `node_groups`, `target_size` / `nodes` / options per group and `node_group_for_node`
+   for every node. No latency is injected. The bare list call is one
+   `Client::list_servers` (HTTP and strict JSON decode of every row into owned rows) made
+   by the child after the peak RSS is read: it is the floor, a call the provider never
+   makes (a pass uses `Client::list_servers_compact`).
 6. **Big account.** As 5, with 50,000 listed servers: 10,000 members, 30,000 foreign ones
    outside `filter-name-prefix = k8s-` and 10,000 inside it but tagged for another
    cluster (their tags are read once, in the cold pass).

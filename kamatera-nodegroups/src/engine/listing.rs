@@ -97,8 +97,7 @@ impl State {
             let mut known =
                 KnownServer::listed(server.name.to_owned(), server.power.is_on(), number);
             if let Some(tags) = tags {
-                let facts = self.tag_facts(&tags);
-                known.set_tags(tags, facts);
+                known.tags = Some(self.tag_facts(&tags));
                 known.tags_read_at = Some(now);
             }
             self.servers.insert(ServerId::new(server.id), known);
@@ -228,7 +227,7 @@ impl State {
         let Some(known) = self.servers.get(server) else {
             return;
         };
-        let was = known.facts.group.clone();
+        let was = known.tags.as_ref().and_then(|t| t.group.clone());
         let doubted = known.membership_doubt;
         let now_in = self.tag_facts(&tags).group;
         if was.is_some() && now_in != was && !doubted {

@@ -1,8 +1,6 @@
 //! One step of the state machine: attach and adopt listed servers, move every instance
 //! on, and plan the API calls to make.
 
-use std::sync::Arc;
-
 use kamatera_api::{CreateServerRequest, ServerId};
 use tokio::time::Instant;
 
@@ -128,7 +126,7 @@ impl State {
             if server.claimed_in == epoch {
                 continue;
             }
-            if let Some(group) = &server.facts.group {
+            if let Some(group) = server.tags.as_ref().and_then(|t| t.group.as_ref()) {
                 let phase = adoption_phase(server);
                 adopt.push((group.clone(), id.clone(), server.name.clone(), phase));
             }
@@ -226,13 +224,13 @@ impl State {
         let power_on = listed.is_some_and(|s| s.power_on);
         if let Some(server) = listed
             && let Some(tags) = &server.tags
-            && !membership.matches(tags.iter().map(String::as_str))
+            && !tags.carries(&group_name)
         {
             tracing::warn!(group = &*group_name, server = %server.name, "server lost its node group tags; no longer managed");
             self.instances.remove(&key);
             return;
         }
-        let has_parked_marker = listed.is_some_and(|s| s.facts.parked_marker);
+        let has_parked_marker = listed.is_some_and(KnownServer::has_parked_marker);
         let can_act = active
             && instance.retry_at.is_none_or(|at| now >= at)
             && instance
@@ -508,9 +506,7 @@ impl State {
 /// True for an instance [`State::advance_instance`] would leave as it is without
 /// planning anything: Running or Parked, its `server` listed with the membership tags of
 /// the instance's group (or tags not read yet), no parked marker on a running server and
-/// a parked server still off. Decided from the server's [`TagFacts`](super::state::TagFacts)
-/// alone; a server whose tags name several groups is never settled, so that the tags
-/// themselves are looked at.
+/// a parked server still off.
 fn is_settled(instance: &Instance, server: Option<&KnownServer>) -> bool {
     let running = match instance.phase {
         Phase::Running => true,
@@ -520,18 +516,13 @@ fn is_settled(instance: &Instance, server: Option<&KnownServer>) -> bool {
     let Some(server) = server else {
         return false;
     };
-    if server.tags.is_some()
-        && (server.facts.several_groups
-            || !server
-                .facts
-                .group
-                .as_ref()
-                .is_some_and(|group| Arc::ptr_eq(group, &instance.group)))
+    if let Some(tags) = &server.tags
+        && !tags.carries(&instance.group)
     {
         return false;
     }
     if running {
-        !server.facts.parked_marker
+        !server.has_parked_marker()
     } else {
         !server.power_on
     }

@@ -24,12 +24,10 @@ use crate::naming::{CLUSTER_TAG_PREFIX, DELETING_MARKER, MembershipTags, PARKED_
 pub(crate) struct KnownServer {
     pub(crate) name: String,
     pub(crate) power_on: bool,
-    /// `None` until read. Changed only through [`KnownServer::set_tags`], which keeps
-    /// `facts` in step.
-    pub(crate) tags: Option<Vec<String>>,
-    /// What `tags` say, worked out when they were stored: a pass asks this of every
-    /// server, and reading the tag strings each time costs a trip to memory per tag.
-    pub(crate) facts: TagFacts,
+    /// What the server's tags say, `None` until read. Only what the engine asks of
+    /// them is kept, not the tags themselves: a pass asks it of every server, and the
+    /// tag strings of 10,000 servers cost megabytes and a trip to memory per tag.
+    pub(crate) tags: Option<TagFacts>,
     pub(crate) tags_read_at: Option<Instant>,
     /// Number of the last list that showed this server (or kept it: an undecodable row).
     pub(crate) last_seen_list: u64,
@@ -53,7 +51,6 @@ impl KnownServer {
             name,
             power_on,
             tags: None,
-            facts: TagFacts::default(),
             tags_read_at: None,
             last_seen_list: list,
             missing_lists: 0,
@@ -63,23 +60,38 @@ impl KnownServer {
         }
     }
 
-    pub(crate) fn set_tags(&mut self, tags: Vec<String>, facts: TagFacts) {
-        self.tags = Some(tags);
-        self.facts = facts;
+    /// True when its tags were read and hold the parked marker.
+    pub(crate) fn has_parked_marker(&self) -> bool {
+        self.tags.as_ref().is_some_and(|t| t.parked_marker)
+    }
+
+    /// True when its tags were read and hold the deleting marker.
+    pub(crate) fn has_deleting_marker(&self) -> bool {
+        self.tags.as_ref().is_some_and(|t| t.deleting_marker)
     }
 }
 
-/// What a server's tags say to the engine.
+/// What a server's tags say to the engine (see [`State::tag_facts`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct TagFacts {
     /// The group whose membership tags the server carries (the first one in tag order
     /// when it carries several), as interned in [`GroupFacts::name`].
     pub(crate) group: Option<Arc<str>>,
-    /// It carries the group tags of more than one group: only the tags themselves tell
-    /// whether it belongs to a given one.
-    pub(crate) several_groups: bool,
+    /// The other groups whose membership tags it carries (none but by mistake).
+    pub(crate) other_groups: Box<[Arc<str>]>,
     pub(crate) parked_marker: bool,
     pub(crate) deleting_marker: bool,
+}
+
+impl TagFacts {
+    /// True when the tags hold both membership tags of `group`. An interned name is
+    /// recognised by its address first.
+    pub(crate) fn carries(&self, group: &Arc<str>) -> bool {
+        self.group
+            .iter()
+            .chain(self.other_groups.iter())
+            .any(|g| Arc::ptr_eq(g, group) || g == group)
+    }
 }
 
 /// A node group's fixed facts.
@@ -256,12 +268,12 @@ impl State {
     pub(crate) fn apply_tags(&mut self, server: &ServerId, tags: Vec<String>, now: Instant) {
         let facts = self.tag_facts(&tags);
         if let Some(known) = self.servers.get_mut(server) {
-            known.set_tags(tags, facts);
+            known.tags = Some(facts);
             known.tags_read_at = Some(now);
         }
     }
 
-    /// What `tags` say: the group they make a server a member of, and the markers.
+    /// What `tags` say: the groups they make a server a member of, and the markers.
     pub(crate) fn tag_facts(&self, tags: &[String]) -> TagFacts {
         let mut facts = TagFacts {
             parked_marker: tags.iter().any(|t| t == PARKED_MARKER),
@@ -270,12 +282,13 @@ impl State {
         };
         // A look-up by the group tag keeps this O(tags), not O(groups), per server.
         if tags.contains(&self.cluster_tag) {
-            let mut groups = tags.iter().filter_map(|t| self.group_by_tag.get(t));
-            facts.group = groups
-                .next()
-                .and_then(|name| self.groups.get(name))
+            let mut groups = tags
+                .iter()
+                .filter_map(|t| self.group_by_tag.get(t))
+                .filter_map(|name| self.groups.get(name))
                 .map(|g| g.name.clone());
-            facts.several_groups = groups.next().is_some();
+            facts.group = groups.next();
+            facts.other_groups = groups.collect();
         }
         facts
     }
@@ -291,30 +304,27 @@ impl State {
         }
     }
 
-    /// Keeps the cached tags of `server` in step with a marker change the engine made.
+    /// Keeps what the engine knows of the tags of `server` in step with a marker change
+    /// it made (`add` and `remove` are [`PARKED_MARKER`] or [`DELETING_MARKER`]).
     pub(crate) fn note_marker(
         &mut self,
         server: Option<&ServerId>,
         add: Option<&str>,
         remove: Option<&str>,
     ) {
-        let Some(mut tags) = server
-            .and_then(|id| self.servers.get(id))
-            .and_then(|known| known.tags.clone())
+        let Some(facts) = server
+            .and_then(|id| self.servers.get_mut(id))
+            .and_then(|known| known.tags.as_mut())
         else {
             return;
         };
-        if let Some(remove) = remove {
-            tags.retain(|t| t != remove);
-        }
-        if let Some(add) = add
-            && !tags.iter().any(|t| t == add)
-        {
-            tags.push(add.to_owned());
-        }
-        let facts = self.tag_facts(&tags);
-        if let Some(known) = server.and_then(|id| self.servers.get_mut(id)) {
-            known.set_tags(tags, facts);
+        for (marker, present) in [(remove, false), (add, true)] {
+            match marker {
+                Some(PARKED_MARKER) => facts.parked_marker = present,
+                Some(DELETING_MARKER) => facts.deleting_marker = present,
+                Some(other) => debug_assert!(false, "not a marker: {other}"),
+                None => {}
+            }
         }
     }
 
@@ -450,7 +460,7 @@ impl State {
 
     /// The group whose membership tags `server` carries.
     pub(crate) fn group_of(server: &KnownServer) -> Option<&str> {
-        server.facts.group.as_deref()
+        server.tags.as_ref()?.group.as_deref()
     }
 
     /// Number of parked servers in `group` (including those being parked right now).
@@ -523,11 +533,11 @@ pub(crate) fn summarize_log(log: &str) -> String {
 
 /// Markers that decide how a member server found without an instance is adopted.
 pub(crate) fn adoption_phase(server: &KnownServer) -> Phase {
-    if server.facts.deleting_marker {
+    if server.has_deleting_marker() {
         Phase::Deleting(DeleteStep::Mark)
     } else if server.power_on {
         Phase::Running
-    } else if server.facts.parked_marker {
+    } else if server.has_parked_marker() {
         Phase::Parked
     } else {
         // Powered off without a marker: most likely a create that was running when the
