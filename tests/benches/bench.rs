@@ -35,11 +35,11 @@ const COLD_START_RUNS: usize = 3;
 /// noise, so they get more runs: at least this many, and more at small sizes, where a
 /// pass takes well under a millisecond and one scheduler hiccup moves a median of few
 /// runs (see [`growth_runs`]).
-const GROWTH_RUNS: usize = 15;
+const GROWTH_RUNS: usize = 30;
 
 /// Runs for a growth measurement at `servers`: about the same total time at every size.
 fn growth_runs(servers: usize) -> usize {
-    GROWTH_RUNS.max(150_000 / servers.max(1))
+    GROWTH_RUNS.max(300_000 / servers.max(1))
 }
 /// The big account's passes are longer (50,000 rows), so fewer runs suffice.
 const BIG_ACCOUNT_RUNS: usize = 7;
