@@ -115,8 +115,9 @@ async fn caller(id: u64, engine: Engine, ledger: Arc<Mutex<Ledger>>) {
                 let mine: Vec<_> = engine
                     .nodes(group)
                     .unwrap()
-                    .into_iter()
+                    .iter()
                     .filter(|n| n.state != Deleting && owner(&n.name) == id)
+                    .cloned()
                     .collect();
                 let Some(node) = mine.first() else { continue };
                 let node_ref = NodeRef {
@@ -301,7 +302,7 @@ async fn scenario(faults: bool) {
             break;
         }
         for g in GROUPS {
-            for failed in engine.nodes(g).unwrap() {
+            for failed in engine.nodes(g).unwrap().iter() {
                 if failed.error.is_none() || failed.state != Creating {
                     continue;
                 }
@@ -404,8 +405,9 @@ async fn scenario(faults: bool) {
             engine
                 .nodes(g)
                 .unwrap()
-                .into_iter()
-                .map(move |n| (n.name, (*g).to_owned()))
+                .iter()
+                .map(move |n| (n.name.clone(), (*g).to_owned()))
+                .collect::<Vec<_>>()
         })
         .collect();
     let mut parked = 0;

@@ -146,7 +146,7 @@ impl Harness {
 
     /// The group's instances.
     pub fn nodes(&self, group: &str) -> Vec<InstanceView> {
-        self.engine.nodes(group).unwrap()
+        self.engine.nodes(group).unwrap().to_vec()
     }
 
     /// Servers in the simulated cloud (visible or not).

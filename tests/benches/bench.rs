@@ -37,6 +37,9 @@ const COLD_START_RUNS: usize = 3;
 /// runs (see [`growth_runs`]).
 const GROWTH_RUNS: usize = 30;
 
+/// Child processes per size in scenario 5 (see [`growth::combine`]).
+const GROWTH_CHILDREN: usize = 5;
+
 /// Runs for a growth measurement at `servers`: about the same total time at every size.
 fn growth_runs(servers: usize) -> usize {
     GROWTH_RUNS.max(300_000 / servers.max(1))
@@ -122,15 +125,23 @@ fn main() {
             );
         }
         if wanted(5) {
-            let mut samples = Vec::new();
-            for servers in [1_000, 5_000, 10_000] {
-                eprintln!("scenario 5: growth at {servers} servers");
-                samples.push(
-                    growth_in_child(growth::Shape::members(50, servers), growth_runs(servers))
+            // Rounds over every size, so that a slow or fast spell of the machine falls on
+            // all sizes alike; each size's figures are then taken over its children.
+            const SIZES: [usize; 3] = [1_000, 5_000, 10_000];
+            let mut by_size: Vec<Vec<growth::Sample>> = vec![Vec::new(); SIZES.len()];
+            for round in 1..=GROWTH_CHILDREN {
+                for (servers, samples) in SIZES.iter().zip(&mut by_size) {
+                    eprintln!("scenario 5: growth at {servers} servers (round {round})");
+                    samples.push(
+                        growth_in_child(
+                            growth::Shape::members(50, *servers),
+                            growth_runs(*servers),
+                        )
                         .await,
-                );
+                    );
+                }
             }
-            results.growth = Some(samples);
+            results.growth = Some(by_size.iter().filter_map(|s| growth::combine(s)).collect());
         }
         if wanted(6) {
             eprintln!("scenario 6: a big account (50,000 servers, 10,000 members)");

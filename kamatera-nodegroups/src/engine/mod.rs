@@ -281,13 +281,14 @@ impl Engine {
             .ok_or_else(|| unknown(group))
     }
 
-    /// The group's instances with their states and errors.
-    pub fn nodes(&self, group: &str) -> Result<Vec<InstanceView>, Error> {
+    /// The group's instances with their states and errors, shared with the snapshot (no
+    /// copy: cluster-autoscaler asks for every group's nodes at every loop).
+    pub fn nodes(&self, group: &str) -> Result<Arc<[InstanceView]>, Error> {
         self.shared
             .snapshot()
             .groups
             .get(group)
-            .map(|g| g.instances.to_vec())
+            .map(|g| g.instances.clone())
             .ok_or_else(|| unknown(group))
     }
 

@@ -148,6 +148,25 @@ pub async fn measure(url: &str, shape: Shape, runs: usize) -> Sample {
     }
 }
 
+/// One sample from several children at the same shape: the median of each time, the
+/// highest peak RSS. A child's times move with where it and the simulator run (its
+/// cores, its caches), so one child alone can land high or low as a whole.
+pub fn combine(samples: &[Sample]) -> Option<Sample> {
+    let first = samples.first()?;
+    let median = |field: fn(&Sample) -> f64| {
+        super::median_f64(&samples.iter().map(field).collect::<Vec<_>>())
+    };
+    Some(Sample {
+        cold_pass_ms: median(|s| s.cold_pass_ms),
+        pass_ms: median(|s| s.pass_ms),
+        list_ms: median(|s| s.list_ms),
+        loop_ms: median(|s| s.loop_ms),
+        loop_for_node_ms: median(|s| s.loop_for_node_ms),
+        peak_rss_kib: samples.iter().filter_map(|s| s.peak_rss_kib).max(),
+        ..first.clone()
+    })
+}
+
 /// How long a child may run before the parent gives up on it.
 pub fn child_limit(shape: Shape) -> Duration {
     Duration::from_secs(60) + Duration::from_millis(shape.listed() as u64 * 10)
