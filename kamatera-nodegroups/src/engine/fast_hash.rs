@@ -55,6 +55,8 @@ impl Hasher for FastHasher {
     }
 }
 
+/// Builds [`FastHasher`]s.
+pub(crate) type FastBuildHasher = BuildHasherDefault<FastHasher>;
 /// A `HashMap` with [`FastHasher`].
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 /// An `IndexMap` with [`FastHasher`]: entries stay in one vector in insertion order,

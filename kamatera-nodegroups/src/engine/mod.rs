@@ -37,6 +37,7 @@ mod fast_hash;
 mod instances;
 mod listing;
 mod model;
+mod name_index;
 mod options;
 mod outcome;
 mod plan;
@@ -297,7 +298,7 @@ impl Engine {
     pub fn node_group_for_node(&self, provider_id: &str, node_name: &str) -> Option<String> {
         let snapshot = self.shared.snapshot();
         let group = if provider_id.is_empty() {
-            snapshot.by_name.get(node_name).map(|group| &**group)
+            snapshot.by_name.get(node_name)
         } else {
             snapshot.group_by_provider_id(&self.shared.config.provider_id_prefix, provider_id)
         };
@@ -308,7 +309,7 @@ impl Engine {
     /// `server_name` is a reported instance of some group.
     pub fn expected_provider_id(&self, server_name: &str) -> Option<String> {
         let snapshot = self.shared.snapshot();
-        snapshot.by_name.contains_key(server_name).then(|| {
+        snapshot.by_name.contains(server_name).then(|| {
             crate::naming::provider_id(&self.shared.config.provider_id_prefix, server_name)
         })
     }

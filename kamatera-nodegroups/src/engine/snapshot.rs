@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::fast_hash::FastIndexMap;
 use super::model::{InstanceState, InstanceView, Phase};
+use super::name_index::NameIndex;
 use super::state::State;
 use crate::naming::provider_id;
 
@@ -44,10 +44,8 @@ pub struct GroupView {
 pub(crate) struct Snapshot {
     pub(crate) groups: BTreeMap<String, GroupView>,
     /// Server (node) name → group, for every reported instance. An instance's id is
-    /// `<provider-id-prefix><name>`, so this map answers look-ups by id as well. In
-    /// instance order: a caller going through the nodes in that order reads it in
-    /// sequence.
-    pub(crate) by_name: Arc<FastIndexMap<String, Arc<str>>>,
+    /// `<provider-id-prefix><name>`, so this index answers look-ups by id as well.
+    pub(crate) by_name: Arc<NameIndex>,
     /// Per group (indexed like `State::groups`), what the totals below add up.
     group_counts: Vec<GroupCounts>,
     pub(crate) last_list_ok: Option<Instant>,
@@ -150,11 +148,13 @@ impl Snapshot {
         let by_name = if all_shared {
             previous.by_name.clone()
         } else {
-            let mut by_name =
-                FastIndexMap::with_capacity_and_hasher(state.instances.len(), Default::default());
+            let group_names = state.groups.values().map(|g| g.name.clone()).collect();
+            let mut by_name = NameIndex::with_capacity(state.instances.len(), group_names);
             for instance in state.instances.values() {
-                if positions.of(&instance.group).is_some() && instance.reported_state().is_some() {
-                    by_name.insert(instance.name.clone(), instance.group.clone());
+                if let Some(position) = positions.of(&instance.group)
+                    && instance.reported_state().is_some()
+                {
+                    by_name.insert(&instance.name, position);
                 }
             }
             Arc::new(by_name)
@@ -174,7 +174,7 @@ impl Snapshot {
     /// The group of the reported instance whose id is `provider_id`.
     pub(crate) fn group_by_provider_id(&self, prefix: &str, provider_id: &str) -> Option<&str> {
         let name = provider_id.strip_prefix(prefix)?;
-        self.by_name.get(name).map(|group| &**group)
+        self.by_name.get(name)
     }
 }
 
@@ -316,7 +316,7 @@ name-prefix = k8s-b
         // The same instances with another state index the same names: a fresh index is
         // built all the same, and it answers like the old one.
         assert_eq!(second.by_name.len(), 3);
-        assert_eq!(second.by_name.get("k8s-a-2").map(|g| &**g), Some("a"));
+        assert_eq!(second.by_name.get("k8s-a-2"), Some("a"));
         // A new instance with an old name is another instance: rebuilt.
         state.instances.remove(&key);
         state.add_instance("a", "k8s-a-2".to_owned(), Phase::Running, Instant::now());
