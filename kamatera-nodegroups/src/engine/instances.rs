@@ -7,13 +7,29 @@
 //! instead: an instance can only be changed through [`Instances::get_mut`],
 //! [`Instances::insert`] or [`Instances::remove`], and each of them records the group
 //! (an instance keeps the group it was made for).
+//!
+//! The same three ways drop the [`Summary`], what every pass asks of all instances
+//! (which are being created, which commands are outstanding): a quiet pass then walks
+//! the instances only once, to find those to advance.
 
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 use std::collections::btree_map::{self, BTreeMap};
 use std::ops::Index;
 use std::sync::Arc;
 
+use kamatera_api::CommandId;
+
 use super::model::{Instance, InstanceKey};
+
+/// What every pass asks of all instances, worked out once until an instance changes.
+#[derive(Debug, Default)]
+pub(crate) struct Summary {
+    /// Name and group of every instance whose server is not known yet.
+    pub(crate) creating: Vec<(String, Arc<str>)>,
+    /// Every command some instance waits for.
+    pub(crate) commands: Vec<CommandId>,
+}
 
 /// The instances by key, recording the groups of the ones changed.
 #[derive(Debug, Default)]
@@ -21,6 +37,8 @@ pub(crate) struct Instances {
     map: BTreeMap<InstanceKey, Instance>,
     /// Groups whose instances may have changed since [`Instances::take_changed`].
     changed: BTreeSet<Arc<str>>,
+    /// Dropped whenever an instance changes.
+    summary: OnceCell<Summary>,
 }
 
 impl Instances {
@@ -48,6 +66,7 @@ impl Instances {
     /// never moves to another group (its group is set when it is made).
     pub(crate) fn get_mut(&mut self, key: &InstanceKey) -> Option<&mut Instance> {
         let instance = self.map.get_mut(key)?;
+        self.summary.take();
         if !self.changed.contains(&instance.group) {
             self.changed.insert(instance.group.clone());
         }
@@ -55,6 +74,7 @@ impl Instances {
     }
 
     pub(crate) fn insert(&mut self, key: InstanceKey, instance: Instance) {
+        self.summary.take();
         self.changed.insert(instance.group.clone());
         if let Some(replaced) = self.map.insert(key, instance) {
             self.changed.insert(replaced.group);
@@ -63,8 +83,33 @@ impl Instances {
 
     pub(crate) fn remove(&mut self, key: &InstanceKey) -> Option<Instance> {
         let instance = self.map.remove(key)?;
+        self.summary.take();
         self.changed.insert(instance.group.clone());
         Some(instance)
+    }
+
+    /// What every pass asks of all instances (one walk, then kept until one changes).
+    pub(crate) fn summary(&self) -> &Summary {
+        self.summary.get_or_init(|| {
+            let mut summary = Summary::default();
+            for instance in self.map.values() {
+                if instance.server_id.is_none() {
+                    summary
+                        .creating
+                        .push((instance.name.clone(), instance.group.clone()));
+                }
+                if let Some(command) = instance.phase.command() {
+                    summary.commands.push(command.clone());
+                }
+            }
+            summary
+        })
+    }
+
+    /// True when an instance was added, removed or changed since
+    /// [`Instances::take_changed`].
+    pub(crate) fn has_changes(&self) -> bool {
+        !self.changed.is_empty()
     }
 
     /// The groups changed since the last call, and a fresh start.
@@ -130,5 +175,30 @@ mod tests {
         assert_eq!(names(instances.take_changed()), ["a"]);
         instances.remove(&2);
         assert_eq!(names(instances.take_changed()), ["b"]);
+    }
+
+    #[test]
+    fn the_summary_is_kept_until_an_instance_changes() {
+        let mut instances = Instances::default();
+        let mut creating = instance(1, "a");
+        creating.server_id = None;
+        creating.phase = Phase::CreateRunning {
+            command: CommandId::new("7"),
+        };
+        instances.insert(1, creating);
+        let mut running = instance(2, "b");
+        running.server_id = Some(kamatera_api::ServerId::new("s2"));
+        instances.insert(2, running);
+        let summary = instances.summary();
+        assert_eq!(summary.creating, [("n1".to_owned(), Arc::from("a"))]);
+        assert_eq!(summary.commands, [CommandId::new("7")]);
+
+        if let Some(one) = instances.get_mut(&1) {
+            one.server_id = Some(kamatera_api::ServerId::new("s1"));
+            one.phase = Phase::Running;
+        }
+        let summary = instances.summary();
+        assert!(summary.creating.is_empty());
+        assert!(summary.commands.is_empty());
     }
 }

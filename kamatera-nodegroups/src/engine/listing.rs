@@ -58,11 +58,12 @@ impl State {
         self.applied_request = self.applied_request.max(request);
         let number = self.lists;
         let prefix = self.config.filter_name_prefix.clone();
-        let creating: HashMap<String, Arc<str>> = self
+        let creating: HashMap<&str, &Arc<str>> = self
             .instances
-            .values()
-            .filter(|i| i.server_id.is_none())
-            .map(|i| (i.name.clone(), i.group.clone()))
+            .summary()
+            .creating
+            .iter()
+            .map(|(name, group)| (name.as_str(), group))
             .collect();
         let mut cursor = 0;
         for server in list.rows() {
@@ -92,7 +93,7 @@ impl State {
             }
             let tags = creating
                 .get(server.name)
-                .and_then(|group| self.groups.get(&**group))
+                .and_then(|group| self.groups.get(&***group))
                 .map(|g| vec![g.tags.cluster.to_string(), g.tags.group.to_string()]);
             let mut known =
                 KnownServer::listed(server.name.to_owned(), server.power.is_on(), number);

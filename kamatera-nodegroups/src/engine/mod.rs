@@ -140,6 +140,10 @@ impl EngineCore {
     /// Counts instances that failed since the last look (for metrics); wherever the error
     /// was set, it is counted here, once per instance.
     fn count_failures(&self, state: &State) {
+        // An error is only ever set on an instance that changed.
+        if !state.instances.has_changes() {
+            return;
+        }
         let mut failures = self
             .failures
             .lock()

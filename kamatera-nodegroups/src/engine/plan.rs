@@ -68,11 +68,25 @@ impl State {
         self.claim_epoch += 1;
         let epoch = self.claim_epoch;
         let mut due = Vec::new();
+        // Instances adopted or created in list order own servers in that order: the entry
+        // after the last one found is nearly always the next instance's (as in
+        // `apply_list`), and checking it first reads the servers in sequence.
+        let mut cursor = 0;
         for instance in self.instances.values() {
-            let mut server = instance
-                .server_id
-                .as_ref()
-                .and_then(|id| self.servers.get_mut(id));
+            let position =
+                instance
+                    .server_id
+                    .as_ref()
+                    .and_then(|id| match self.servers.get_index(cursor) {
+                        Some((listed, _)) if listed == id => Some(cursor),
+                        _ => self.servers.get_index_of(id),
+                    });
+            let mut server = position.and_then(|position| {
+                cursor = position + 1;
+                self.servers
+                    .get_index_mut(position)
+                    .map(|(_, server)| server)
+            });
             if let Some(server) = server.as_mut() {
                 server.claimed_in = epoch;
             }
@@ -86,7 +100,7 @@ impl State {
     /// Gives instances being created the id of the listed server with their name.
     fn attach_servers(&mut self) {
         // Usually every instance has its server: then there is nothing to index.
-        if self.instances.values().all(|i| i.server_id.is_some()) {
+        if self.instances.summary().creating.is_empty() {
             return;
         }
         let mut by_name: FastMap<(&str, &str), ServerId> = FastMap::default();

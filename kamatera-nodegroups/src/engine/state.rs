@@ -330,10 +330,7 @@ impl State {
 
     /// Every command some instance waits for.
     pub(crate) fn outstanding_commands(&self) -> Vec<kamatera_api::CommandId> {
-        self.instances
-            .values()
-            .filter_map(|i| i.phase.command().cloned())
-            .collect()
+        self.instances.summary().commands.clone()
     }
 
     /// Routes command results to the instances that own them and moves those instances
