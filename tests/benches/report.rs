@@ -345,11 +345,13 @@ impl Results {
                      server. At {} servers a pass takes about half a millisecond, most of it \
                      the loopback round trip to the simulator, and that part moves by a tenth \
                      of a millisecond from one child process to the next (which core the \
-                     child and the simulator land on): the growth ratios move with it, from \
-                     about 0.8× to 1.3× over repeated runs of the same build. The engine's \
-                     own work in a steady pass (apply the list, walk the instances, share \
-                     the snapshot) took about 0.2 ms at 1,000 and 2 ms at 10,000 servers \
-                     when timed inside the pass.",
+                     child and the simulator land on; each figure is the median over five \
+                     children): the growth ratios move with it, from \
+                     about 0.96× to 1.11× over repeated runs of the same build. The \
+                     engine's own work in a steady pass (from the list's answer to the end: \
+                     apply it, walk the instances, share the snapshot) took about 0.09 ms at \
+                     1,000 and 1.2 ms at 10,000 servers when timed inside the pass: 1.4× per \
+                     server, but a fifth of the pass.",
                     large.servers,
                     small.servers,
                     large.servers,
@@ -788,6 +790,10 @@ machine vary by ±30 % from run to run, so each step is given as measured right 
 | Snapshot rebuilds only the groups whose instances were added, removed or changed, as recorded by `Instances` (no comparison of every instance with its view) | `engine/instances.rs`, `engine/snapshot.rs` | steady pass 8.3–11 → 6.5 ms; snapshot build at 10,000 servers 1.3–1.9 ms → a few µs |
 | A known server keeps what its tags say (groups, markers), not the tag strings | `engine/state.rs` | RSS 30.5–31.9 → 29.7–30.1 MiB |
 | Method: the growth child reads its peak RSS before the bench's own bare list calls (owned rows of every server: a call the provider never makes) | `tests/benches/scenarios/growth.rs` | RSS 32.4–33.0 → 30.5–31.9 MiB; not a change of the provider |
+| `Engine::nodes` shares the snapshot's instance list (`Arc`) instead of copying every view at every call | `engine/mod.rs` | loop at 10,000 servers 1.25 → 0.5–0.6 ms; growth of the loop 1.14–1.26× → 1.1–1.45× (now all `NodeGroupForNode`) |
+| The name index keeps every name in one string and a table of positions (half a megabyte at 10,000 names) instead of a map of `String` keys | `engine/name_index.rs` | `NodeGroupForNode` in a loop at 10,000 servers 0.52–0.67 → 0.47–0.49 ms; growth of the loop 1.02–1.07× |
+| What every pass asks of all instances (names being created, outstanding commands) is kept until an instance changes; failures are counted only when one did; the claim walk reads the servers with a cursor | `engine/instances.rs`, `engine/plan.rs`, `engine/mod.rs` | steady pass at 10,000 servers 6.3–6.8 → 5.2–5.6 ms; growth of the pass 1.12–1.22× → 0.96–1.11× |
+| Method: each size of scenario 5 runs in five child processes, in rounds over the sizes, and each figure is the median over the children | `tests/benches/bench.rs`, `tests/benches/scenarios/growth.rs` | one child alone landed high or low as a whole (its cores, its caches); not a change of the provider |
 
 Profiles: `perf record -g` on the bench (it follows the child), `perf report --sort pid,sym`;
 instruction counts with
