@@ -579,8 +579,8 @@ fn growth_rows(samples: &[growth::Sample], rows: &mut Vec<Row>) {
         rows.push(row(
             "5",
             format!(
-                "{} servers ({} groups): loop (of it `NodeGroupForNode`) / steady pass (of it \
-                 the bare list call) / cold pass / peak RSS",
+                "{} servers ({} groups): loop (of it `NodeGroupForNode`) / steady pass (beside \
+                 it, the bare list call) / cold pass / peak RSS",
                 s.servers, s.groups
             ),
             if is_goal {
@@ -784,14 +784,14 @@ machine vary by ±30 % from run to run, so each step is given as measured right 
 | *Second round.* Start, same suite on a quiet machine | – | loop 1.56 ms, steady pass 20.7 ms (bare list 7.4 ms), 33.5 MiB; growth 1.52× / 1.68×, pass over list 2.81× |
 | Known servers in an `IndexMap` kept in list order, applied with a cursor (the next row is nearly always the next entry); failures counted once per published state instead of at every `with_state` (four walks over the instances per pass became one) | `engine/listing.rs`, `engine/mod.rs` | below the noise alone; the base for what follows |
 | Group names interned (`Arc<str>` shared by every instance of a group); what a server's tags say (group, markers) worked out once per tag read; one walk in key order finds the instances to advance, instead of a B-tree look-up and a tag-string check per instance | `engine/state.rs`, `engine/plan.rs`, `engine/pool.rs` | A/B in one sitting: steady pass 20.0–21.5 → 11.1–14.1 ms, loop 2.4–3.0 → 1.2–1.3 ms |
-| Snapshot finds a group by the address of its interned name (no string binary search per instance); the name index is an `IndexMap` in instance order | `engine/snapshot.rs` | snapshot build at 1,000 servers 180 → 75 µs |
+| Snapshot finds a group by the address of its interned name (no string binary search per instance); the name index is an `IndexMap` in instance order (replaced below) | `engine/snapshot.rs` | snapshot build at 1,000 servers 180 → 75 µs |
 | `kamatera-api`: the body is handed on without a copy, and decoded without path tracking unless decoding fails (the path is worked out only to explain a failure) | `kamatera-api` `client.rs`, `decode.rs` | bare list at 10,000 servers 8–10 → 4.8–5.2 ms (for every SDK call, not only the engine) |
 | `kamatera-api`: `list_servers_compact` keeps a list's text in one string with four offsets per row (no allocation per row); `PowerState` decodes without allocating; the reconciler uses it | `kamatera-api` `calls/compact_list.rs`, `engine/reconciler.rs` | 30,000 allocations and frees per pass at 10,000 servers gone; RSS 34.9 → 33.2 MiB |
 | Snapshot rebuilds only the groups whose instances were added, removed or changed, as recorded by `Instances` (no comparison of every instance with its view) | `engine/instances.rs`, `engine/snapshot.rs` | steady pass 8.3–11 → 6.5 ms; snapshot build at 10,000 servers 1.3–1.9 ms → a few µs |
 | A known server keeps what its tags say (groups, markers), not the tag strings | `engine/state.rs` | RSS 30.5–31.9 → 29.7–30.1 MiB |
 | Method: the growth child reads its peak RSS before the bench's own bare list calls (owned rows of every server: a call the provider never makes) | `tests/benches/scenarios/growth.rs` | RSS 32.4–33.0 → 30.5–31.9 MiB; not a change of the provider |
-| `Engine::nodes` shares the snapshot's instance list (`Arc`) instead of copying every view at every call | `engine/mod.rs` | loop at 10,000 servers 1.25 → 0.5–0.6 ms; growth of the loop 1.14–1.26× → 1.1–1.45× (now all `NodeGroupForNode`) |
-| The name index keeps every name in one string and a table of positions (half a megabyte at 10,000 names) instead of a map of `String` keys | `engine/name_index.rs` | `NodeGroupForNode` in a loop at 10,000 servers 0.52–0.67 → 0.47–0.49 ms; growth of the loop 1.02–1.07× |
+| `Engine::nodes` shares the snapshot's instance list (`Arc`) instead of copying every view at every call | `engine/mod.rs` | loop at 10,000 servers 1.25 → 0.5–0.7 ms, nearly all of it `NodeGroupForNode` now; growth of the loop 1.02–1.45× over six runs of the same build |
+| The name index keeps every name in one string and a table of positions (half a megabyte at 10,000 names) instead of a map of `String` keys | `engine/name_index.rs` | measured together with the next step: `NodeGroupForNode` in a loop at 10,000 servers 0.48–0.68 → 0.48–0.49 ms, growth of the loop 1.02–1.03× in three runs |
 | What every pass asks of all instances (names being created, outstanding commands) is kept until an instance changes; failures are counted only when one did; the claim walk reads the servers with a cursor | `engine/instances.rs`, `engine/plan.rs`, `engine/mod.rs` | steady pass at 10,000 servers 6.3–6.8 → 5.2–5.6 ms; growth of the pass 1.12–1.22× → 0.96–1.11× |
 | Method: each size of scenario 5 runs in five child processes, in rounds over the sizes, and each figure is the median over the children | `tests/benches/bench.rs`, `tests/benches/scenarios/growth.rs` | one child alone landed high or low as a whole (its cores, its caches); not a change of the provider |
 
@@ -822,8 +822,9 @@ const NOTES: &str = "## How each figure is measured
    the `NodeGroupIncreaseSize` call until the provider's `kamatera_cloud_commands_in_flight`
    gauge (on `/metrics`, polled every 2 ms) shows a command id for every create.
 5. **Growth.** Each size runs in a child process (the bench binary re-executed) against a
-   simulator in the parent; `VmHWM` from `/proc/self/status` is the child's peak RSS,
-   read after the passes and loops. The loop is the in-process CA loop: `refresh`,
+   simulator in the parent, five times, in rounds over the sizes; each figure is the median
+   over the five children (the highest peak RSS). `VmHWM` from `/proc/self/status` is a
+   child's peak RSS, read after the passes and loops. The loop is the in-process CA loop: `refresh`,
    `node_groups`, `target_size` / `nodes` / options per group and `node_group_for_node`
    for every node. No latency is injected. The bare list call is one
    `Client::list_servers` (HTTP and strict JSON decode of every row into owned rows) made
