@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::fast_hash::FastSet;
 use super::model::{DeleteStep, Phase};
-use super::state::{KnownServer, State};
+use super::state::{KnownServer, State, TagFacts};
 
 /// Counters of odd answers and of parked-pool trimming, exported as metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,14 +91,14 @@ impl State {
                 known.missing_lists = 0;
                 continue;
             }
-            let tags = creating
+            let created_for = creating
                 .get(server.name)
-                .and_then(|group| self.groups.get(&***group))
-                .map(|g| vec![g.tags.cluster.to_string(), g.tags.group.to_string()]);
+                .map(|group| Arc::clone(group))
+                .filter(|group| self.groups.contains_key(&**group));
             let mut known =
                 KnownServer::listed(server.name.to_owned(), server.power.is_on(), number);
-            if let Some(tags) = tags {
-                known.tags = Some(self.tag_facts(&tags));
+            if let Some(group) = created_for {
+                known.tags = Some(TagFacts::member_of(group));
                 known.tags_read_at = Some(now);
             }
             self.servers.insert(ServerId::new(server.id), known);

@@ -84,6 +84,14 @@ pub(crate) struct TagFacts {
 }
 
 impl TagFacts {
+    /// The facts of a server created with the membership tags of `group` alone.
+    pub(crate) fn member_of(group: Arc<str>) -> Self {
+        Self {
+            group: Some(group),
+            ..Self::default()
+        }
+    }
+
     /// True when the tags hold both membership tags of `group`. An interned name is
     /// recognised by its address first.
     pub(crate) fn carries(&self, group: &Arc<str>) -> bool {
@@ -125,8 +133,8 @@ pub(crate) struct State {
     pub(crate) groups: BTreeMap<String, GroupFacts>,
     /// `k8sca-<cluster>`, carried by every member.
     cluster_tag: String,
-    /// `k8scang-<group>` → group name.
-    group_by_tag: HashMap<String, String>,
+    /// `k8scang-<group>` → the group's interned name ([`GroupFacts::name`]).
+    group_by_tag: HashMap<String, Arc<str>>,
     pub(crate) instances: Instances,
     pub(crate) next_key: InstanceKey,
     pub(crate) servers: FastIndexMap<ServerId, KnownServer>,
@@ -171,8 +179,8 @@ impl State {
         }
         let cluster_tag = format!("{CLUSTER_TAG_PREFIX}{}", config.cluster_name);
         let group_by_tag = groups
-            .iter()
-            .map(|(name, facts)| (facts.tags.group.to_string(), name.clone()))
+            .values()
+            .map(|facts| (facts.tags.group.to_string(), facts.name.clone()))
             .collect();
         let rng = match options.name_seed {
             Some(seed) => StdRng::seed_from_u64(seed),
@@ -285,8 +293,7 @@ impl State {
             let mut groups = tags
                 .iter()
                 .filter_map(|t| self.group_by_tag.get(t))
-                .filter_map(|name| self.groups.get(name))
-                .map(|g| g.name.clone());
+                .cloned();
             facts.group = groups.next();
             facts.other_groups = groups.collect();
         }
