@@ -13,9 +13,11 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use url::Url;
 
+use crate::answer::{self, Expect};
 use crate::decode::{decode, upstream_error_object};
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
+use crate::model::CommandId;
 use crate::observe::{RequestEvent, RequestObserver, RequestOutcome};
 use crate::retry::RetryPolicy;
 
@@ -105,6 +107,23 @@ impl Client {
     pub(crate) async fn call<T: DeserializeOwned>(&self, call: Call) -> Result<T, Error> {
         self.call_with(call, |endpoint, body| decode(endpoint, body))
             .await
+    }
+
+    /// Sends a call that starts commands and decodes their ids, as many as `expect` says.
+    pub(crate) async fn commands(
+        &self,
+        call: Call,
+        expect: Expect,
+    ) -> Result<Vec<CommandId>, Error> {
+        self.call_with(call, |endpoint, body| {
+            answer::command_ids(endpoint, body, expect)
+        })
+        .await
+    }
+
+    /// Sends a call that starts exactly one command and decodes its id.
+    pub(crate) async fn command(&self, call: Call) -> Result<CommandId, Error> {
+        self.call_with(call, answer::one_command_id).await
     }
 
     /// Like [`Client::call`] with a custom decoder for the 200 body.
@@ -277,10 +296,50 @@ impl Call {
         }
     }
 
+    /// A call that changes something, with its fields still to be added; never retried.
+    pub(crate) fn change(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint,
+            query: None,
+            body: None,
+            idempotent: false,
+        }
+    }
+
     /// Sets a pre-encoded query string.
     pub(crate) fn with_query(mut self, query: String) -> Self {
         self.query = Some(query);
         self
+    }
+
+    /// Sets the query string from `key=value` pairs, form-encoding both.
+    pub(crate) fn with_query_pairs<'a>(
+        self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.with_query(query)
+    }
+
+    /// Adds the fields of `fields` to the JSON body (which becomes an object).
+    pub(crate) fn with_fields(
+        mut self,
+        fields: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        match &mut self.body {
+            Some(serde_json::Value::Object(body)) => body.extend(fields),
+            _ => self.body = Some(serde_json::Value::Object(fields)),
+        }
+        self
+    }
+
+    /// Adds one field to the JSON body (which becomes an object).
+    pub(crate) fn with_field(self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        let mut fields = serde_json::Map::new();
+        fields.insert(key.to_owned(), value.into());
+        self.with_fields(fields)
     }
 
     /// Sets a JSON body.

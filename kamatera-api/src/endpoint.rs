@@ -32,11 +32,57 @@ pub enum Endpoint {
     ServerOptions,
     /// `POST /service/server/ssh`.
     ServerSsh,
+    /// `POST /service/server/suspend`.
+    Suspend,
+    /// `POST /service/server/resume`.
+    Resume,
+    /// `POST /service/server/rename`.
+    Rename,
+    /// `POST /service/server/password`.
+    PasswordReset,
+    /// `POST /server/configure`.
+    Configure,
+    /// `POST /server/disk`.
+    ServerDisks,
+    /// `POST /server/network`.
+    ServerNetworks,
+    /// `POST /server/snapshot`.
+    Snapshots,
+    /// `POST /server/hdlib`.
+    DiskLibrary,
+    /// `POST /service/cloneServer`.
+    CloneServer,
+    /// `POST /server/description`.
+    Description,
+    /// `POST /server/history`.
+    History,
+    /// `POST /server/report`.
+    Reports,
+    /// `POST /server/statistics`.
+    Statistics,
+    /// `POST /service/server/sshkey`.
+    SshKey,
+    /// `GET /svc/queue`.
+    RecentCommands,
+    /// `GET /service/networks`.
+    Networks,
+    /// `POST /service/network/create`.
+    NetworkCreate,
+    /// `POST /service/network/delete`.
+    NetworkDelete,
+    /// `GET /service/network/subnets`.
+    Subnets,
+    /// `POST /service/network/subnet/create`.
+    SubnetCreate,
+    /// `POST /service/network/subnet/edit`.
+    SubnetEdit,
+    /// `POST /service/network/subnet/delete`.
+    SubnetDelete,
 }
 
 impl Endpoint {
     /// Every endpoint, for metrics that want to pre-register labels.
-    pub const ALL: [Endpoint; 12] = [
+    pub const ALL: [Endpoint; 35] = [
         Endpoint::Health,
         Endpoint::ListServers,
         Endpoint::ServerInfo,
@@ -49,6 +95,29 @@ impl Endpoint {
         Endpoint::Queue,
         Endpoint::ServerOptions,
         Endpoint::ServerSsh,
+        Endpoint::Suspend,
+        Endpoint::Resume,
+        Endpoint::Rename,
+        Endpoint::PasswordReset,
+        Endpoint::Configure,
+        Endpoint::ServerDisks,
+        Endpoint::ServerNetworks,
+        Endpoint::Snapshots,
+        Endpoint::DiskLibrary,
+        Endpoint::CloneServer,
+        Endpoint::Description,
+        Endpoint::History,
+        Endpoint::Reports,
+        Endpoint::Statistics,
+        Endpoint::SshKey,
+        Endpoint::RecentCommands,
+        Endpoint::Networks,
+        Endpoint::NetworkCreate,
+        Endpoint::NetworkDelete,
+        Endpoint::Subnets,
+        Endpoint::SubnetCreate,
+        Endpoint::SubnetEdit,
+        Endpoint::SubnetDelete,
     ];
 
     /// HTTP method.
@@ -57,7 +126,10 @@ impl Endpoint {
             Endpoint::Health
             | Endpoint::ListServers
             | Endpoint::Queue
-            | Endpoint::ServerOptions => "GET",
+            | Endpoint::ServerOptions
+            | Endpoint::RecentCommands
+            | Endpoint::Networks
+            | Endpoint::Subnets => "GET",
             _ => "POST",
         }
     }
@@ -76,6 +148,29 @@ impl Endpoint {
             Endpoint::ServerTags => "/server/tags",
             Endpoint::Queue => "/service/queue",
             Endpoint::ServerSsh => "/service/server/ssh",
+            Endpoint::Suspend => "/service/server/suspend",
+            Endpoint::Resume => "/service/server/resume",
+            Endpoint::Rename => "/service/server/rename",
+            Endpoint::PasswordReset => "/service/server/password",
+            Endpoint::Configure => "/server/configure",
+            Endpoint::ServerDisks => "/server/disk",
+            Endpoint::ServerNetworks => "/server/network",
+            Endpoint::Snapshots => "/server/snapshot",
+            Endpoint::DiskLibrary => "/server/hdlib",
+            Endpoint::CloneServer => "/service/cloneServer",
+            Endpoint::Description => "/server/description",
+            Endpoint::History => "/server/history",
+            Endpoint::Reports => "/server/report",
+            Endpoint::Statistics => "/server/statistics",
+            Endpoint::SshKey => "/service/server/sshkey",
+            Endpoint::RecentCommands => "/svc/queue",
+            Endpoint::Networks => "/service/networks",
+            Endpoint::NetworkCreate => "/service/network/create",
+            Endpoint::NetworkDelete => "/service/network/delete",
+            Endpoint::Subnets => "/service/network/subnets",
+            Endpoint::SubnetCreate => "/service/network/subnet/create",
+            Endpoint::SubnetEdit => "/service/network/subnet/edit",
+            Endpoint::SubnetDelete => "/service/network/subnet/delete",
         }
     }
 
@@ -94,6 +189,29 @@ impl Endpoint {
             Endpoint::Queue => "queue",
             Endpoint::ServerOptions => "server_options",
             Endpoint::ServerSsh => "server_ssh",
+            Endpoint::Suspend => "suspend",
+            Endpoint::Resume => "resume",
+            Endpoint::Rename => "rename",
+            Endpoint::PasswordReset => "password_reset",
+            Endpoint::Configure => "configure",
+            Endpoint::ServerDisks => "server_disks",
+            Endpoint::ServerNetworks => "server_networks",
+            Endpoint::Snapshots => "snapshots",
+            Endpoint::DiskLibrary => "disk_library",
+            Endpoint::CloneServer => "clone_server",
+            Endpoint::Description => "description",
+            Endpoint::History => "history",
+            Endpoint::Reports => "reports",
+            Endpoint::Statistics => "statistics",
+            Endpoint::SshKey => "ssh_key",
+            Endpoint::RecentCommands => "recent_commands",
+            Endpoint::Networks => "networks",
+            Endpoint::NetworkCreate => "network_create",
+            Endpoint::NetworkDelete => "network_delete",
+            Endpoint::Subnets => "subnets",
+            Endpoint::SubnetCreate => "subnet_create",
+            Endpoint::SubnetEdit => "subnet_edit",
+            Endpoint::SubnetDelete => "subnet_delete",
         }
     }
 }

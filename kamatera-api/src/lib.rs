@@ -57,12 +57,14 @@
 //! - **Secrets stay secret**: credentials, passwords and init scripts are
 //!   [`secrecy::SecretString`] and never appear in `Debug` output, errors or logs.
 
+mod answer;
 pub mod calls;
 pub mod catalog;
 mod client;
 mod decode;
 pub mod endpoint;
 pub mod error;
+mod lenient;
 pub mod model;
 mod newtype;
 mod observe;
@@ -71,8 +73,9 @@ mod retry;
 pub mod spec;
 
 pub use calls::{
-    CommandOutcome, CommandStatuses, CompactServerList, CreatedServer, ServerList, ServerRow,
-    SkippedRow, TerminateOptions, WaitOptions,
+    CommandOutcome, CommandStatuses, CompactServerList, CreatedServer, ServerHandle, ServerList,
+    ServerRow, SkippedRow, Snapshot, SnapshotId, SnapshotName, SnapshotTree, Snapshots,
+    TerminateOptions, WaitOptions,
 };
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_TIMEOUT};
 pub use endpoint::Endpoint;

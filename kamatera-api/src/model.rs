@@ -163,7 +163,7 @@ pub struct ServerInfo {
     /// CPU as `<cores><type>`, e.g. `2B`.
     pub cpu: String,
     /// Memory in MB (the API sends a number or a numeric string).
-    #[serde(deserialize_with = "lenient::u64_from_number_or_string")]
+    #[serde(deserialize_with = "crate::lenient::u64_from_number_or_string")]
     pub ram: u64,
     /// Disk sizes in GB, in disk order.
     #[serde(default)]
@@ -178,20 +178,20 @@ pub struct ServerInfo {
     #[serde(default)]
     pub traffic: Option<String>,
     /// Managed services (sent as `"0"`/`"1"`).
-    #[serde(default, deserialize_with = "lenient::flag")]
+    #[serde(default, deserialize_with = "crate::lenient::flag")]
     pub managed: bool,
     /// Daily backup (sent as `"0"`/`"1"`).
-    #[serde(default, deserialize_with = "lenient::flag")]
+    #[serde(default, deserialize_with = "crate::lenient::flag")]
     pub backup: bool,
     /// Monthly price while on; `None` when the API's price lookup failed.
-    #[serde(default, deserialize_with = "lenient::price")]
+    #[serde(default, deserialize_with = "crate::lenient::optional_text")]
     pub price_monthly_on: Option<String>,
     /// Hourly price while on; `None` when the lookup failed.
-    #[serde(default, deserialize_with = "lenient::price")]
+    #[serde(default, deserialize_with = "crate::lenient::optional_text")]
     pub price_hourly_on: Option<String>,
     /// Hourly price while off. The API fills this from the "on" price (a known proxy bug),
     /// so do not rely on it.
-    #[serde(default, deserialize_with = "lenient::price")]
+    #[serde(default, deserialize_with = "crate::lenient::optional_text")]
     pub price_hourly_off: Option<String>,
 }
 
@@ -355,70 +355,6 @@ pub(crate) struct TagRow {
 impl From<TagRow> for Tag {
     fn from(row: TagRow) -> Self {
         Tag::from_api(row.tag_name)
-    }
-}
-
-/// Deserialisers for fields the API sends in more than one form.
-mod lenient {
-    use serde::Deserialize;
-    use serde::de::{self, Deserializer};
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumberOrString {
-        Number(serde_json::Number),
-        Text(String),
-    }
-
-    pub(super) fn u64_from_number_or_string<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<u64, D::Error> {
-        match NumberOrString::deserialize(deserializer)? {
-            NumberOrString::Number(n) => n
-                .as_u64()
-                .or_else(|| {
-                    n.as_f64()
-                        .filter(|f| f.fract() == 0.0 && *f >= 0.0)
-                        .map(|f| f as u64)
-                })
-                .ok_or_else(|| de::Error::custom(format!("expected a whole number, got {n}"))),
-            NumberOrString::Text(text) => text
-                .trim()
-                .parse()
-                .map_err(|_| de::Error::custom(format!("expected a number, got {text:?}"))),
-        }
-    }
-
-    pub(super) fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Flag {
-            Bool(bool),
-            Number(u8),
-            Text(String),
-        }
-        match Flag::deserialize(deserializer)? {
-            Flag::Bool(b) => Ok(b),
-            Flag::Number(n) => Ok(n != 0),
-            Flag::Text(t) => match t.as_str() {
-                "1" | "yes" | "true" => Ok(true),
-                "0" | "no" | "false" | "" => Ok(false),
-                _ => Err(de::Error::custom(format!(
-                    "expected \"0\" or \"1\", got {t:?}"
-                ))),
-            },
-        }
-    }
-
-    pub(super) fn price<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<String>, D::Error> {
-        Ok(match Option::<NumberOrString>::deserialize(deserializer)? {
-            None => None,
-            Some(NumberOrString::Number(n)) => Some(n.to_string()),
-            Some(NumberOrString::Text(t)) if t.trim().is_empty() => None,
-            Some(NumberOrString::Text(t)) => Some(t),
-        })
     }
 }
 

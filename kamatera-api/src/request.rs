@@ -87,6 +87,31 @@ impl ServerSelector {
     pub(crate) fn is_single(&self) -> bool {
         matches!(self, ServerSelector::Id(_))
     }
+
+    /// The selecting fields of a call the API restricts to exactly one server. A pattern
+    /// is refused before anything is sent: it says "any servers like this", which such a
+    /// call cannot take (the API would answer "Too many matching servers" or act on
+    /// whichever one server happens to match).
+    pub(crate) fn to_single_fields(
+        &self,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+        if let ServerSelector::NamePattern(pattern) = self {
+            return Err(Error::InvalidRequest {
+                field: "name",
+                value: pattern.clone(),
+                reason: "this call acts on exactly one server: select it by id or by exact \
+                         name, not by a pattern"
+                    .into(),
+            });
+        }
+        self.to_fields()
+    }
+}
+
+impl From<ServerId> for ServerSelector {
+    fn from(id: ServerId) -> Self {
+        ServerSelector::Id(id)
+    }
 }
 
 impl fmt::Display for ServerSelector {

@@ -16,7 +16,8 @@ use crate::newtype::string_newtype;
 /// The most disks or networks one server can have (slot ids `0..=3`).
 pub const MAX_SLOTS: usize = 4;
 
-fn invalid(field: &'static str, value: &str, reason: impl Into<String>) -> Error {
+/// The error for a request value that fails validation, naming its wire field.
+pub(crate) fn invalid(field: &'static str, value: &str, reason: impl Into<String>) -> Error {
     Error::InvalidRequest {
         field,
         value: value.to_owned(),
@@ -24,7 +25,29 @@ fn invalid(field: &'static str, value: &str, reason: impl Into<String>) -> Error
     }
 }
 
-fn check_length(field: &'static str, value: &str, min: usize, max: usize) -> Result<(), Error> {
+/// Checks a datacenter id (`IL`, `US-NY2`) given to a call, and hands it back.
+pub(crate) fn check_datacenter(datacenter: &str) -> Result<&str, Error> {
+    if datacenter.is_empty()
+        || !datacenter
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(invalid(
+            "datacenter",
+            datacenter,
+            "must be a datacenter id such as IL or US-NY2",
+        ));
+    }
+    Ok(datacenter)
+}
+
+/// Checks that `value` has `min..=max` characters.
+pub(crate) fn check_length(
+    field: &'static str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), Error> {
     let len = value.chars().count();
     if (min..=max).contains(&len) {
         Ok(())

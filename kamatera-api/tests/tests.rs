@@ -20,5 +20,7 @@ mod queue;
 mod resilience;
 /// List, info, SSH and health.
 mod servers;
+/// A server's snapshot tree, create, delete, revert.
+mod snapshots;
 /// Tag list / add / remove.
 mod tags;

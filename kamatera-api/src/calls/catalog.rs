@@ -4,20 +4,13 @@ use crate::catalog::{Capabilities, Datacenter, Image, ServerOptions, SizePreset}
 use crate::client::{Call, Client};
 use crate::endpoint::Endpoint;
 use crate::error::Error;
+use crate::spec::check_datacenter;
 
-fn datacenter_query(flag: &str, datacenter: &str) -> Result<String, Error> {
-    if datacenter.is_empty()
-        || !datacenter
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
-        return Err(Error::InvalidRequest {
-            field: "datacenter",
-            value: datacenter.to_owned(),
-            reason: "must be a datacenter id such as IL or US-NY2".into(),
-        });
-    }
-    Ok(format!("{flag}=1&datacenter={datacenter}"))
+/// A catalogue read for one datacenter (`?<flag>=1&datacenter=<id>`).
+fn datacenter_call(flag: &str, datacenter: &str) -> Result<Call, Error> {
+    let datacenter = check_datacenter(datacenter)?;
+    Ok(Call::read(Endpoint::ServerOptions)
+        .with_query_pairs([(flag, "1"), ("datacenter", datacenter)]))
 }
 
 impl Client {
@@ -58,9 +51,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn images(&self, datacenter: &str) -> Result<Vec<Image>, Error> {
-        let query = datacenter_query("images", datacenter)?;
-        self.call(Call::read(Endpoint::ServerOptions).with_query(query))
-            .await
+        self.call(datacenter_call("images", datacenter)?).await
     }
 
     /// CPU types, memory and disk sizes and traffic packages of `datacenter`
@@ -73,8 +64,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn capabilities(&self, datacenter: &str) -> Result<Capabilities, Error> {
-        let query = datacenter_query("capabilities", datacenter)?;
-        self.call(Call::read(Endpoint::ServerOptions).with_query(query))
+        self.call(datacenter_call("capabilities", datacenter)?)
             .await
     }
 
@@ -88,8 +78,6 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn sizes(&self, datacenter: &str) -> Result<Vec<SizePreset>, Error> {
-        let query = datacenter_query("sizes", datacenter)?;
-        self.call(Call::read(Endpoint::ServerOptions).with_query(query))
-            .await
+        self.call(datacenter_call("sizes", datacenter)?).await
     }
 }

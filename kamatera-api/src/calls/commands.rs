@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::answer::{Expect, check_count};
 use crate::client::{Call, Client};
 use crate::decode::{decode, decode_value};
 use crate::endpoint::Endpoint;
@@ -48,46 +49,6 @@ impl Default for TerminateOptions {
     fn default() -> Self {
         Self { force: true }
     }
-}
-
-/// How many command ids an answer must hold.
-#[derive(Clone, Copy)]
-enum Expect {
-    ExactlyOne,
-    AtLeastOne,
-}
-
-fn decode_command_ids(
-    endpoint: Endpoint,
-    body: &[u8],
-    expect: Expect,
-) -> Result<Vec<CommandId>, Error> {
-    let ids: Vec<CommandId> = decode(endpoint, body)?;
-    check_count(endpoint, "$", ids, expect)
-}
-
-fn check_count(
-    endpoint: Endpoint,
-    path: &str,
-    ids: Vec<CommandId>,
-    expect: Expect,
-) -> Result<Vec<CommandId>, Error> {
-    let ok = match expect {
-        Expect::ExactlyOne => ids.len() == 1,
-        Expect::AtLeastOne => !ids.is_empty(),
-    };
-    if ok {
-        return Ok(ids);
-    }
-    let wanted = match expect {
-        Expect::ExactlyOne => "exactly one command id",
-        Expect::AtLeastOne => "at least one command id",
-    };
-    Err(Error::InvalidResponse {
-        endpoint,
-        path: path.to_owned(),
-        reason: format!("expected {wanted}, got {}", ids.len()),
-    })
 }
 
 fn decode_created(body: &[u8]) -> Result<CreatedServer, Error> {
@@ -134,7 +95,7 @@ pub(crate) mod decoders {
     }
 
     pub(crate) fn command_ids(body: &[u8]) -> Result<Vec<CommandId>, Error> {
-        decode_command_ids(Endpoint::PowerOn, body, Expect::AtLeastOne)
+        crate::answer::command_ids(Endpoint::PowerOn, body, Expect::AtLeastOne)
     }
 }
 
@@ -293,10 +254,7 @@ impl Client {
         } else {
             Expect::AtLeastOne
         };
-        self.call_with(Call::mutate(endpoint, body), |endpoint, body| {
-            decode_command_ids(endpoint, body, expect)
-        })
-        .await
+        self.commands(Call::mutate(endpoint, body), expect).await
     }
 }
 
