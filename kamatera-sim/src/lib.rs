@@ -127,11 +127,13 @@ mod clock;
 mod commands;
 mod config;
 mod control;
+mod effects;
 mod error;
 pub mod faults;
 mod fixtures;
 mod handle;
 mod model;
+mod reports;
 mod routes;
 mod server;
 mod specs;
@@ -145,7 +147,7 @@ pub use error::SimError;
 pub use faults::{FaultAction, FaultRule};
 pub use handle::SimHandle;
 pub use model::{
-    Nic, OpKind, Outcome, OutcomeRule, Power, RequestRecord, SeedServer, SimCommand, SimServer,
-    StatusChange, TimingRule,
+    HistoryEntry, Nic, OpKind, Outcome, OutcomeRule, Power, RequestRecord, SeedServer, SimCommand,
+    SimServer, StatusChange, TimingRule,
 };
 pub use server::Simulator;
