@@ -13,13 +13,16 @@ use crate::clock::SimMillis;
 use crate::model::SimServer;
 use crate::state::{Selector, State};
 
-fn bad_request(message: &str) -> Response {
-    json_response(StatusCode::BAD_REQUEST, &json!({ "message": message }))
+fn bad_request(message: &str) -> Box<Response> {
+    Box::new(json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({ "message": message }),
+    ))
 }
 
 /// The proxy's source lookup: `source-id` or `source-name` (a pattern matching one server).
-fn source(st: &State, p: &Params) -> Result<u64, Response> {
-    let failed = || Handler::Generic("clone").failed();
+fn source(st: &State, p: &Params) -> Result<u64, Box<Response>> {
+    let failed = || Box::new(Handler::Generic("clone").failed());
     match (
         params::non_empty(p, "source-id"),
         params::non_empty(p, "source-name"),
@@ -111,7 +114,7 @@ pub(super) fn clone_server(st: &mut State, p: &Params, now: SimMillis) -> Respon
             Some(server) => create_request(p, server),
             None => return Handler::Generic("clone").failed(),
         },
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let response = create::create(st, &request, now);
     // Every 500 of the create route is its catch-all, which the proxy words by command here.

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::create::cpu_valid;
 use super::params::{self, Params};
-use super::{error_500, json_response, method_failed};
+use super::{error_500, json_response};
 use crate::clock::SimMillis;
 use crate::commands::NewCommand;
 use crate::effects::{ConfigChange, Effect};
@@ -14,7 +14,10 @@ use crate::fixtures;
 use crate::model::OpKind;
 use crate::state::{Selector, State};
 
-const METHOD: &str = "serverConfigure";
+/// The proxy's catch-all message for this handler (`Failed to run command method (...)`).
+fn failed() -> String {
+    "Failed to run command method (serverConfigure)".to_owned()
+}
 
 /// The change, validated as far as the proxy itself validates before calling upstream.
 enum Requested {
@@ -31,7 +34,7 @@ enum Requested {
 }
 
 /// Counts the changes with PHP `empty()`, as the proxy does, and picks the one asked for.
-fn requested(p: &Params) -> Result<Requested, Response> {
+fn requested(p: &Params) -> Result<Requested, String> {
     let cpu = params::non_empty(p, "cpu");
     let ram = params::non_empty(p, "ram");
     let cycle = params::non_empty(p, "billingcycle")
@@ -47,13 +50,9 @@ fn requested(p: &Params) -> Result<Requested, Response> {
         + usize::from(cycle.is_some() || package.is_some())
         + yes_no_count;
     match count {
-        0 => return Err(error_500("Please choose a configuration flag")),
+        0 => return Err("Please choose a configuration flag".to_owned()),
         1 => {}
-        _ => {
-            return Err(error_500(
-                "Please choose only 1 configuration flag at a time",
-            ));
-        }
+        _ => return Err("Please choose only 1 configuration flag at a time".to_owned()),
     }
     Ok(if let Some(cpu) = cpu {
         Requested::Cpu(cpu)
@@ -83,38 +82,38 @@ fn traffic_packages(datacenter: &str) -> Vec<String> {
 }
 
 /// Checks the value the way the proxy (or, *(sim)*, upstream) does and builds the change.
-fn change_for(requested: Requested, datacenter: &str) -> Result<ConfigChange, Response> {
+fn change_for(requested: Requested, datacenter: &str) -> Result<ConfigChange, String> {
     match requested {
         Requested::Cpu(cpu) if cpu_valid(&cpu) => Ok(ConfigChange::Cpu(cpu)),
-        Requested::Cpu(cpu) => Err(error_500(format!("Invalid value for --cpu: {cpu}"))),
+        Requested::Cpu(cpu) => Err(format!("Invalid value for --cpu: {cpu}")),
         Requested::Ram(ram) => ram
             .trim()
             .parse::<u32>()
             .ok()
             .filter(|mb| *mb > 0)
             .map(ConfigChange::RamMb)
-            .ok_or_else(|| error_500(format!("Invalid value for --ram: {ram}"))),
+            .ok_or_else(|| format!("Invalid value for --ram: {ram}")),
         Requested::Billing { cycle, package } => match cycle.as_deref() {
-            Some("hourly") if package.is_some() => Err(error_500(
-                "monthlypackage is not allowed for hourly billing cycle",
-            )),
+            Some("hourly") if package.is_some() => {
+                Err("monthlypackage is not allowed for hourly billing cycle".to_owned())
+            }
             Some("hourly") => Ok(ConfigChange::Billing {
                 billing: Some("hourly".to_owned()),
                 traffic: None,
             }),
-            Some(other) if other != "monthly" => Err(error_500(
-                "Invalid billingcycle, allowed values: monthly / hourly",
-            )),
+            Some(other) if other != "monthly" => {
+                Err("Invalid billingcycle, allowed values: monthly / hourly".to_owned())
+            }
             _ => {
                 let packages = traffic_packages(datacenter);
                 let choices = packages.join(" / ");
                 match package {
-                    None => Err(error_500(format!(
+                    None => Err(format!(
                         "--monthlypackage flag is required, valid values for your server: {choices}"
-                    ))),
-                    Some(pkg) if !packages.contains(&pkg) => Err(error_500(format!(
+                    )),
+                    Some(pkg) if !packages.contains(&pkg) => Err(format!(
                         "Invalid value for --monthlypackage, valid values for your server: {choices}"
-                    ))),
+                    )),
                     Some(pkg) => Ok(ConfigChange::Billing {
                         billing: cycle,
                         traffic: Some(pkg),
@@ -127,9 +126,9 @@ fn change_for(requested: Requested, datacenter: &str) -> Result<ConfigChange, Re
                 Some("yes") => true,
                 Some("no") => false,
                 _ => {
-                    return Err(error_500(format!(
+                    return Err(format!(
                         "Invalid value for --{flag}. Valid values: 'yes' or 'no'"
-                    )));
+                    ));
                 }
             };
             Ok(if flag == "managed" {
@@ -142,31 +141,28 @@ fn change_for(requested: Requested, datacenter: &str) -> Result<ConfigChange, Re
 }
 
 /// Configure's own selection messages (it does not use the shared multi-server path).
-fn select(st: &State, p: &Params) -> Result<u64, Response> {
+fn select(st: &State, p: &Params) -> Result<u64, String> {
     let selector = params::selector(p)
-        .ok_or_else(|| error_500("Please choose --id or --name flags (but not both)"))?;
-    let found = st.select(&selector).map_err(|_| method_failed(METHOD))?;
+        .ok_or_else(|| "Please choose --id or --name flags (but not both)".to_owned())?;
+    let found = st.select(&selector).map_err(|_| failed())?;
     match (found.as_slice(), &selector) {
         ([one], _) => Ok(*one),
         // (sim) upstream's answer for an unknown id is not known; the usual wording is used.
-        ([], Selector::Id(_)) => Err(error_500(format!(
-            "No servers found ({})",
-            selector.describe()
-        ))),
-        ([], Selector::Name(_)) => Err(error_500("--name flag did not match any servers")),
-        _ => Err(error_500("--name flag must match a single server")),
+        ([], Selector::Id(_)) => Err(format!("No servers found ({})", selector.describe())),
+        ([], Selector::Name(_)) => Err("--name flag did not match any servers".to_owned()),
+        _ => Err("--name flag must match a single server".to_owned()),
     }
 }
 
 pub(super) fn configure(st: &mut State, p: &Params, now: SimMillis) -> Response {
     let result = requested(p).and_then(|requested| {
         let seq = select(st, p)?;
-        let server = st.server(seq).ok_or_else(|| method_failed(METHOD))?;
+        let server = st.server(seq).ok_or_else(failed)?;
         Ok((seq, change_for(requested, &server.datacenter)?))
     });
     let (seq, change) = match result {
         Ok(r) => r,
-        Err(response) => return response,
+        Err(message) => return error_500(message),
     };
     let name = st.server(seq).map(|s| s.name.clone()).unwrap_or_default();
     let new = NewCommand {
