@@ -16,7 +16,7 @@ pub(crate) struct Command {
     pub(crate) server_seq: u64,
     pub(crate) server_id: String,
     pub(crate) server_name: String,
-    pub(crate) added: SimMillis,
+    added: SimMillis,
     executed: SimMillis,
     /// `None` for stuck commands.
     completed: Option<SimMillis>,
