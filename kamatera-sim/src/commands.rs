@@ -97,6 +97,49 @@ impl Command {
     }
 }
 
+impl Command {
+    /// Percent done: 0 while pending, the share of the progress phase elapsed, 100 once terminal.
+    fn progress_percent(&self, now: SimMillis) -> u64 {
+        match self.completed {
+            _ if now < self.executed => 0,
+            Some(done) if now >= done => 100,
+            Some(done) => (now - self.executed)
+                .saturating_mul(100)
+                .checked_div(done - self.executed)
+                .unwrap_or(0)
+                .min(99),
+            // A stuck command never gets anywhere.
+            None => 50,
+        }
+    }
+
+    /// The `GET /svc/queue` row (see docs/kamatera-api.md, "Server administration").
+    fn recent_row(&self, now: SimMillis, epoch: i64) -> Value {
+        let at = |t: SimMillis| {
+            if now >= t {
+                json!(format_timestamp(epoch, t))
+            } else {
+                Value::Null
+            }
+        };
+        let exit_code = if self.is_done(now) {
+            json!(u8::from(terminal_status(&self.outcome) != "complete"))
+        } else {
+            Value::Null
+        };
+        json!({
+            "id": self.id,
+            "commandInfo": self.kind.description(),
+            "dtCreate": at(self.added),
+            "dtExecute": at(self.executed),
+            "dtComplete": self.completed.map_or(Value::Null, at),
+            "exitCode": exit_code,
+            "progress": self.progress_percent(now),
+            "serviceName": self.server_name,
+        })
+    }
+}
+
 fn terminal_status(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Error { .. } | Outcome::ErrorKeepsServer { .. } => "error",
@@ -114,6 +157,11 @@ impl State {
             OpKind::PowerOn => t.power_on,
             OpKind::PowerOff => t.power_off,
             OpKind::Reboot => t.reboot,
+            OpKind::Suspend => t.suspend,
+            OpKind::Resume => t.resume,
+            OpKind::Rename => t.rename,
+            OpKind::PasswordReset => t.password_reset,
+            OpKind::Configure => t.configure,
         };
         self.timings
             .iter()
@@ -170,6 +218,7 @@ impl State {
             power_on_after: new.power_on_after,
         };
         self.commands.insert(id, command);
+        self.record_action(new.server_seq, new.kind.description(), now);
         id
     }
 
@@ -187,6 +236,7 @@ impl State {
     }
 
     fn apply(&mut self, cmd: &Command) {
+        let effect = self.effects.remove(&cmd.id);
         let success = matches!(cmd.outcome, Outcome::Complete | Outcome::MissingStatus);
         match cmd.outcome {
             Outcome::CompleteKeepsServer => return,
@@ -217,12 +267,17 @@ impl State {
             (OpKind::PowerOn | OpKind::Reboot, true) => {
                 if let Some(s) = self.server_mut(cmd.server_seq) {
                     s.power = Power::On;
+                    s.suspended = false;
                 }
             }
             (OpKind::PowerOff, true) => {
                 if let Some(s) = self.server_mut(cmd.server_seq) {
                     s.power = Power::Off;
+                    s.suspended = false;
                 }
+            }
+            (OpKind::Suspend | OpKind::Resume | OpKind::Rename | OpKind::Configure, true) => {
+                self.apply_admin(cmd.kind, cmd.server_seq, effect)
             }
             _ => {}
         }
@@ -274,6 +329,17 @@ impl State {
             items.push(Value::Object(item));
         }
         (items, any_hidden)
+    }
+
+    /// The newest `limit` commands as `GET /svc/queue` rows, newest first.
+    pub(crate) fn recent_rows(&self, now: SimMillis, limit: usize) -> Vec<Value> {
+        let epoch = self.initial.epoch_unix;
+        self.commands
+            .values()
+            .rev()
+            .take(limit)
+            .map(|c| c.recent_row(now, epoch))
+            .collect()
     }
 
     pub(crate) fn command_views(&self, now: SimMillis) -> Vec<SimCommand> {

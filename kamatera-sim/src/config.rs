@@ -194,6 +194,16 @@ pub struct Timings {
     pub power_off: PhaseDurations,
     /// `POST /service/server/reboot`.
     pub reboot: PhaseDurations,
+    /// `POST /service/server/suspend`.
+    pub suspend: PhaseDurations,
+    /// `POST /service/server/resume`.
+    pub resume: PhaseDurations,
+    /// `POST /service/server/rename`.
+    pub rename: PhaseDurations,
+    /// `POST /service/server/password`.
+    pub password_reset: PhaseDurations,
+    /// `POST /server/configure`.
+    pub configure: PhaseDurations,
 }
 
 impl Default for Timings {
@@ -206,6 +216,12 @@ impl Default for Timings {
             power_on: quick,
             power_off: quick,
             reboot: PhaseDurations::new(ms(500), ms(1500)),
+            suspend: quick,
+            resume: quick,
+            rename: quick,
+            password_reset: quick,
+            // A resize or billing change is heavier than a power flip.
+            configure: PhaseDurations::new(ms(500), ms(2500)),
         }
     }
 }

@@ -37,8 +37,12 @@
 //! `POST /service/server/terminate`, `POST /service/server/poweron|poweroff|reboot`,
 //! `POST /server/tags`, `GET /service/queue?id=A%20B[&log=true]`, `GET /service/server`
 //! (`?datacenter=1`, `?images=1&datacenter=`, `?capabilities=1&datacenter=`, `?sizes=1&datacenter=`),
-//! `POST /service/server/ssh`. Parameters come from the query string merged with a JSON or
-//! form-encoded body (the body wins).
+//! `POST /service/server/ssh`; server administration: `POST /service/server/suspend|resume`,
+//! `/service/server/rename`, `/service/server/password`, `/server/configure`,
+//! `/server/description`, `/server/history`, `/server/report`, `/server/statistics`,
+//! `/service/server/sshkey`, `/service/cloneServer` and `GET /svc/queue` (see
+//! `docs/kamatera-api.md`, "Server administration"). Parameters come from the query string
+//! merged with a JSON or form-encoded body (the body wins).
 //!
 //! # Model
 //!
@@ -127,11 +131,13 @@ mod clock;
 mod commands;
 mod config;
 mod control;
+mod effects;
 mod error;
 pub mod faults;
 mod fixtures;
 mod handle;
 mod model;
+mod reports;
 mod routes;
 mod server;
 mod specs;
@@ -145,7 +151,7 @@ pub use error::SimError;
 pub use faults::{FaultAction, FaultRule};
 pub use handle::SimHandle;
 pub use model::{
-    Nic, OpKind, Outcome, OutcomeRule, Power, RequestRecord, SeedServer, SimCommand, SimServer,
-    StatusChange, TimingRule,
+    HistoryEntry, Nic, OpKind, Outcome, OutcomeRule, Power, RequestRecord, SeedServer, SimCommand,
+    SimServer, StatusChange, TimingRule,
 };
 pub use server::Simulator;

@@ -22,6 +22,16 @@ pub enum OpKind {
     PowerOff,
     /// `POST /service/server/reboot`.
     Reboot,
+    /// `POST /service/server/suspend`.
+    Suspend,
+    /// `POST /service/server/resume`.
+    Resume,
+    /// `POST /service/server/rename`.
+    Rename,
+    /// `POST /service/server/password`.
+    PasswordReset,
+    /// `POST /server/configure` (one change per command).
+    Configure,
 }
 
 impl OpKind {
@@ -34,6 +44,11 @@ impl OpKind {
             Self::PowerOn => "Power On Server",
             Self::PowerOff => "Power Off Server",
             Self::Reboot => "Reboot Server",
+            Self::Suspend => "Suspend Server",
+            Self::Resume => "Resume Server",
+            Self::Rename => "Rename Server",
+            Self::PasswordReset => "Reset Server Password",
+            Self::Configure => "Configure Server",
         }
     }
 }
@@ -105,6 +120,25 @@ pub struct SimServer {
     pub visible: bool,
     /// The full create request as received (after merging query and body), if created via the API.
     pub creation_request: Option<Value>,
+    /// Suspended by a completed `suspend` (listed as powered off until resumed).
+    pub suspended: bool,
+    /// Free text set through `POST /server/description`.
+    pub description: String,
+    /// Every action taken on the server, oldest first (`POST /server/history`).
+    pub history: Vec<HistoryEntry>,
+}
+
+/// One row of a server's action history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    /// What was done: a queue description such as `Power On Server`, or `Add Tag`.
+    pub action: String,
+    /// When it was requested, as `YYYY-MM-DD HH:MM:SS`.
+    pub date: String,
+    /// Simulated milliseconds since start of the same instant.
+    pub at_ms: u64,
+    /// The `AuthClientId` the request carried.
+    pub user: String,
 }
 
 /// A pre-existing server to put into state (`POST /__sim/servers`).
@@ -130,6 +164,8 @@ pub struct SeedServer {
     pub disks_gb: Vec<u32>,
     /// `hourly` or `monthly`.
     pub billing: String,
+    /// Description text.
+    pub description: String,
 }
 
 impl Default for SeedServer {
@@ -144,6 +180,7 @@ impl Default for SeedServer {
             ram_mb: 2048,
             disks_gb: vec![20],
             billing: "hourly".to_owned(),
+            description: String::new(),
         }
     }
 }
@@ -204,6 +241,13 @@ impl SeedServer {
     #[must_use]
     pub fn billing(mut self, billing: impl Into<String>) -> Self {
         self.billing = billing.into();
+        self
+    }
+
+    /// Sets the description.
+    #[must_use]
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = text.into();
         self
     }
 

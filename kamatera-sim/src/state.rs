@@ -8,11 +8,15 @@ use rand::{Rng, SeedableRng};
 use regex::Regex;
 use serde_json::Value;
 
+use crate::clock::{SimMillis, format_timestamp};
 use crate::commands::Command;
 use crate::config::{Behaviour, SimConfig};
+use crate::effects::Effect;
 use crate::error::SimError;
 use crate::faults::FaultRule;
-use crate::model::{Nic, OutcomeRule, RequestRecord, SeedServer, SimServer, TimingRule};
+use crate::model::{
+    HistoryEntry, Nic, OutcomeRule, RequestRecord, SeedServer, SimServer, TimingRule,
+};
 
 /// How an API call selects servers.
 #[derive(Debug, Clone)]
@@ -74,6 +78,10 @@ pub(crate) struct State {
     log: VecDeque<RequestRecord>,
     counters: BTreeMap<String, u64>,
     next_request: u64,
+    /// What scheduled commands change on completion, beyond their kind (rename, configure).
+    pub(crate) effects: HashMap<u64, Effect>,
+    /// `AuthClientId` of the request being handled: the `user` of history entries.
+    client_id: String,
 }
 
 impl State {
@@ -98,6 +106,8 @@ impl State {
             log: VecDeque::new(),
             counters: BTreeMap::new(),
             next_request: 1,
+            effects: HashMap::new(),
+            client_id: String::new(),
         }
     }
 
@@ -186,6 +196,43 @@ impl State {
     pub(crate) fn server_mut(&mut self, seq: u64) -> Option<&mut SimServer> {
         self.list_cache = None;
         self.servers.get_mut(&seq)
+    }
+
+    /// Renames a server, keeping the name index in step.
+    pub(crate) fn rename_server(&mut self, seq: u64, new_name: &str) {
+        let Some(server) = self.servers.get_mut(&seq) else {
+            return;
+        };
+        let old = std::mem::replace(&mut server.name, new_name.to_owned());
+        if let Some(set) = self.by_name.get_mut(&old) {
+            set.remove(&seq);
+            if set.is_empty() {
+                self.by_name.remove(&old);
+            }
+        }
+        self.by_name
+            .entry(new_name.to_owned())
+            .or_default()
+            .insert(seq);
+        self.list_cache = None;
+    }
+
+    /// Remembers who sends the request being handled (the `user` of history entries).
+    pub(crate) fn set_client(&mut self, client_id: &str) {
+        client_id.clone_into(&mut self.client_id);
+    }
+
+    /// Appends an action to a server's history. Not listed data, so the list cache stays.
+    pub(crate) fn record_action(&mut self, seq: u64, action: &str, at: SimMillis) {
+        let entry = HistoryEntry {
+            action: action.to_owned(),
+            date: format_timestamp(self.initial.epoch_unix, at),
+            at_ms: at,
+            user: self.client_id.clone(),
+        };
+        if let Some(server) = self.servers.get_mut(&seq) {
+            server.history.push(entry);
+        }
     }
 
     pub(crate) fn name_taken(&self, name: &str) -> bool {
@@ -288,6 +335,9 @@ impl State {
             image: String::new(),
             visible: true,
             creation_request: None,
+            suspended: false,
+            description: seed.description,
+            history: Vec::new(),
         };
         self.insert_server(server);
         Ok(id)

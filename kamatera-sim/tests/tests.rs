@@ -11,4 +11,5 @@ mod create;
 mod faults;
 mod lifecycle;
 mod scale;
+mod server_ops;
 mod servers;

@@ -21,7 +21,7 @@ use crate::state::{State, dedup};
 const METHOD: &str = "createServer";
 const GENERATE: &str = "__generate__";
 
-fn missing(flag: &str) -> Response {
+pub(super) fn missing(flag: &str) -> Response {
     json_response(
         StatusCode::BAD_REQUEST,
         &json!({ "message": format!("missing required flag ({flag})") }),
@@ -68,7 +68,7 @@ fn final_name(st: &State, requested: &str) -> String {
         .unwrap_or_else(|| requested.to_owned())
 }
 
-fn cpu_valid(cpu: &str) -> bool {
+pub(super) fn cpu_valid(cpu: &str) -> bool {
     let Some(kind) = cpu.chars().last() else {
         return false;
     };
@@ -172,6 +172,9 @@ pub(super) fn create(st: &mut State, p: &Params, now: SimMillis) -> Response {
         image: image_id,
         visible: !st.creates_are_hidden(),
         creation_request: Some(Value::Object(p.clone())),
+        suspended: false,
+        description: String::new(),
+        history: Vec::new(),
     };
     let seq = st.insert_server(server);
     let new = NewCommand {

@@ -1,11 +1,17 @@
 //! The Kamatera API surface: one entry point that logs, injects faults, authenticates and dispatches.
 
+mod clone;
+mod configure;
 mod create;
 mod ops;
 mod options;
 pub(crate) mod params;
 mod queue;
+mod recent;
+mod server_admin;
+mod server_details;
 mod servers;
+mod usage;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -103,6 +109,12 @@ async fn entry(
     };
     let response = {
         let (mut st, now) = app.settled();
+        st.set_client(
+            headers
+                .get("AuthClientId")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default(),
+        );
         let response = match check_auth(&st, &method, path, &headers) {
             Some(denied) => denied,
             None => dispatch(&mut st, &method, path, &params, now),
@@ -172,7 +184,7 @@ fn dispatch(st: &mut State, method: &Method, path: &str, p: &Params, now: SimMil
         "/service/servers" if get => servers::list(st),
         "/service/server/info" if post => servers::info(st, p),
         "/service/server/ssh" if post => servers::ssh(st, p),
-        "/server/tags" if post => servers::tags(st, p),
+        "/server/tags" if post => servers::tags(st, p, now),
         "/service/server" if post => create::create(st, p, now),
         "/service/server" if get => options::options(p),
         "/service/server/terminate" if post => ops::terminate(st, p, now),
@@ -182,6 +194,22 @@ fn dispatch(st: &mut State, method: &Method, path: &str, p: &Params, now: SimMil
         }
         "/service/server/reboot" if post => ops::power(st, p, now, crate::model::OpKind::Reboot),
         "/service/queue" if get || post => queue::queue(st, p, now),
+        "/service/server/suspend" if post => {
+            server_admin::suspend_resume(st, p, now, crate::model::OpKind::Suspend)
+        }
+        "/service/server/resume" if post => {
+            server_admin::suspend_resume(st, p, now, crate::model::OpKind::Resume)
+        }
+        "/service/server/rename" if post => server_admin::rename(st, p, now),
+        "/service/server/password" if post => server_admin::password(st, p, now),
+        "/server/configure" if post => configure::configure(st, p, now),
+        "/server/description" if post => server_details::description(st, p, now),
+        "/server/history" if post => server_details::history(st, p),
+        "/service/server/sshkey" if post => server_details::sshkey(st, p),
+        "/server/report" if post => usage::report(st, p, now),
+        "/server/statistics" if post => usage::statistics(st, p, now),
+        "/service/cloneServer" if post => clone::clone_server(st, p, now),
+        "/svc/queue" if get => recent::recent(st, now),
         "/"
         | "/service/servers"
         | "/service/server/info"
@@ -192,7 +220,19 @@ fn dispatch(st: &mut State, method: &Method, path: &str, p: &Params, now: SimMil
         | "/service/server/poweron"
         | "/service/server/poweroff"
         | "/service/server/reboot"
-        | "/service/queue" => json_response(
+        | "/service/queue"
+        | "/service/server/suspend"
+        | "/service/server/resume"
+        | "/service/server/rename"
+        | "/service/server/password"
+        | "/server/configure"
+        | "/server/description"
+        | "/server/history"
+        | "/service/server/sshkey"
+        | "/server/report"
+        | "/server/statistics"
+        | "/service/cloneServer"
+        | "/svc/queue" => json_response(
             StatusCode::METHOD_NOT_ALLOWED,
             &json!({"message": "Method Not Allowed"}),
         ),

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::params::{self, Params};
 use super::{error_500, json_response, method_failed, raw_json};
+use crate::clock::SimMillis;
 use crate::model::SimServer;
 use crate::state::{Selector, State};
 
@@ -15,20 +16,37 @@ pub(super) fn select(
     p: &Params,
     method: &str,
 ) -> Result<(Selector, Vec<u64>), Box<Response>> {
-    let selector = params::selector(p).ok_or_else(|| Box::new(method_failed(method)))?;
-    let found = st
-        .select(&selector)
-        .map_err(|_| Box::new(method_failed(method)))?;
+    select_or(st, p, || method_failed(method))
+}
+
+/// Like `select`, with the caller's answer for a bad selection (both or neither of
+/// `name`/`id`, or a pattern that does not compile).
+pub(super) fn select_or(
+    st: &State,
+    p: &Params,
+    failed: impl Fn() -> Response,
+) -> Result<(Selector, Vec<u64>), Box<Response>> {
+    let selector = params::selector(p).ok_or_else(|| Box::new(failed()))?;
+    let found = st.select(&selector).map_err(|_| Box::new(failed()))?;
     Ok((selector, found))
 }
 
-fn no_servers(selector: &Selector) -> Response {
+pub(super) fn no_servers(selector: &Selector) -> Response {
     error_500(format!("No servers found ({})", selector.describe()))
 }
 
 /// Like `select`, but exactly one server must match.
 fn select_one(st: &State, p: &Params, method: &str) -> Result<u64, Box<Response>> {
-    let (selector, found) = select(st, p, method)?;
+    select_one_or(st, p, || method_failed(method))
+}
+
+/// Like `select_or`, but exactly one server must match.
+pub(super) fn select_one_or(
+    st: &State,
+    p: &Params,
+    failed: impl Fn() -> Response,
+) -> Result<u64, Box<Response>> {
+    let (selector, found) = select_or(st, p, failed)?;
     match found.as_slice() {
         [one] => Ok(*one),
         [] => Err(Box::new(no_servers(&selector))),
@@ -103,7 +121,7 @@ pub(super) fn ssh(st: &mut State, p: &Params) -> Response {
     )
 }
 
-pub(super) fn tags(st: &mut State, p: &Params) -> Response {
+pub(super) fn tags(st: &mut State, p: &Params, now: SimMillis) -> Response {
     let seq = match select_one(st, p, "serverTags") {
         Ok(seq) => seq,
         Err(e) => return *e,
@@ -114,14 +132,26 @@ pub(super) fn tags(st: &mut State, p: &Params) -> Response {
     let Some(server) = st.server_mut(seq) else {
         return method_failed("serverTags");
     };
+    let mut actions = Vec::new();
     if let Some(tag) = add
         && !server.tags.contains(&tag)
     {
         server.tags.push(tag);
+        actions.push("Add Tag");
     }
     if let Some(tag) = remove {
+        let before = server.tags.len();
         server.tags.retain(|t| *t != tag);
+        if server.tags.len() != before {
+            actions.push("Remove Tag");
+        }
     }
+    for action in actions {
+        st.record_action(seq, action, now);
+    }
+    let Some(server) = st.server(seq) else {
+        return method_failed("serverTags");
+    };
     let rows: Vec<Value> = server
         .tags
         .iter()
