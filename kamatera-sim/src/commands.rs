@@ -114,6 +114,10 @@ impl State {
             OpKind::PowerOn => t.power_on,
             OpKind::PowerOff => t.power_off,
             OpKind::Reboot => t.reboot,
+            OpKind::DiskAdd | OpKind::DiskRemove | OpKind::DiskResize => t.disk,
+            OpKind::NicAdd | OpKind::NicConnect | OpKind::NicDisconnect => t.network,
+            OpKind::SnapshotCreate | OpKind::SnapshotDelete | OpKind::SnapshotRevert => t.snapshot,
+            OpKind::HdlibClone => t.hdlib,
         };
         self.timings
             .iter()
@@ -188,6 +192,11 @@ impl State {
 
     fn apply(&mut self, cmd: &Command) {
         let success = matches!(cmd.outcome, Outcome::Complete | Outcome::MissingStatus);
+        if cmd.kind.is_resource_change() {
+            let at = cmd.completed.unwrap_or(cmd.executed);
+            self.finish_resource_command(cmd.id, success, at);
+            return;
+        }
         match cmd.outcome {
             Outcome::CompleteKeepsServer => return,
             Outcome::ErrorKeepsServer { .. } => {

@@ -37,7 +37,9 @@
 //! `POST /service/server/terminate`, `POST /service/server/poweron|poweroff|reboot`,
 //! `POST /server/tags`, `GET /service/queue?id=A%20B[&log=true]`, `GET /service/server`
 //! (`?datacenter=1`, `?images=1&datacenter=`, `?capabilities=1&datacenter=`, `?sizes=1&datacenter=`),
-//! `POST /service/server/ssh`. Parameters come from the query string merged with a JSON or
+//! `POST /service/server/ssh`, `POST /server/disk|network|snapshot|hdlib` (exactly one server),
+//! `GET /service/networks`, `POST /service/network/create|delete`,
+//! `GET /service/network/subnets`, `POST /service/network/subnet/create|edit|delete`. Parameters come from the query string merged with a JSON or
 //! form-encoded body (the body wins).
 //!
 //! # Model
@@ -58,9 +60,10 @@
 //!
 //! | Method and path | Body | Effect / answer |
 //! |---|---|---|
-//! | `GET /__sim/state` | – | `{now_ms, now, servers, commands, counters}` |
+//! | `GET /__sim/state` | – | `{now_ms, now, servers, commands, counters, resources}` (`resources`: private networks with subnets, private images, snapshot rows) |
 //! | `GET /__sim/servers` | – | every server ([`SimServer`]), including not-yet-visible ones |
 //! | `POST /__sim/servers` | a [`SeedServer`] or an array | seeds servers; `{"ids": [...]}` |
+//! | `POST /__sim/networks` | a [`SeedNetwork`] or an array | seeds private networks; `{"names": [...]}` |
 //! | `GET /__sim/commands` | – | every command ([`SimCommand`]) with its status history |
 //! | `GET /__sim/requests` | – | the request log ([`RequestRecord`]s) |
 //! | `GET /__sim/counters` | – | `{"GET /service/servers": 3, ...}` |
@@ -132,6 +135,8 @@ pub mod faults;
 mod fixtures;
 mod handle;
 mod model;
+mod networks;
+mod resources;
 mod routes;
 mod server;
 mod specs;
@@ -145,7 +150,7 @@ pub use error::SimError;
 pub use faults::{FaultAction, FaultRule};
 pub use handle::SimHandle;
 pub use model::{
-    Nic, OpKind, Outcome, OutcomeRule, Power, RequestRecord, SeedServer, SimCommand, SimServer,
-    StatusChange, TimingRule,
+    Nic, OpKind, Outcome, OutcomeRule, Power, RequestRecord, SeedNetwork, SeedNic, SeedServer,
+    SimCommand, SimServer, StatusChange, TimingRule,
 };
 pub use server::Simulator;

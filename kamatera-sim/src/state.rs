@@ -13,6 +13,7 @@ use crate::config::{Behaviour, SimConfig};
 use crate::error::SimError;
 use crate::faults::FaultRule;
 use crate::model::{Nic, OutcomeRule, RequestRecord, SeedServer, SimServer, TimingRule};
+use crate::resources::Resources;
 
 /// How an API call selects servers.
 #[derive(Debug, Clone)]
@@ -74,10 +75,13 @@ pub(crate) struct State {
     log: VecDeque<RequestRecord>,
     counters: BTreeMap<String, u64>,
     next_request: u64,
+    /// Disk ids, snapshots, private networks and images, MACs and resource command payloads.
+    pub(crate) resources: Resources,
 }
 
 impl State {
     pub(crate) fn new(config: SimConfig) -> Self {
+        let resources = Resources::new(&config.account_id);
         Self {
             behaviour: config.behaviour.clone(),
             rng: StdRng::seed_from_u64(config.seed),
@@ -98,6 +102,7 @@ impl State {
             log: VecDeque::new(),
             counters: BTreeMap::new(),
             next_request: 1,
+            resources,
         }
     }
 
@@ -147,6 +152,8 @@ impl State {
         Nic {
             network,
             ips: vec![ip],
+            mac: self.resources.next_mac(),
+            connected: true,
         }
     }
 
@@ -266,7 +273,17 @@ impl State {
             Some(id) => id.clone(),
             None => self.new_uuid(),
         };
-        let nic = self.allocate_nic(&seed.datacenter, "wan", "auto");
+        let networks = if seed.networks.is_empty() {
+            vec![self.allocate_nic(&seed.datacenter, "wan", "auto")]
+        } else {
+            let specs: Vec<(String, String)> = seed
+                .networks
+                .iter()
+                .map(|n| (n.name.clone(), n.ip.clone()))
+                .collect();
+            self.create_nics(&seed.datacenter, &specs)
+                .map_err(|e| reject(&e.0))?
+        };
         let server = SimServer {
             id: id.clone(),
             name: seed.name,
@@ -275,7 +292,7 @@ impl State {
             cpu: seed.cpu,
             ram_mb: seed.ram_mb,
             disks_gb: seed.disks_gb,
-            networks: vec![nic],
+            networks,
             tags: dedup(seed.tags),
             traffic: if seed.billing == "monthly" {
                 "t5000".to_owned()
