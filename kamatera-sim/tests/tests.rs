@@ -10,5 +10,7 @@ mod control;
 mod create;
 mod faults;
 mod lifecycle;
+mod networks;
+mod resources;
 mod scale;
 mod servers;
