@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::clock::{SimMillis, format_timestamp};
 use crate::model::{Nic, SeedNetwork};
-use crate::networks::{Networks, Rejection, SubnetFields};
+use crate::networks::{Networks, Rejection, Subnet, SubnetFields};
 use crate::state::State;
 
 /// At most this many disks, and this many NICs, per server.
@@ -216,6 +216,17 @@ impl State {
             .flat_map(|n| n.ips.iter())
             .filter_map(|ip| ip.parse().ok())
             .collect()
+    }
+
+    /// Addresses of the subnet given to NICs.
+    pub(crate) fn subnet_in_use(&self, subnet: &Subnet) -> usize {
+        let Some(network) = self.resources.networks.network(subnet.network_id) else {
+            return 0;
+        };
+        self.lan_addresses_in_use(&network.datacenter, &network.full_name)
+            .into_iter()
+            .filter(|ip| subnet.holds(*ip))
+            .count()
     }
 
     /// NICs attached to the LAN `full_name` in `dc`.

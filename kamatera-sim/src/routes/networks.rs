@@ -178,13 +178,9 @@ pub(super) fn delete(st: &mut State, p: &Params) -> Answer {
     Ok(done("Network deleted successfully"))
 }
 
-fn subnet_row(st: &State, dc: &str, vlan: u32, full_name: &str, s: &Subnet) -> Value {
+fn subnet_row(st: &State, dc: &str, vlan: u32, s: &Subnet) -> Value {
     let (start, end) = s.host_range();
-    let in_use = st
-        .lan_addresses_in_use(dc, full_name)
-        .into_iter()
-        .filter(|ip| s.holds(*ip))
-        .count();
+    let in_use = st.subnet_in_use(s);
     json!({
         "datacenter": dc, "vlanId": vlan, "subnetId": s.id, "total": s.total(),
         "startRange": start.to_string(), "endRange": end.to_string(),
@@ -205,7 +201,7 @@ pub(super) fn subnets(st: &State, p: &Params) -> Answer {
     };
     let list: Vec<Value> = nets
         .subnets_of(network.id)
-        .map(|s| subnet_row(st, &dc, network.vlan_id, &network.full_name, s))
+        .map(|s| subnet_row(st, &dc, network.vlan_id, s))
         .collect();
     Ok(rows(list))
 }
@@ -258,16 +254,11 @@ pub(super) fn subnet_edit(st: &mut State, p: &Params) -> Answer {
 pub(super) fn subnet_delete(st: &mut State, p: &Params) -> Answer {
     let v = parse(p, &[&integer("subnetId")])?;
     let id = v.int("subnetId");
-    let nets = &st.resources.networks;
-    let in_use = nets
+    let in_use = st
+        .resources
+        .networks
         .subnet(id)
-        .and_then(|s| Some((s.clone(), nets.network(s.network_id)?.clone())))
-        .map_or(0, |(s, n)| {
-            st.lan_addresses_in_use(&n.datacenter, &n.full_name)
-                .into_iter()
-                .filter(|ip| s.holds(*ip))
-                .count()
-        });
+        .map_or(0, |s| st.subnet_in_use(s));
     st.resources
         .networks
         .delete_subnet(id, in_use)
