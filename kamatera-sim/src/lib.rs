@@ -55,6 +55,10 @@
 //! * Terminate: listed until completion ([`TerminateVisibility`]). `force` other than `true` on a
 //!   powered-on server ends in `error` with log `Server is powered on`.
 //! * Powering off an off server completes without change; reboot leaves the server on.
+//! * Disk, NIC, snapshot and disk-library changes are commands too (`Timings::disk`,
+//!   `network`, `snapshot`, `hdlib`); a server runs one of them at a time. Private networks
+//!   and subnets change at once (their calls answer `{"message": ...}`). Every NIC has a
+//!   unique MAC; LAN addresses come from the network's subnets. See docs/kamatera-api.md.
 //!
 //! # Control API (`/__sim/...`, JSON, no auth, not logged, never faulted)
 //!
