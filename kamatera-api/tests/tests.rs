@@ -12,6 +12,8 @@ mod support;
 mod commands;
 /// Error mapping, authentication, malformed payloads.
 mod errors;
+/// Apache Libcloud's recorded Kamatera answers, decoded.
+mod libcloud_fixtures;
 /// Options endpoints.
 mod options;
 /// Queue status, batching and waiting.
