@@ -43,11 +43,13 @@ const FIND_FIXTURES: &str = "import libcloud, os; print(os.path.join(os.path.dir
     libcloud.__file__), 'test', 'compute', 'fixtures', 'kamatera'))";
 
 fn libcloud_python() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("KAMATERA_LIBCLOUD_PYTHON") {
-        return Some(PathBuf::from(path));
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/ci-tools/libcloud-venv");
-    let python = venv.join("bin/python");
+    let python = std::env::var_os("KAMATERA_LIBCLOUD_PYTHON").map_or_else(
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/ci-tools/libcloud-venv/bin/python")
+        },
+        PathBuf::from,
+    );
     python.exists().then_some(python)
 }
 

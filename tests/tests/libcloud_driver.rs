@@ -18,11 +18,11 @@ const SECRET: &str = "libcloud-secret";
 
 /// The venv's python: `KAMATERA_LIBCLOUD_PYTHON`, else where `.ci/run` installs it.
 fn libcloud_python() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("KAMATERA_LIBCLOUD_PYTHON") {
-        return Some(PathBuf::from(path));
-    }
-    let installed = repo().join("target/ci-tools/libcloud-venv/bin/python");
-    installed.exists().then_some(installed)
+    let python = std::env::var_os("KAMATERA_LIBCLOUD_PYTHON").map_or_else(
+        || repo().join("target/ci-tools/libcloud-venv/bin/python"),
+        PathBuf::from,
+    );
+    python.exists().then_some(python)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
