@@ -11,8 +11,8 @@ async fn should_list_snapshots_as_a_tree() {
     api_post("/server/snapshot")
         .and(body_json(json!({"id": "s1"})))
         .respond_with(ok_json(json!([
-            {"id": 11, "name": "base", "date": "2026-11-01 10:00:00", "depth": 0, "active": false},
-            {"id": 12, "name": "after-upgrade", "date": "2026-11-02 10:00:00", "depth": 1, "active": true}
+            {"id": 12, "name": "after-upgrade", "date": "2026-11-02 10:00:00", "depth": 1, "active": true, "child": null},
+            {"id": 11, "name": "base", "date": "2026-11-01 10:00:00", "depth": 0, "active": false, "child": null}
         ])))
         .expect(1)
         .mount(&server)

@@ -20,10 +20,10 @@ mod disks;
 mod errors;
 /// A server's network interfaces: list, add, connect, disconnect.
 mod interfaces;
-/// Private networks and their subnets.
-mod networks;
 /// Apache Libcloud's recorded Kamatera answers, decoded.
 mod libcloud_fixtures;
+/// Private networks and their subnets.
+mod networks;
 /// Options endpoints.
 mod options;
 /// Queue status, batching and waiting.

@@ -1,9 +1,9 @@
 //! A server's snapshots (`POST /server/snapshot`): the tree, create, delete, revert.
 //!
 //! The API keeps snapshots as a tree: a snapshot taken after reverting to an older one is
-//! a child of that one. It answers the list as rows with a `depth`, children following
-//! their parent (the proxy flattens the console's nested `child` lists); an answer still
-//! nested is flattened here the same way. A change is run by the proxy as one console
+//! a child of that one. The proxy flattens the console's nested `child` lists into rows
+//! with a `depth`, each snapshot **after** its descendants; an answer still nested is
+//! flattened here the same way. A change is run by the proxy as one console
 //! action, whose command id it may hand on bare (`123`) rather than listed (`["123"]`);
 //! both are accepted.
 
@@ -81,14 +81,14 @@ pub struct Snapshot {
     pub parent: Option<SnapshotId>,
 }
 
-/// A server's snapshots, in the API's order: every snapshot after its parent.
+/// A server's snapshots, in the API's order: every snapshot after its descendants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SnapshotTree {
     snapshots: Vec<Snapshot>,
 }
 
 impl SnapshotTree {
-    /// Every snapshot, parents before their children.
+    /// Every snapshot, in the API's order (descendants before their ancestors).
     pub fn iter(&self) -> impl Iterator<Item = &Snapshot> {
         self.snapshots.iter()
     }
@@ -128,63 +128,76 @@ impl SnapshotTree {
     /// Builds the tree from the rows of a list answer.
     fn from_rows(endpoint: Endpoint, rows: Vec<SnapshotRow>) -> Result<Self, Error> {
         let mut tree = SnapshotTree::default();
-        // The ids of the open ancestors: `ancestors[d]` is the last snapshot seen at depth d.
-        let mut ancestors: Vec<SnapshotId> = Vec::new();
-        let mut path = Vec::new();
-        tree.flatten(endpoint, rows, None, &mut ancestors, &mut path)?;
+        let mut paths = Vec::new();
+        tree.flatten(endpoint, rows, None, &mut Vec::new(), &mut paths)?;
+        tree.link_parents(endpoint, &paths)?;
         Ok(tree)
     }
 
+    /// Appends `rows` in the proxy's order, each snapshot after its descendants, and
+    /// records each one's JSON path. `nested_depth` is the depth of rows found in a
+    /// `child` list (the console's nested shape), for rows that do not state theirs.
     fn flatten(
         &mut self,
         endpoint: Endpoint,
         rows: Vec<SnapshotRow>,
-        nested_parent: Option<(&SnapshotId, u64)>,
-        ancestors: &mut Vec<SnapshotId>,
+        nested_depth: Option<u64>,
         path: &mut Vec<String>,
+        paths: &mut Vec<String>,
     ) -> Result<(), Error> {
         for (index, row) in rows.into_iter().enumerate() {
             path.push(format!("[{index}]"));
+            let here = format!("${}", path.join(".child"));
             let id = SnapshotId::new(row.id).map_err(|_| Error::InvalidResponse {
                 endpoint,
-                path: format!("${}.id", path.join(".child")),
+                path: format!("{here}.id"),
                 reason: "a snapshot id must be non-empty text without spaces".into(),
             })?;
-            let nested_depth = nested_parent.map(|(_, depth)| depth);
             let depth = row.depth.or(nested_depth).unwrap_or(0);
             let depth = u32::try_from(depth).map_err(|_| Error::InvalidResponse {
                 endpoint,
-                path: format!("${}.depth", path.join(".child")),
+                path: format!("{here}.depth"),
                 reason: format!("depth {depth} is too large"),
             })?;
-            let level = depth as usize;
-            let parent = match nested_parent {
-                Some((parent, _)) => Some(parent.clone()),
-                None if level == 0 => None,
-                None => Some(ancestors.get(level - 1).cloned().ok_or_else(|| {
-                    Error::InvalidResponse {
-                        endpoint,
-                        path: format!("${}.depth", path.join(".child")),
-                        reason: format!("depth {depth} follows no snapshot at depth {}", level - 1),
-                    }
-                })?),
-            };
-            ancestors.truncate(level);
-            ancestors.push(id.clone());
+            if let Some(children) = row.child.filter(|c| !c.is_empty()) {
+                self.flatten(endpoint, children, Some(u64::from(depth) + 1), path, paths)?;
+            }
             self.snapshots.push(Snapshot {
-                id: id.clone(),
+                id,
                 name: row.name,
                 date: row.date,
                 depth,
                 active: row.active,
-                parent,
+                parent: None,
             });
-            if !row.child.is_empty() {
-                let below = (&id, u64::from(depth) + 1);
-                self.flatten(endpoint, row.child, Some(below), ancestors, path)?;
-                ancestors.truncate(level + 1);
-            }
+            paths.push(here);
             path.pop();
+        }
+        Ok(())
+    }
+
+    /// Finds each snapshot's parent. A snapshot comes after its whole subtree, so the
+    /// first later snapshot that is less deep is the parent, one level up.
+    fn link_parents(&mut self, endpoint: Endpoint, paths: &[String]) -> Result<(), Error> {
+        for index in 0..self.snapshots.len() {
+            let depth = self.snapshots[index].depth;
+            if depth == 0 {
+                continue;
+            }
+            let parent = self.snapshots[index + 1..]
+                .iter()
+                .find(|later| later.depth < depth)
+                .filter(|later| later.depth + 1 == depth)
+                .map(|later| later.id.clone())
+                .ok_or_else(|| Error::InvalidResponse {
+                    endpoint,
+                    path: format!("{}.depth", paths[index]),
+                    reason: format!(
+                        "a snapshot at depth {depth} must be followed by its parent at depth {}",
+                        depth - 1
+                    ),
+                })?;
+            self.snapshots[index].parent = Some(parent);
         }
         Ok(())
     }
@@ -211,8 +224,9 @@ struct SnapshotRow {
     depth: Option<u64>,
     #[serde(default, deserialize_with = "crate::lenient::flag")]
     active: bool,
+    /// The console's nested children; the proxy sends `null` once it has flattened them.
     #[serde(default)]
-    child: Vec<SnapshotRow>,
+    child: Option<Vec<SnapshotRow>>,
 }
 
 /// The snapshots of one server; made by [`ServerHandle::snapshots`].
@@ -340,11 +354,12 @@ mod tests {
 
     #[test]
     fn flat_rows_become_a_tree_by_depth() {
+        // The proxy's order: each snapshot after its descendants.
         let tree = tree(
-            r#"[{"id":1,"name":"base","date":"2026-11-01 10:00:00","depth":0,"active":false},
-                {"id":"2","name":"a","depth":1,"active":"0"},
-                {"id":3,"name":"a1","depth":2,"active":true},
-                {"id":4,"name":"b","depth":"1","active":0}]"#,
+            r#"[{"id":3,"name":"a1","depth":2,"active":true,"child":null},
+                {"id":"2","name":"a","depth":1,"active":"0","child":null},
+                {"id":4,"name":"b","depth":"1","active":0,"child":null},
+                {"id":1,"name":"base","date":"2026-11-01 10:00:00","depth":0,"active":false,"child":null}]"#,
         )
         .unwrap();
         let names: Vec<(&str, u32, Option<&str>)> = tree
@@ -360,10 +375,10 @@ mod tests {
         assert_eq!(
             names,
             [
-                ("base", 0, None),
-                ("a", 1, Some("1")),
                 ("a1", 2, Some("2")),
-                ("b", 1, Some("1"))
+                ("a", 1, Some("1")),
+                ("b", 1, Some("1")),
+                ("base", 0, None)
             ]
         );
         assert_eq!(tree.active().map(|s| s.name.as_str()), Some("a1"));
@@ -378,19 +393,30 @@ mod tests {
             r#"[{"id":1,"name":"base","child":[{"id":2,"name":"a","child":[{"id":3,"name":"a1","active":1}]},{"id":4,"name":"b"}]}]"#,
         )
         .unwrap();
-        let depths: Vec<(u32, Option<&str>)> = tree
+        let depths: Vec<(&str, u32, Option<&str>)> = tree
             .iter()
-            .map(|s| (s.depth, s.parent.as_ref().map(SnapshotId::as_str)))
+            .map(|s| {
+                (
+                    s.id.as_str(),
+                    s.depth,
+                    s.parent.as_ref().map(SnapshotId::as_str),
+                )
+            })
             .collect();
         assert_eq!(
             depths,
-            [(0, None), (1, Some("1")), (2, Some("2")), (1, Some("1"))]
+            [
+                ("3", 2, Some("2")),
+                ("2", 1, Some("1")),
+                ("4", 1, Some("1")),
+                ("1", 0, None)
+            ]
         );
     }
 
     #[test]
     fn a_depth_without_a_parent_is_an_invalid_answer() {
-        match tree(r#"[{"id":1,"name":"x","depth":2}]"#) {
+        match tree(r#"[{"id":1,"name":"x","depth":2},{"id":2,"name":"root","depth":0}]"#) {
             Err(Error::InvalidResponse { path, .. }) => assert_eq!(path, "$[0].depth"),
             other => panic!("expected an invalid response, got {other:?}"),
         }
