@@ -48,7 +48,10 @@ async fn should_list_interfaces_typed() {
 async fn should_add_connect_and_disconnect_exactly_once() {
     let (server, client) = setup().await;
     for (fields, answer) in [
-        (json!({"id": "s1", "add": "wan"}), json!(8001)),
+        (
+            json!({"id": "s1", "add": "lan-12345-frontend"}),
+            json!(8001),
+        ),
         (
             json!({"id": "s1", "add": "lan-12345-backend", "ip": "172.16.0.10", "subnet": "172.16.0.0", "bits": "23"}),
             json!("8002"),
@@ -70,7 +73,10 @@ async fn should_add_connect_and_disconnect_exactly_once() {
             .await;
     }
     let nics = client.server(ServerId::new("s1")).network_interfaces();
-    let wan = nics.add(&AddInterface::wan()).await.unwrap();
+    let plain = nics
+        .add(&AddInterface::lan("lan-12345-frontend").unwrap())
+        .await
+        .unwrap();
     let lan = AddInterface::lan("lan-12345-backend")
         .unwrap()
         .ip(Ipv4Addr::new(172, 16, 0, 10))
@@ -83,7 +89,7 @@ async fn should_add_connect_and_disconnect_exactly_once() {
     let disconnected = nics.disconnect(&mac).await.unwrap();
     assert_eq!(
         [
-            wan.as_str(),
+            plain.as_str(),
             lan.as_str(),
             connected.as_str(),
             disconnected.as_str()
@@ -97,10 +103,8 @@ async fn should_refuse_bad_input_before_sending() {
     let (_server, client) = setup().await;
     assert_eq!(refused_field(MacAddress::new("00:50:56:ab:cd")), "mac");
     assert_eq!(refused_field(AddInterface::lan("backend")), "add");
-    assert_eq!(
-        refused_field(AddInterface::wan().creating_network(Ipv4Addr::new(172, 16, 0, 0), 23)),
-        "subnet"
-    );
+    // `wan` would be taken by the API as the private network lan-<account>-wan.
+    assert_eq!(refused_field(AddInterface::lan("wan")), "add");
     let lan = AddInterface::lan("lan-1-x").unwrap();
     assert_eq!(
         refused_field(

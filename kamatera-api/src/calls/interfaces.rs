@@ -109,8 +109,13 @@ fn optional_mac<'de, D: Deserializer<'de>>(d: D) -> Result<Option<MacAddress>, D
     }
 }
 
-/// A network interface to add to a server: on the public network (`wan`) or on a private
-/// network by its full name (`lan-<account>-<name>`), with an optional address.
+/// A network interface to add to a server, on a private network named in full
+/// (`lan-<account>-<name>`), with an optional address.
+///
+/// There is no constructor for the public network: the API prefixes any name that does
+/// not start with the account's `lan-<account>-` with it, so `wan` would attach (or,
+/// with a subnet, create) a private network called `lan-<account>-wan`. See
+/// `docs/kamatera-api.md` in the repository.
 ///
 /// ```
 /// use kamatera_api::AddInterface;
@@ -127,15 +132,6 @@ pub struct AddInterface {
 }
 
 impl AddInterface {
-    /// An interface on the public network.
-    pub fn wan() -> Self {
-        Self {
-            network: "wan".to_owned(),
-            ip: None,
-            new_network: None,
-        }
-    }
-
     /// An interface on the private network `full_name` (`lan-<account>-<name>`, as
     /// [`PrivateNetwork::full_name`](crate::PrivateNetwork::full_name) gives it).
     pub fn lan(full_name: impl Into<String>) -> Result<Self, Error> {
@@ -155,7 +151,7 @@ impl AddInterface {
             return Err(invalid(
                 "add",
                 &full_name,
-                "a private network is named in full, lan-<account>-<name> (e.g. lan-12345-backend), or the public one wan",
+                "a private network is named in full, lan-<account>-<name> (e.g. lan-12345-backend); the public network cannot be added by this call",
             ));
         }
         Ok(Self {
@@ -174,20 +170,13 @@ impl AddInterface {
 
     /// Lets the API create the private network, when no network of that name exists,
     /// with the subnet `address`/`prefix_len` (which must be a network address, e.g.
-    /// `172.16.0.0` with 23). Refused for the public network.
+    /// `172.16.0.0` with 23).
     pub fn creating_network(mut self, address: Ipv4Addr, prefix_len: u8) -> Result<Self, Error> {
-        if self.network == "wan" {
-            return Err(invalid(
-                "subnet",
-                &address.to_string(),
-                "only a private network is created with a subnet; the public network exists",
-            ));
-        }
         self.new_network = Some(Ipv4Subnet::checked(address, prefix_len, "subnet", "bits")?);
         Ok(self)
     }
 
-    /// The network name sent (`wan` or the full LAN name).
+    /// The network name sent (the full LAN name).
     pub fn network(&self) -> &str {
         &self.network
     }
@@ -363,14 +352,10 @@ mod tests {
             "lan-123-",
             "lan-123-a b",
             "wan-il",
+            "wan",
         ] {
             assert!(AddInterface::lan(bad).is_err(), "{bad}");
         }
-        assert!(
-            AddInterface::wan()
-                .creating_network(Ipv4Addr::new(172, 16, 0, 0), 23)
-                .is_err()
-        );
         match AddInterface::lan("lan-1-x")
             .unwrap()
             .creating_network(Ipv4Addr::new(172, 16, 0, 1), 23)

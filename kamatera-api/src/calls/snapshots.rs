@@ -179,7 +179,7 @@ impl SnapshotTree {
     /// Finds each snapshot's parent. A snapshot comes after its whole subtree, so the
     /// first later snapshot that is less deep is the parent, one level up.
     fn link_parents(&mut self, endpoint: Endpoint, paths: &[String]) -> Result<(), Error> {
-        for index in 0..self.snapshots.len() {
+        for (index, path) in paths.iter().enumerate() {
             let depth = self.snapshots[index].depth;
             if depth == 0 {
                 continue;
@@ -191,7 +191,7 @@ impl SnapshotTree {
                 .map(|later| later.id.clone())
                 .ok_or_else(|| Error::InvalidResponse {
                     endpoint,
-                    path: format!("{}.depth", paths[index]),
+                    path: format!("{path}.depth"),
                     reason: format!(
                         "a snapshot at depth {depth} must be followed by its parent at depth {}",
                         depth - 1
