@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use kamatera_api::{Client, DEFAULT_BASE_URL};
+use kamatera_api::{Client, DEFAULT_BASE_URL, RetryPolicy};
 
 use crate::error::{CliError, EXIT_CODES_HELP};
 use crate::output::{Format, Printer};
@@ -27,10 +27,20 @@ pub struct Cli {
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// API client id (Kamatera console, "API keys").
-    #[arg(long, global = true, env = "KAMATERA_API_CLIENT_ID", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "KAMATERA_API_CLIENT_ID",
+        hide_env_values = true
+    )]
     api_client_id: Option<String>,
     /// API secret. Prefer the environment variable: flags show up in process lists.
-    #[arg(long, global = true, env = "KAMATERA_API_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "KAMATERA_API_SECRET",
+        hide_env_values = true
+    )]
     api_secret: Option<String>,
     /// API base URL (a simulator or a proxy in tests).
     #[arg(long, global = true, env = "KAMATERA_API_URL", default_value = DEFAULT_BASE_URL)]
@@ -38,6 +48,15 @@ pub struct GlobalArgs {
     /// Time allowed for each API request.
     #[arg(long, global = true, env = "KAMATERA_API_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// Retries of a read after a transient failure (changes are never retried).
+    #[arg(
+        long,
+        global = true,
+        env = "KAMATERA_API_RETRIES",
+        value_name = "N",
+        default_value_t = 4
+    )]
+    retries: u32,
     /// Output format on stdout.
     #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
     output: Format,
@@ -53,6 +72,10 @@ impl GlobalArgs {
             .base_url(self.api_url.clone())
             .credentials(client_id.clone(), secret.clone())
             .timeout(self.timeout)
+            .retry_policy(RetryPolicy {
+                max_attempts: self.retries.saturating_add(1),
+                ..RetryPolicy::default()
+            })
             .user_agent(concat!("kamatera-cli/", env!("CARGO_PKG_VERSION")))
             .build()?)
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use kamatera_api::secrecy::{ExposeSecret, SecretString};
 use kamatera_api::{
-    BillingCycle, Client, CreateServerRequest, Cpu, DiskSpec, NetworkSpec, Password, Tag,
+    BillingCycle, Client, Cpu, CreateServerRequest, DiskSpec, NetworkSpec, Password, Tag,
 };
 use serde::Serialize;
 
@@ -156,11 +156,12 @@ impl CreateArgs {
     }
 
     fn request(&self) -> Result<CreateServerRequest, CliError> {
-        let mut builder = CreateServerRequest::builder(&*self.name, &*self.datacenter, &*self.image)
-            .daily_backup(self.daily_backup)
-            .managed(self.managed)
-            .billing(billing_cycle(self.billing, self.traffic.as_deref())?)
-            .power_on_after_create(!self.no_power_on);
+        let mut builder =
+            CreateServerRequest::builder(&*self.name, &*self.datacenter, &*self.image)
+                .daily_backup(self.daily_backup)
+                .managed(self.managed)
+                .billing(billing_cycle(self.billing, self.traffic.as_deref())?)
+                .power_on_after_create(!self.no_power_on);
         if let Some(cpu) = &self.cpu {
             builder = builder.cpu(cpu.parse::<Cpu>()?);
         }

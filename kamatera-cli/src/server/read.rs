@@ -74,7 +74,11 @@ fn details_table(server: &ServerDetailsView) -> String {
     let networks = server
         .networks
         .iter()
-        .map(|n| format!("{} {}", n.network, n.ips.join(" ")).trim().to_owned())
+        .map(|n| {
+            format!("{} {}", n.network, n.ips.join(" "))
+                .trim()
+                .to_owned()
+        })
         .collect::<Vec<_>>()
         .join(", ");
     fields(&[

@@ -56,7 +56,11 @@ impl SnapshotCommand {
     pub async fn run(self, client: &Client, printer: Printer) -> Result<(), CliError> {
         match self {
             SnapshotCommand::List(args) => {
-                let tree = client.server(args.server.selector()).snapshots().list().await?;
+                let tree = client
+                    .server(args.server.selector())
+                    .snapshots()
+                    .list()
+                    .await?;
                 let views: Vec<SnapshotView> = tree.iter().map(SnapshotView::from).collect();
                 printer.print(&views, |views| snapshots_table(views))
             }

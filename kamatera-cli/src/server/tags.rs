@@ -41,11 +41,15 @@ impl TagsCommand {
             TagsCommand::List(args) => client.server_tags(&args.servers.selector()).await?,
             TagsCommand::Add(args) => {
                 let tag = Tag::new(args.tag)?;
-                client.add_server_tag(&args.servers.selector(), &tag).await?
+                client
+                    .add_server_tag(&args.servers.selector(), &tag)
+                    .await?
             }
             TagsCommand::Remove(args) => {
                 let tag = Tag::new(args.tag)?;
-                client.remove_server_tag(&args.servers.selector(), &tag).await?
+                client
+                    .remove_server_tag(&args.servers.selector(), &tag)
+                    .await?
             }
         };
         let names: Vec<String> = tags.iter().map(ToString::to_string).collect();
