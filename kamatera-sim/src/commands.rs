@@ -162,6 +162,10 @@ impl State {
             OpKind::Rename => t.rename,
             OpKind::PasswordReset => t.password_reset,
             OpKind::Configure => t.configure,
+            OpKind::DiskAdd | OpKind::DiskRemove | OpKind::DiskResize => t.disk,
+            OpKind::NicAdd | OpKind::NicConnect | OpKind::NicDisconnect => t.network,
+            OpKind::SnapshotCreate | OpKind::SnapshotDelete | OpKind::SnapshotRevert => t.snapshot,
+            OpKind::HdlibClone => t.hdlib,
         };
         self.timings
             .iter()
@@ -238,6 +242,11 @@ impl State {
     fn apply(&mut self, cmd: &Command) {
         let effect = self.effects.remove(&cmd.id);
         let success = matches!(cmd.outcome, Outcome::Complete | Outcome::MissingStatus);
+        if cmd.kind.is_resource_change() {
+            let at = cmd.completed.unwrap_or(cmd.executed);
+            self.finish_resource_command(cmd.id, success, at);
+            return;
+        }
         match cmd.outcome {
             Outcome::CompleteKeepsServer => return,
             Outcome::ErrorKeepsServer { .. } => {

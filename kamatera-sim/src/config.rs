@@ -17,6 +17,8 @@ pub struct SimConfig {
     pub epoch_unix: i64,
     /// How many requests the request log keeps (older ones are dropped; counters keep counting).
     pub request_log_capacity: usize,
+    /// The account id in private network names (`lan-<account>-<name>`).
+    pub account_id: String,
     /// Behaviour that can also be changed at runtime (`PATCH /__sim/behaviour`).
     pub behaviour: Behaviour,
 }
@@ -29,6 +31,7 @@ impl Default for SimConfig {
             // 2026-01-01 00:00:00 UTC: a fixed epoch keeps virtual-clock timestamps reproducible.
             epoch_unix: 1_767_225_600,
             request_log_capacity: 10_000,
+            account_id: "100200".to_owned(),
             behaviour: Behaviour::default(),
         }
     }
@@ -204,6 +207,14 @@ pub struct Timings {
     pub password_reset: PhaseDurations,
     /// `POST /server/configure`.
     pub configure: PhaseDurations,
+    /// `POST /server/disk` changes (add, remove, resize).
+    pub disk: PhaseDurations,
+    /// `POST /server/network` changes (add, connect, disconnect).
+    pub network: PhaseDurations,
+    /// `POST /server/snapshot` changes (create, delete, revert).
+    pub snapshot: PhaseDurations,
+    /// `POST /server/hdlib` clones.
+    pub hdlib: PhaseDurations,
 }
 
 impl Default for Timings {
@@ -222,6 +233,10 @@ impl Default for Timings {
             password_reset: quick,
             // A resize or billing change is heavier than a power flip.
             configure: PhaseDurations::new(ms(500), ms(2500)),
+            disk: PhaseDurations::new(ms(500), ms(2000)),
+            network: quick,
+            snapshot: PhaseDurations::new(ms(500), ms(2000)),
+            hdlib: PhaseDurations::new(ms(1000), ms(4000)),
         }
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::config::Behaviour;
 use crate::faults::FaultRule;
-use crate::model::{OutcomeRule, SeedServer, TimingRule};
+use crate::model::{OutcomeRule, SeedNetwork, SeedServer, TimingRule};
 use crate::routes::{App, json_response};
 
 fn ok(value: &Value) -> Response {
@@ -63,6 +63,7 @@ pub(crate) fn state_dump(app: &App) -> Value {
         "servers": servers,
         "commands": st.command_views(now),
         "counters": st.counters(),
+        "resources": st.resources.dump(st.initial.epoch_unix),
     })
 }
 
@@ -146,6 +147,22 @@ fn seed_servers(app: &App, body: &[u8]) -> Response {
     ok(&json!({ "ids": ids }))
 }
 
+/// Seeds private networks in order; the first invalid one stops the batch with HTTP 400.
+fn seed_networks(app: &App, body: &[u8]) -> Response {
+    let seeds: OneOrMany<SeedNetwork> = match parse(body) {
+        Ok(s) => s,
+        Err(e) => return *e,
+    };
+    let mut names = Vec::new();
+    for seed in seeds.into_vec() {
+        match app.seed_network(&seed) {
+            Ok(name) => names.push(name),
+            Err(e) => return bad_request(e),
+        }
+    }
+    ok(&json!({ "names": names }))
+}
+
 fn clear(app: &App, which: &str) -> Response {
     let mut st = app.lock();
     match which {
@@ -169,6 +186,7 @@ pub(crate) fn handle(
         ("GET", "" | "/state") => ok(&state_dump(app)),
         ("GET", "/servers") => ok(&json!(app.servers())),
         ("POST", "/servers") => seed_servers(app, body),
+        ("POST", "/networks") => seed_networks(app, body),
         ("GET", "/commands") => ok(&json!(app.commands())),
         ("GET", "/requests") => ok(&json!(app.lock().requests())),
         ("GET", "/counters") => ok(&json!(app.lock().counters())),

@@ -11,7 +11,9 @@ use url::Url;
 use crate::config::Behaviour;
 use crate::error::SimError;
 use crate::faults::FaultRule;
-use crate::model::{OutcomeRule, RequestRecord, SeedServer, SimCommand, SimServer, TimingRule};
+use crate::model::{
+    OutcomeRule, RequestRecord, SeedNetwork, SeedServer, SimCommand, SimServer, TimingRule,
+};
 use crate::routes::App;
 use crate::state::{Compiled, full_match};
 
@@ -62,6 +64,20 @@ impl App {
 
     pub(crate) fn seed(&self, seed: SeedServer) -> Result<String, SimError> {
         self.settled().0.seed(seed)
+    }
+
+    pub(crate) fn seed_network(&self, seed: &SeedNetwork) -> Result<String, SimError> {
+        let mut st = self.lock();
+        let id = st.seed_network(seed).map_err(|r| SimError::Seed {
+            name: seed.name.clone(),
+            reason: r.0,
+        })?;
+        Ok(st
+            .resources
+            .networks
+            .network(id)
+            .map(|n| n.full_name.clone())
+            .unwrap_or_default())
     }
 
     pub(crate) fn servers(&self) -> Vec<SimServer> {
@@ -142,6 +158,15 @@ impl SimHandle {
     /// [`SimError::Seed`] when the name is empty or the id is taken.
     pub fn seed_server(&self, seed: SeedServer) -> Result<String, SimError> {
         self.app.seed(seed)
+    }
+
+    /// Creates a private network with its first subnet, as `POST /service/network/create`
+    /// would; returns its LAN name (`lan-<account>-<name>`) for NIC specs.
+    ///
+    /// # Errors
+    /// [`SimError::Seed`] when the name is taken or the subnet is invalid.
+    pub fn seed_network(&self, seed: &SeedNetwork) -> Result<String, SimError> {
+        self.app.seed_network(seed)
     }
 
     /// Every server, including ones not yet visible, in creation order.

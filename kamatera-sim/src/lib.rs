@@ -41,8 +41,12 @@
 //! `/service/server/rename`, `/service/server/password`, `/server/configure`,
 //! `/server/description`, `/server/history`, `/server/report`, `/server/statistics`,
 //! `/service/server/sshkey`, `/service/cloneServer` and `GET /svc/queue` (see
-//! `docs/kamatera-api.md`, "Server administration"). Parameters come from the query string
-//! merged with a JSON or form-encoded body (the body wins).
+//! `docs/kamatera-api.md`, "Server administration");
+//! server resources: `POST /server/disk|network|snapshot|hdlib` (exactly one server);
+//! private networks: `GET /service/networks`, `POST /service/network/create|delete`,
+//! `GET /service/network/subnets`, `POST /service/network/subnet/create|edit|delete`.
+//! Parameters come from the query string merged with a JSON or form-encoded body (the body
+//! wins).
 //!
 //! # Model
 //!
@@ -57,14 +61,19 @@
 //! * Terminate: listed until completion ([`TerminateVisibility`]). `force` other than `true` on a
 //!   powered-on server ends in `error` with log `Server is powered on`.
 //! * Powering off an off server completes without change; reboot leaves the server on.
+//! * Disk, NIC, snapshot and disk-library changes are commands too (`Timings::disk`,
+//!   `network`, `snapshot`, `hdlib`); a server runs one of them at a time. Private networks
+//!   and subnets change at once (their calls answer `{"message": ...}`). Every NIC has a
+//!   unique MAC; LAN addresses come from the network's subnets. See docs/kamatera-api.md.
 //!
 //! # Control API (`/__sim/...`, JSON, no auth, not logged, never faulted)
 //!
 //! | Method and path | Body | Effect / answer |
 //! |---|---|---|
-//! | `GET /__sim/state` | – | `{now_ms, now, servers, commands, counters}` |
+//! | `GET /__sim/state` | – | `{now_ms, now, servers, commands, counters, resources}` (`resources`: private networks with subnets, private images, snapshot rows) |
 //! | `GET /__sim/servers` | – | every server ([`SimServer`]), including not-yet-visible ones |
 //! | `POST /__sim/servers` | a [`SeedServer`] or an array | seeds servers; `{"ids": [...]}` |
+//! | `POST /__sim/networks` | a [`SeedNetwork`] or an array | seeds private networks; `{"names": [...]}` |
 //! | `GET /__sim/commands` | – | every command ([`SimCommand`]) with its status history |
 //! | `GET /__sim/requests` | – | the request log ([`RequestRecord`]s) |
 //! | `GET /__sim/counters` | – | `{"GET /service/servers": 3, ...}` |
@@ -137,7 +146,9 @@ pub mod faults;
 mod fixtures;
 mod handle;
 mod model;
+mod networks;
 mod reports;
+mod resources;
 mod routes;
 mod server;
 mod specs;
@@ -151,7 +162,7 @@ pub use error::SimError;
 pub use faults::{FaultAction, FaultRule};
 pub use handle::SimHandle;
 pub use model::{
-    HistoryEntry, Nic, OpKind, Outcome, OutcomeRule, Power, RequestRecord, SeedServer, SimCommand,
-    SimServer, StatusChange, TimingRule,
+    HistoryEntry, Nic, OpKind, Outcome, OutcomeRule, Power, RequestRecord, SeedNetwork, SeedNic,
+    SeedServer, SimCommand, SimServer, StatusChange, TimingRule,
 };
 pub use server::Simulator;

@@ -32,6 +32,27 @@ pub enum OpKind {
     PasswordReset,
     /// `POST /server/configure` (one change per command).
     Configure,
+    // ---- server resources (disks, NICs, snapshots, disk library) ----
+    /// `POST /server/disk` with `add`.
+    DiskAdd,
+    /// `POST /server/disk` with `remove`.
+    DiskRemove,
+    /// `POST /server/disk` with `resize` and `size`.
+    DiskResize,
+    /// `POST /server/network` with `add`.
+    NicAdd,
+    /// `POST /server/network` with `connect`.
+    NicConnect,
+    /// `POST /server/network` with `disconnect`.
+    NicDisconnect,
+    /// `POST /server/snapshot` with `create`.
+    SnapshotCreate,
+    /// `POST /server/snapshot` with `delete`.
+    SnapshotDelete,
+    /// `POST /server/snapshot` with `revert`.
+    SnapshotRevert,
+    /// `POST /server/hdlib` with `clone`.
+    HdlibClone,
 }
 
 impl OpKind {
@@ -49,7 +70,36 @@ impl OpKind {
             Self::Rename => "Rename Server",
             Self::PasswordReset => "Reset Server Password",
             Self::Configure => "Configure Server",
+            Self::DiskAdd => "Add Disk",
+            Self::DiskRemove => "Remove Disk",
+            Self::DiskResize => "Resize Disk",
+            Self::NicAdd => "Add Network Interface",
+            Self::NicConnect => "Connect Network Interface",
+            Self::NicDisconnect => "Disconnect Network Interface",
+            Self::SnapshotCreate => "Create Snapshot",
+            Self::SnapshotDelete => "Delete Snapshot",
+            Self::SnapshotRevert => "Revert Snapshot",
+            Self::HdlibClone => "Clone Disk To Library",
         }
+    }
+
+    /// Whether this kind changes a server's disks, NICs, snapshots or disk library; such
+    /// commands carry a payload in the resource state and run one at a time per server.
+    #[must_use]
+    pub fn is_resource_change(self) -> bool {
+        matches!(
+            self,
+            Self::DiskAdd
+                | Self::DiskRemove
+                | Self::DiskResize
+                | Self::NicAdd
+                | Self::NicConnect
+                | Self::NicDisconnect
+                | Self::SnapshotCreate
+                | Self::SnapshotDelete
+                | Self::SnapshotRevert
+                | Self::HdlibClone
+        )
     }
 }
 
@@ -82,6 +132,86 @@ pub struct Nic {
     pub network: String,
     /// Assigned addresses.
     pub ips: Vec<String>,
+    /// MAC address, unique in the simulator (`00:50:56:xx:xx:xx`).
+    #[serde(default)]
+    pub mac: String,
+    /// Whether the NIC is connected (`POST /server/network` `connect` / `disconnect`).
+    #[serde(default = "connected_by_default")]
+    pub connected: bool,
+}
+
+fn connected_by_default() -> bool {
+    true
+}
+
+/// A NIC of a seeded server: `wan` or a full LAN name, and `auto` or an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedNic {
+    /// `wan` or `lan-<account>-<name>`.
+    pub name: String,
+    /// `auto` (the default) or an address.
+    #[serde(default = "auto_ip")]
+    pub ip: String,
+}
+
+fn auto_ip() -> String {
+    "auto".to_owned()
+}
+
+/// A private network to put into state (`POST /__sim/networks`): like
+/// `POST /service/network/create`, with its first subnet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct SeedNetwork {
+    /// Datacenter id.
+    pub datacenter: String,
+    /// Short name; the LAN is called `lan-<account>-<name>`.
+    pub name: String,
+    /// Network address of the first subnet, e.g. `172.16.0.0`.
+    pub subnet_ip: String,
+    /// Prefix length of the first subnet.
+    pub subnet_bit: u8,
+    /// Optional gateway inside the subnet (reserved: never given to a NIC).
+    pub gateway: String,
+}
+
+impl Default for SeedNetwork {
+    fn default() -> Self {
+        Self {
+            datacenter: "IL".to_owned(),
+            name: String::new(),
+            subnet_ip: "172.16.0.0".to_owned(),
+            subnet_bit: 24,
+            gateway: String::new(),
+        }
+    }
+}
+
+impl SeedNetwork {
+    /// A network in `datacenter` named `name` with the subnet `subnet_ip/subnet_bit`.
+    #[must_use]
+    pub fn new(
+        datacenter: impl Into<String>,
+        name: impl Into<String>,
+        subnet_ip: impl Into<String>,
+        subnet_bit: u8,
+    ) -> Self {
+        Self {
+            datacenter: datacenter.into(),
+            name: name.into(),
+            subnet_ip: subnet_ip.into(),
+            subnet_bit,
+            gateway: String::new(),
+        }
+    }
+
+    /// Sets the gateway.
+    #[must_use]
+    pub fn gateway(mut self, gateway: impl Into<String>) -> Self {
+        self.gateway = gateway.into();
+        self
+    }
 }
 
 /// A server in simulator state, as returned by inspection.
@@ -166,6 +296,8 @@ pub struct SeedServer {
     pub billing: String,
     /// Description text.
     pub description: String,
+    /// NICs in slot order; empty means one `wan` NIC with an automatic address.
+    pub networks: Vec<SeedNic>,
 }
 
 impl Default for SeedServer {
@@ -181,6 +313,7 @@ impl Default for SeedServer {
             disks_gb: vec![20],
             billing: "hourly".to_owned(),
             description: String::new(),
+            networks: Vec::new(),
         }
     }
 }
@@ -248,6 +381,16 @@ impl SeedServer {
     #[must_use]
     pub fn description(mut self, text: impl Into<String>) -> Self {
         self.description = text.into();
+        self
+    }
+
+    /// Adds a NIC: `wan` or a full LAN name, with `auto` or an address.
+    #[must_use]
+    pub fn network(mut self, name: impl Into<String>, ip: impl Into<String>) -> Self {
+        self.networks.push(SeedNic {
+            name: name.into(),
+            ip: ip.into(),
+        });
         self
     }
 

@@ -17,6 +17,7 @@ use crate::faults::FaultRule;
 use crate::model::{
     HistoryEntry, Nic, OutcomeRule, RequestRecord, SeedServer, SimServer, TimingRule,
 };
+use crate::resources::Resources;
 
 /// How an API call selects servers.
 #[derive(Debug, Clone)]
@@ -82,10 +83,13 @@ pub(crate) struct State {
     pub(crate) effects: HashMap<u64, Effect>,
     /// `AuthClientId` of the request being handled: the `user` of history entries.
     client_id: String,
+    /// Disk ids, snapshots, private networks and images, MACs and resource command payloads.
+    pub(crate) resources: Resources,
 }
 
 impl State {
     pub(crate) fn new(config: SimConfig) -> Self {
+        let resources = Resources::new(&config.account_id);
         Self {
             behaviour: config.behaviour.clone(),
             rng: StdRng::seed_from_u64(config.seed),
@@ -108,6 +112,7 @@ impl State {
             next_request: 1,
             effects: HashMap::new(),
             client_id: String::new(),
+            resources,
         }
     }
 
@@ -157,6 +162,8 @@ impl State {
         Nic {
             network,
             ips: vec![ip],
+            mac: self.resources.next_mac(),
+            connected: true,
         }
     }
 
@@ -313,7 +320,17 @@ impl State {
             Some(id) => id.clone(),
             None => self.new_uuid(),
         };
-        let nic = self.allocate_nic(&seed.datacenter, "wan", "auto");
+        let networks = if seed.networks.is_empty() {
+            vec![self.allocate_nic(&seed.datacenter, "wan", "auto")]
+        } else {
+            let specs: Vec<(String, String)> = seed
+                .networks
+                .iter()
+                .map(|n| (n.name.clone(), n.ip.clone()))
+                .collect();
+            self.create_nics(&seed.datacenter, &specs)
+                .map_err(|e| reject(&e.0))?
+        };
         let server = SimServer {
             id: id.clone(),
             name: seed.name,
@@ -322,7 +339,7 @@ impl State {
             cpu: seed.cpu,
             ram_mb: seed.ram_mb,
             disks_gb: seed.disks_gb,
-            networks: vec![nic],
+            networks,
             tags: dedup(seed.tags),
             traffic: if seed.billing == "monthly" {
                 "t5000".to_owned()

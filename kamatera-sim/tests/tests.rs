@@ -10,6 +10,8 @@ mod control;
 mod create;
 mod faults;
 mod lifecycle;
+mod networks;
+mod resources;
 mod scale;
 mod server_ops;
 mod servers;

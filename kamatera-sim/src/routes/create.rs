@@ -115,6 +115,10 @@ pub(super) fn create(st: &mut State, p: &Params, now: SimMillis) -> Response {
     let Some((image_id, image_desc)) = fixtures::resolve_image(&datacenter, &image) else {
         return method_failed(METHOD);
     };
+    let image_desc = st
+        .resources
+        .private_image(&image_id)
+        .map_or(image_desc, |private| private.name.clone());
     let Ok(ram_mb) = ram.trim().parse::<u32>() else {
         return method_failed(METHOD);
     };
@@ -138,10 +142,15 @@ pub(super) fn create(st: &mut State, p: &Params, now: SimMillis) -> Response {
     );
 
     let final_name = final_name(st, &name);
-    let networks: Vec<_> = nets
+    // NICs on existing private networks get (or must be given) a free address of theirs.
+    let specs: Vec<(String, String)> = nets
         .iter()
-        .map(|n| st.allocate_nic(&datacenter, &n.name, &n.ip))
+        .map(|n| (n.name.clone(), n.ip.clone()))
         .collect();
+    let networks = match st.create_nics(&datacenter, &specs) {
+        Ok(networks) => networks,
+        Err(rejection) => return super::resource_ops::upstream_rejected(&rejection.0),
+    };
     let disks_gb: Vec<u32> = disks.iter().map(|d| d.size_gb).collect();
     let log = success_log(
         &final_name,

@@ -3,14 +3,20 @@
 mod clone;
 mod configure;
 mod create;
+mod disks;
+mod hdlib;
+mod networks;
+mod nics;
 mod ops;
 mod options;
 pub(crate) mod params;
 mod queue;
 mod recent;
+mod resource_ops;
 mod server_admin;
 mod server_details;
 mod servers;
+mod snapshots;
 mod usage;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -210,6 +216,18 @@ fn dispatch(st: &mut State, method: &Method, path: &str, p: &Params, now: SimMil
         "/server/statistics" if post => usage::statistics(st, p, now),
         "/service/cloneServer" if post => clone::clone_server(st, p, now),
         "/svc/queue" if get => recent::recent(st, now),
+        // Server resources and private networks (resource_ops::Answer: errors are responses too).
+        "/server/disk" if post => answered(disks::disk(st, p, now)),
+        "/server/network" if post => answered(nics::network(st, p, now)),
+        "/server/snapshot" if post => answered(snapshots::snapshot(st, p, now)),
+        "/server/hdlib" if post => answered(hdlib::hdlib(st, p, now)),
+        "/service/networks" if get => answered(networks::list(st, p)),
+        "/service/network/create" if post => answered(networks::create(st, p)),
+        "/service/network/delete" if post => answered(networks::delete(st, p)),
+        "/service/network/subnets" if get => answered(networks::subnets(st, p)),
+        "/service/network/subnet/create" if post => answered(networks::subnet_create(st, p)),
+        "/service/network/subnet/edit" if post => answered(networks::subnet_edit(st, p)),
+        "/service/network/subnet/delete" if post => answered(networks::subnet_delete(st, p)),
         "/"
         | "/service/servers"
         | "/service/server/info"
@@ -232,12 +250,27 @@ fn dispatch(st: &mut State, method: &Method, path: &str, p: &Params, now: SimMil
         | "/server/report"
         | "/server/statistics"
         | "/service/cloneServer"
-        | "/svc/queue" => json_response(
+        | "/svc/queue"
+        | "/server/disk"
+        | "/server/network"
+        | "/server/snapshot"
+        | "/server/hdlib"
+        | "/service/networks"
+        | "/service/network/create"
+        | "/service/network/delete"
+        | "/service/network/subnets"
+        | "/service/network/subnet/create"
+        | "/service/network/subnet/edit"
+        | "/service/network/subnet/delete" => json_response(
             StatusCode::METHOD_NOT_ALLOWED,
             &json!({"message": "Method Not Allowed"}),
         ),
         _ => json_response(StatusCode::NOT_FOUND, &json!({"message": "Not Found"})),
     }
+}
+
+fn answered(answer: resource_ops::Answer) -> Response {
+    answer.unwrap_or_else(|e| *e)
 }
 
 const NOT_LOGGED_IN: &str = r#"{"errors":[{"code":1,"info":"you are not logged in"}]}"#;

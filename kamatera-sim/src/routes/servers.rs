@@ -36,7 +36,7 @@ pub(super) fn no_servers(selector: &Selector) -> Response {
 }
 
 /// Like `select`, but exactly one server must match.
-fn select_one(st: &State, p: &Params, method: &str) -> Result<u64, Box<Response>> {
+pub(super) fn select_one(st: &State, p: &Params, method: &str) -> Result<u64, Box<Response>> {
     select_one_or(st, p, || method_failed(method))
 }
 
@@ -72,11 +72,20 @@ fn price(s: &SimServer) -> (String, String) {
     (format!("{monthly:.2}"), format!("{:.3}", monthly / 720.0))
 }
 
+/// Info lists each NIC's network and addresses only; MAC and link state are in
+/// `POST /server/network`.
+fn info_networks(s: &SimServer) -> Vec<Value> {
+    s.networks
+        .iter()
+        .map(|n| json!({"network": n.network, "ips": n.ips}))
+        .collect()
+}
+
 fn info_row(s: &SimServer) -> Value {
     let (monthly, hourly) = price(s);
     json!({
         "id": s.id, "name": s.name, "datacenter": s.datacenter, "power": s.power.as_str(),
-        "cpu": s.cpu, "ram": s.ram_mb, "diskSizes": s.disks_gb, "networks": s.networks,
+        "cpu": s.cpu, "ram": s.ram_mb, "diskSizes": s.disks_gb, "networks": info_networks(s),
         "billing": s.billing, "traffic": s.traffic,
         "managed": if s.managed { "1" } else { "0" }, "backup": if s.backup { "1" } else { "0" },
         // The proxy fills priceHourlyOff from the hourly-on price; mirror the bug.
