@@ -15,5 +15,7 @@ mod lifecycle;
 mod queue;
 /// `server list`, `server info`, `server create`.
 mod servers;
+/// `server snapshot`.
+mod snapshots;
 /// `server tags`.
 mod tags;
