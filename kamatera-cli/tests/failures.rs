@@ -153,18 +153,7 @@ async fn wait_fails_with_exit_4_when_the_command_ends_in_error() {
         }))
         .unwrap();
     let run = sim
-        .run(&[
-            "server",
-            "power",
-            "off",
-            "--name",
-            "web-0001",
-            "--wait",
-            "--poll-interval",
-            "10ms",
-            "-o",
-            "json",
-        ])
+        .run_waiting(&["server", "power", "off", "--name", "web-0001", "-o", "json"])
         .await;
     run.failure(4, "ended in cancelled: Cancelled by the operator");
     assert_eq!(run.json()[0]["status"], "cancelled");

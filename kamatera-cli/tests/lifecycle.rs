@@ -72,16 +72,7 @@ async fn terminate_with_wait_removes_the_server() {
     sim.handle.seed_server(SeedServer::new("web-0002")).unwrap();
 
     let run = sim
-        .run(&[
-            "server",
-            "terminate",
-            "--name",
-            "web-0001",
-            "--yes",
-            "--wait",
-            "--poll-interval",
-            "10ms",
-        ])
+        .run_waiting(&["server", "terminate", "--name", "web-0001", "--yes"])
         .await;
     run.success();
     let command = &sim.handle.commands()[0];
@@ -109,18 +100,7 @@ async fn power_off_and_on_follow_their_commands() {
     sim.handle.seed_server(SeedServer::new("web-0001")).unwrap();
 
     let run = sim
-        .run(&[
-            "server",
-            "power",
-            "off",
-            "--name",
-            "web-0001",
-            "--wait",
-            "--poll-interval",
-            "10ms",
-            "-o",
-            "json",
-        ])
+        .run_waiting(&["server", "power", "off", "--name", "web-0001", "-o", "json"])
         .await;
     run.success();
     let commands = run.json();
@@ -144,16 +124,7 @@ async fn power_off_and_on_follow_their_commands() {
 
     let id = sim.id_of("web-0001");
     let run = sim
-        .run(&[
-            "server",
-            "power",
-            "on",
-            "--id",
-            &id,
-            "--wait",
-            "--poll-interval",
-            "10ms",
-        ])
+        .run_waiting(&["server", "power", "on", "--id", &id])
         .await;
     run.success();
     assert_eq!(sim.server("web-0001").power, Power::On);

@@ -125,7 +125,7 @@ async fn create_with_wait_sends_the_checked_request_and_reports_the_new_server()
     let sim = start_instant().await;
 
     let run = sim
-        .run(&[
+        .run_waiting(&[
             "server",
             "create",
             "--name",
@@ -148,9 +148,6 @@ async fn create_with_wait_sends_the_checked_request_and_reports_the_new_server()
             "web",
             "--tag",
             "frontend",
-            "--wait",
-            "--poll-interval",
-            "10ms",
             "-o",
             "json",
         ])

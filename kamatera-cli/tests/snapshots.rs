@@ -21,18 +21,17 @@ fn sim_snapshots(sim: &Sim) -> Vec<Value> {
 async fn snapshots_are_created_listed_reverted_and_deleted() {
     let sim = start_instant().await;
     sim.handle.seed_server(SeedServer::new("web-0001")).unwrap();
-    let wait = ["--wait", "--poll-interval", "10ms"];
 
-    let mut args = vec![
-        "server",
-        "snapshot",
-        "create",
-        "--name",
-        "web-0001",
-        "before upgrade",
-    ];
-    args.extend(wait);
-    let run = sim.run(&args).await;
+    let run = sim
+        .run_waiting(&[
+            "server",
+            "snapshot",
+            "create",
+            "--name",
+            "web-0001",
+            "before upgrade",
+        ])
+        .await;
     run.success();
     assert!(
         run.rows()[1].contains(" complete web-0001 "),
@@ -84,9 +83,9 @@ async fn snapshots_are_created_listed_reverted_and_deleted() {
     );
 
     let id = sim.id_of("web-0001");
-    let mut args = vec!["server", "snapshot", "revert", "--id", &id, &snapshot_id];
-    args.extend(wait);
-    sim.run(&args).await.success();
+    sim.run_waiting(&["server", "snapshot", "revert", "--id", &id, &snapshot_id])
+        .await
+        .success();
     let revert = sim
         .handle
         .requests()
@@ -94,16 +93,16 @@ async fn snapshots_are_created_listed_reverted_and_deleted() {
         .find(|r| r.params.get("revert").is_some());
     assert_eq!(revert.unwrap().params["revert"], json!(snapshot_id));
 
-    let mut args = vec![
+    sim.run_waiting(&[
         "server",
         "snapshot",
         "delete",
         "--name",
         "web-0001",
         &snapshot_id,
-    ];
-    args.extend(wait);
-    sim.run(&args).await.success();
+    ])
+    .await
+    .success();
     assert!(sim_snapshots(&sim).is_empty());
 }
 

@@ -57,6 +57,13 @@ impl Sim {
         self.run_with_secret(args, SECRET).await
     }
 
+    /// Runs `kamatera <args> --wait --poll-interval 10ms`.
+    pub async fn run_waiting(&self, args: &[&str]) -> Run {
+        let mut args = args.to_vec();
+        args.extend(["--wait", "--poll-interval", "10ms"]);
+        self.run(&args).await
+    }
+
     /// Runs `kamatera <args>` with `secret` as `KAMATERA_API_SECRET`.
     pub async fn run_with_secret(&self, args: &[&str], secret: &str) -> Run {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_kamatera"))
