@@ -26,7 +26,7 @@ pub struct CreateArgs {
     /// Disk image id or name, e.g. ubuntu_server_24.04_64-bit.
     #[arg(long)]
     image: String,
-    /// CPU as <cores><type>, type A, B, D or T, e.g. 2A (default 1B).
+    /// CPU as `<cores><type>`, type A, B, D or T, e.g. 2A (default 1B).
     #[arg(long)]
     cpu: Option<String>,
     /// Memory in MB (default 1024).
