@@ -1,5 +1,5 @@
 //! Decoders for the answer shapes many operations share: command ids (every change that
-//! starts a queued command).
+//! starts a queued command) and the one row of an answer about one server.
 
 use crate::decode::decode;
 use crate::endpoint::Endpoint;
@@ -30,6 +30,19 @@ pub(crate) fn command_ids(
 pub(crate) fn one_command_id(endpoint: Endpoint, body: &[u8]) -> Result<CommandId, Error> {
     let mut ids = command_ids(endpoint, body, Expect::ExactlyOne)?;
     Ok(ids.remove(0))
+}
+
+/// The one row of an answer about one server (`[{…}]`); any other number of rows is an
+/// invalid answer.
+pub(crate) fn exactly_one<T>(endpoint: Endpoint, mut rows: Vec<T>) -> Result<T, Error> {
+    match rows.len() {
+        1 => Ok(rows.remove(0)),
+        n => Err(Error::InvalidResponse {
+            endpoint,
+            path: "$".into(),
+            reason: format!("expected exactly one server, got {n}"),
+        }),
+    }
 }
 
 /// Checks that `ids`, found at `path` of the answer, are as many as expected.
@@ -71,6 +84,12 @@ mod tests {
                 other => panic!("{body}: expected an invalid response, got {other:?}"),
             }
         }
+        assert_eq!(exactly_one(Endpoint::History, vec![7]).unwrap(), 7);
+        match exactly_one::<u8>(Endpoint::History, vec![]) {
+            Err(Error::InvalidResponse { path, .. }) => assert_eq!(path, "$"),
+            other => panic!("expected an invalid response, got {other:?}"),
+        }
+        assert!(exactly_one(Endpoint::History, vec![1, 2]).is_err());
         assert_eq!(
             command_ids(Endpoint::Suspend, b"[1,2]", Expect::AtLeastOne)
                 .unwrap()

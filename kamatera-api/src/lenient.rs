@@ -1,5 +1,5 @@
 //! Deserialisers for fields the API sends in more than one form (a number or a numeric
-//! string, `"0"`/`"1"` flags, prices that may be empty).
+//! string, `"0"`/`"1"` flags, prices and figures that may be empty).
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
@@ -28,6 +28,28 @@ pub(crate) fn u64_from_number_or_string<'de, D: Deserializer<'de>>(
             .trim()
             .parse()
             .map_err(|_| de::Error::custom(format!("expected a number, got {text:?}"))),
+    }
+}
+
+/// A measurement sent as a number or as numeric text (`12.5`, `"12.5"`); missing, `null`
+/// and empty text are `None` (the API leaves figures out when it has none).
+pub(crate) fn optional_f64<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<f64>, D::Error> {
+    match Option::<NumberOrString>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(NumberOrString::Number(n)) => n
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| de::Error::custom(format!("expected a number, got {n}"))),
+        Some(NumberOrString::Text(text)) if text.trim().is_empty() => Ok(None),
+        Some(NumberOrString::Text(text)) => text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Some)
+            .ok_or_else(|| de::Error::custom(format!("expected a number, got {text:?}"))),
     }
 }
 

@@ -73,6 +73,10 @@ mod retry;
 pub mod spec;
 
 pub use calls::{
+    CloneServerRequest, CloneServerRequestBuilder, ConfigChange, HistoryEntry, MonthlyReport,
+    ServerDescription, StatisticPoint, StatisticsMetric, StatisticsPeriod, StatisticsRange,
+};
+pub use calls::{
     CommandOutcome, CommandStatuses, CompactServerList, CreatedServer, ServerHandle, ServerList,
     ServerRow, SkippedRow, Snapshot, SnapshotId, SnapshotName, SnapshotTree, Snapshots,
     TerminateOptions, WaitOptions,
@@ -88,6 +92,7 @@ pub use request::{CreateServerRequest, CreateServerRequestBuilder, ServerSelecto
 pub use retry::RetryPolicy;
 pub use secrecy;
 pub use spec::{BillingCycle, Cpu, CpuType, DiskSpec, NetworkSpec, Password, ServerName, Tag};
+pub use spec::{ChosenPassword, RamMb};
 
 /// Compiles the crate README's example as a doctest, so the README cannot rot.
 #[cfg(doctest)]

@@ -8,7 +8,8 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::model::ServerId;
 use crate::spec::{
-    BillingCycle, Cpu, DiskSpec, NetworkSpec, Password, ServerName, Tag, check_slots,
+    BillingCycle, Cpu, DiskSpec, NetworkSpec, Password, ServerName, Tag, check_slots, join_wire,
+    yes_no,
 };
 
 /// Which servers a call acts on.
@@ -233,27 +234,16 @@ impl CreateServerRequest {
     /// The exact JSON body sent to the API. It contains the secrets in clear text: never
     /// log it.
     pub fn to_wire_body(&self) -> serde_json::Value {
-        let yes_no = |b: bool| if b { "yes" } else { "no" };
-        let join = |items: Vec<String>| items.join(" ");
-        let password = match (&self.password, &self.ssh_key) {
-            (Password::Set(secret), _) => secret.expose_secret().to_owned(),
-            // With an SSH key the API makes up and discards a password when none is sent.
-            (Password::Generate, Some(_)) => String::new(),
-            (Password::Generate, None) => "__generate__".to_owned(),
-        };
-        let (billing_cycle, monthly_package) = match &self.billing {
-            BillingCycle::Hourly => ("hourly", String::new()),
-            BillingCycle::Monthly { traffic_package } => ("monthly", traffic_package.clone()),
-        };
+        let password = self.password.to_wire(self.ssh_key.is_some());
         let disks = if self.disks.is_empty() {
-            vec![DiskSpec::new(20).map(|d| d.to_string()).unwrap_or_default()]
+            DiskSpec::new(20).map(|d| d.to_string()).unwrap_or_default()
         } else {
-            self.disks.iter().map(ToString::to_string).collect()
+            join_wire(&self.disks)
         };
         let networks = if self.networks.is_empty() {
-            vec![NetworkSpec::wan().to_string()]
+            NetworkSpec::wan().to_string()
         } else {
-            self.networks.iter().map(ToString::to_string).collect()
+            join_wire(&self.networks)
         };
         let wire = WireCreate {
             name: self.name.as_str(),
@@ -264,17 +254,17 @@ impl CreateServerRequest {
             image: &self.image,
             cpu: self.cpu.to_string(),
             ram: self.ram_mb.to_string(),
-            disk: join(disks),
+            disk: disks,
             dailybackup: yes_no(self.daily_backup),
             managed: yes_no(self.managed),
-            network: join(networks),
+            network: networks,
             quantity: 1,
-            billingcycle: billing_cycle,
-            monthlypackage: monthly_package,
+            billingcycle: self.billing.as_wire(),
+            monthlypackage: self.billing.wire_package(),
             poweronaftercreate: yes_no(self.power_on_after_create),
             script_file: self.script.as_ref().map_or("", |s| s.expose_secret()),
             userdata_file: self.user_data.as_ref().map_or("", |s| s.expose_secret()),
-            tag: join(self.tags.iter().map(ToString::to_string).collect()),
+            tag: join_wire(&self.tags),
         };
         serde_json::to_value(&wire).unwrap_or(serde_json::Value::Null)
     }
@@ -323,7 +313,7 @@ struct WireCreate<'a> {
     quantity: u8,
     // Lower-case on purpose: the API ignores `billingCycle` and silently bills hourly.
     billingcycle: &'static str,
-    monthlypackage: String,
+    monthlypackage: &'a str,
     poweronaftercreate: &'static str,
     #[serde(rename = "script-file")]
     script_file: &'a str,

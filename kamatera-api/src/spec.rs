@@ -60,6 +60,46 @@ pub(crate) fn check_length(
     }
 }
 
+/// Checks a free-text label (a snapshot name, a description): not empty or only spaces,
+/// at most `max` characters, no control characters. `what` names it in the reason.
+pub(crate) fn check_label(
+    field: &'static str,
+    text: &str,
+    max: usize,
+    what: &str,
+) -> Result<(), Error> {
+    if text.trim().is_empty() {
+        return Err(invalid(
+            field,
+            text,
+            format!("{what} must not be empty or only spaces"),
+        ));
+    }
+    check_length(field, text, 1, max)?;
+    if text.chars().any(char::is_control) {
+        return Err(invalid(
+            field,
+            text,
+            format!("{what} must not contain control characters such as line breaks"),
+        ));
+    }
+    Ok(())
+}
+
+/// The API's spelling of a yes/no setting (`dailybackup`, `managed`, …).
+pub(crate) fn yes_no(on: bool) -> &'static str {
+    if on { "yes" } else { "no" }
+}
+
+/// Specs joined the way the API takes lists in one field: separated by spaces.
+pub(crate) fn join_wire<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A server name as sent to `POST /service/server`.
 ///
 /// Kamatera accepts 4 to 40 characters of `A-Z a-z 0-9 . _ - ( )`. Names are matched as
@@ -190,6 +230,64 @@ impl FromStr for Cpu {
             .parse::<u16>()
             .map_err(|_| invalid("cpu", s, "core count is too large"))?;
         Cpu::new(cores, cpu_type).map_err(|_| invalid("cpu", s, "core count must be at least 1"))
+    }
+}
+
+/// A memory size in MB, one of the sizes Kamatera offers ([`RamMb::KNOWN_SIZES`]).
+///
+/// Which sizes a server can have also depends on its CPU type (see the server options);
+/// this type only refuses sizes Kamatera offers for no CPU type at all.
+///
+/// ```
+/// use kamatera_api::RamMb;
+/// assert_eq!(RamMb::new(4096).unwrap().mb(), 4096);
+/// assert!(RamMb::new(4000).is_err());
+/// assert_eq!("2048".parse::<RamMb>().unwrap().to_string(), "2048");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RamMb(u32);
+
+impl RamMb {
+    /// Every size Kamatera's price list offers, in MB (types A and B–T alike; the sizes
+    /// from 200704 up exist for types B, D and T only).
+    pub const KNOWN_SIZES: [u32; 23] = [
+        256, 512, 1024, 2048, 3072, 4096, 6144, 8192, 10240, 12288, 16384, 24576, 32768, 49152,
+        65536, 98304, 131072, 200704, 262144, 327680, 393216, 458752, 524288,
+    ];
+
+    /// Checks that `mb` is one of [`RamMb::KNOWN_SIZES`].
+    pub fn new(mb: u32) -> Result<Self, Error> {
+        if Self::KNOWN_SIZES.contains(&mb) {
+            Ok(Self(mb))
+        } else {
+            Err(invalid(
+                "ram",
+                &mb.to_string(),
+                "not a memory size Kamatera offers (256, 512, 1024, 2048, 3072, 4096, 6144, \
+                 8192, … 524288 MB; see the server options)",
+            ))
+        }
+    }
+
+    /// The size in MB.
+    pub fn mb(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for RamMb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for RamMb {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mb = s
+            .parse::<u32>()
+            .map_err(|_| invalid("ram", s, "expected a whole number of MB, e.g. 4096"))?;
+        Self::new(mb)
     }
 }
 
@@ -558,15 +656,36 @@ impl BillingCycle {
     /// Monthly billing with `traffic_package` (e.g. `t5000`).
     pub fn monthly(traffic_package: impl Into<String>) -> Result<Self, Error> {
         let traffic_package = traffic_package.into();
-        if traffic_package.is_empty() || !traffic_package.chars().all(|c| c.is_ascii_alphanumeric())
-        {
-            return Err(invalid(
-                "monthlypackage",
-                &traffic_package,
-                "must be a traffic package code such as t5000 or b50",
-            ));
-        }
+        check_traffic_package(&traffic_package)?;
         Ok(Self::Monthly { traffic_package })
+    }
+
+    /// Checks the cycle again (a `Monthly` value can be built without
+    /// [`BillingCycle::monthly`], its field being public) before it is sent.
+    pub(crate) fn checked(&self) -> Result<&Self, Error> {
+        if let BillingCycle::Monthly { traffic_package } = self {
+            check_traffic_package(traffic_package)?;
+        }
+        Ok(self)
+    }
+
+    /// The fields of a call that changes the cycle (configure, clone): `billingcycle`, and
+    /// `monthlypackage` only when monthly (configure refuses any package with hourly).
+    pub(crate) fn change_fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut fields = serde_json::Map::new();
+        fields.insert("billingcycle".into(), self.as_wire().into());
+        if let BillingCycle::Monthly { traffic_package } = self {
+            fields.insert("monthlypackage".into(), traffic_package.as_str().into());
+        }
+        fields
+    }
+
+    /// The `monthlypackage` value on the wire: the package, empty when hourly.
+    pub(crate) fn wire_package(&self) -> &str {
+        match self {
+            BillingCycle::Hourly => "",
+            BillingCycle::Monthly { traffic_package } => traffic_package,
+        }
     }
 
     /// The `billingcycle` value on the wire.
@@ -576,6 +695,17 @@ impl BillingCycle {
             BillingCycle::Monthly { .. } => "monthly",
         }
     }
+}
+
+fn check_traffic_package(traffic_package: &str) -> Result<(), Error> {
+    if traffic_package.is_empty() || !traffic_package.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(invalid(
+            "monthlypackage",
+            traffic_package,
+            "must be a traffic package code such as t5000 or b50",
+        ));
+    }
+    Ok(())
 }
 
 /// The root password of a new server.
@@ -591,6 +721,37 @@ pub enum Password {
 impl Password {
     /// Validates an explicit password against Kamatera's documented rules.
     pub fn set(password: SecretString) -> Result<Self, Error> {
+        Ok(ChosenPassword::new(password)?.into())
+    }
+
+    /// The `password` value of a create or clone body: the password itself, the API's
+    /// `__generate__` request, or nothing when an SSH key stands in for it (the API then
+    /// makes one up and discards it).
+    pub(crate) fn to_wire(&self, with_ssh_key: bool) -> String {
+        match (self, with_ssh_key) {
+            (Password::Set(secret), _) => secret.expose_secret().to_owned(),
+            (Password::Generate, true) => String::new(),
+            (Password::Generate, false) => "__generate__".to_owned(),
+        }
+    }
+}
+
+/// A root password chosen by the caller and checked against Kamatera's rule: 10 to 20
+/// characters from `a-z A-Z 0-9 ! @ # $ ^ & * ( ) ~`, with an upper-case letter, a
+/// lower-case letter and a digit. For calls where the API cannot generate one, such as
+/// [`Client::reset_password`](crate::Client::reset_password).
+///
+/// ```
+/// use kamatera_api::ChosenPassword;
+/// assert!(ChosenPassword::new("Abcdefgh12".to_owned().into()).is_ok());
+/// assert!(ChosenPassword::new("too-short".to_owned().into()).is_err());
+/// ```
+#[derive(Clone)]
+pub struct ChosenPassword(SecretString);
+
+impl ChosenPassword {
+    /// Validates `password`; the error never contains it.
+    pub fn new(password: SecretString) -> Result<Self, Error> {
         let text = password.expose_secret();
         let len = text.chars().count();
         let allowed = |c: char| c.is_ascii_alphanumeric() || "!@#$^&*()~".contains(c);
@@ -609,8 +770,25 @@ impl Password {
         };
         match problem {
             Some(reason) => Err(invalid("password", "<redacted>", reason)),
-            None => Ok(Password::Set(password)),
+            None => Ok(Self(password)),
         }
+    }
+
+    /// The password in clear text, for the request body only.
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl From<ChosenPassword> for Password {
+    fn from(password: ChosenPassword) -> Self {
+        Password::Set(password.0)
+    }
+}
+
+impl fmt::Debug for ChosenPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChosenPassword(<redacted>)")
     }
 }
 
@@ -741,6 +919,47 @@ mod tests {
             let err = Password::set(bad.to_owned().into()).unwrap_err();
             assert!(!err.to_string().contains(bad), "secret leaked in {err}");
         }
+    }
+
+    #[test]
+    fn ram_sizes_are_the_known_ones() {
+        for mb in RamMb::KNOWN_SIZES {
+            assert_eq!(RamMb::new(mb).unwrap().mb(), mb);
+        }
+        for bad in [0, 1, 100, 1000, 4095, 600_000] {
+            let err = RamMb::new(bad).unwrap_err();
+            assert!(err.to_string().contains("invalid ram"), "{err}");
+        }
+        assert!("4k".parse::<RamMb>().is_err());
+        assert!("-1".parse::<RamMb>().is_err());
+    }
+
+    #[test]
+    fn chosen_passwords_follow_the_create_rule_and_stay_hidden() {
+        let chosen = ChosenPassword::new("Abcdefgh12".to_owned().into()).unwrap();
+        assert_eq!(chosen.expose(), "Abcdefgh12");
+        assert!(!format!("{chosen:?}").contains("Abcdefgh12"));
+        assert!(matches!(Password::from(chosen), Password::Set(_)));
+        assert!(ChosenPassword::new("abcdefgh12".to_owned().into()).is_err());
+    }
+
+    #[test]
+    fn passwords_on_the_wire() {
+        let set = Password::set("Abcdefgh12".to_owned().into()).unwrap();
+        assert_eq!(set.to_wire(true), "Abcdefgh12");
+        assert_eq!(Password::Generate.to_wire(false), "__generate__");
+        assert_eq!(Password::Generate.to_wire(true), "");
+    }
+
+    #[test]
+    fn a_hand_built_monthly_cycle_is_checked_again() {
+        let bad = BillingCycle::Monthly {
+            traffic_package: "t 5000".into(),
+        };
+        assert!(bad.checked().is_err());
+        let good = BillingCycle::monthly("b50").unwrap();
+        assert_eq!(good.checked().unwrap().wire_package(), "b50");
+        assert_eq!(BillingCycle::Hourly.wire_package(), "");
     }
 
     #[test]

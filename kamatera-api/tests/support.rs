@@ -74,3 +74,19 @@ pub fn api_post(route: &str) -> MockBuilder {
 pub fn ok_json(body: serde_json::Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
+
+/// The JSON path of an invalid-response error; panics on anything else.
+pub fn invalid_path(result: Result<impl std::fmt::Debug, kamatera_api::Error>) -> String {
+    match result {
+        Err(kamatera_api::Error::InvalidResponse { path, .. }) => path,
+        other => panic!("expected an invalid response, got {other:?}"),
+    }
+}
+
+/// The field of a request refused before sending; panics on anything else.
+pub fn refused_field(result: Result<impl std::fmt::Debug, kamatera_api::Error>) -> &'static str {
+    match result {
+        Err(kamatera_api::Error::InvalidRequest { field, .. }) => field,
+        other => panic!("expected a refusal before sending, got {other:?}"),
+    }
+}

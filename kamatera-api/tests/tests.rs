@@ -8,6 +8,8 @@
 
 mod support;
 
+/// Clone a server.
+mod clone;
 /// Create, terminate, power on / off, reboot.
 mod commands;
 /// Error mapping, authentication, malformed payloads.
@@ -18,6 +20,10 @@ mod options;
 mod queue;
 /// Retries and timeouts.
 mod resilience;
+/// Description, history, monthly reports, statistics, SSH-key target.
+mod server_records;
+/// Suspend, resume, password reset, rename, configure.
+mod server_state;
 /// List, info, SSH and health.
 mod servers;
 /// A server's snapshot tree, create, delete, revert.

@@ -51,9 +51,10 @@ impl Default for TerminateOptions {
     }
 }
 
-fn decode_created(body: &[u8]) -> Result<CreatedServer, Error> {
-    const ENDPOINT: Endpoint = Endpoint::CreateServer;
-    let value: Value = decode(ENDPOINT, body)?;
+/// Decodes the answer of a call that creates one server (create, clone): one command id,
+/// or `{commandIds, password}` when the API generated the password.
+pub(crate) fn decode_created(endpoint: Endpoint, body: &[u8]) -> Result<CreatedServer, Error> {
+    let value: Value = decode(endpoint, body)?;
     match value {
         Value::Object(_) => {
             #[derive(Deserialize)]
@@ -62,9 +63,9 @@ fn decode_created(body: &[u8]) -> Result<CreatedServer, Error> {
                 command_ids: Vec<CommandId>,
                 password: String,
             }
-            let generated: Generated = decode_value(ENDPOINT, "$", value)?;
+            let generated: Generated = decode_value(endpoint, "$", value)?;
             let mut ids = check_count(
-                ENDPOINT,
+                endpoint,
                 "$.commandIds",
                 generated.command_ids,
                 Expect::ExactlyOne,
@@ -75,8 +76,8 @@ fn decode_created(body: &[u8]) -> Result<CreatedServer, Error> {
             })
         }
         other => {
-            let ids: Vec<CommandId> = decode_value(ENDPOINT, "$", other)?;
-            let mut ids = check_count(ENDPOINT, "$", ids, Expect::ExactlyOne)?;
+            let ids: Vec<CommandId> = decode_value(endpoint, "$", other)?;
+            let mut ids = check_count(endpoint, "$", ids, Expect::ExactlyOne)?;
             Ok(CreatedServer {
                 command_id: ids.remove(0),
                 generated_password: None,
@@ -91,7 +92,7 @@ pub(crate) mod decoders {
     use super::*;
 
     pub(crate) fn created(body: &[u8]) -> Result<CreatedServer, Error> {
-        decode_created(body)
+        decode_created(Endpoint::CreateServer, body)
     }
 
     pub(crate) fn command_ids(body: &[u8]) -> Result<Vec<CommandId>, Error> {
@@ -123,7 +124,7 @@ impl Client {
         tracing::info!(server = %request.name(), datacenter = request.datacenter(), "creating Kamatera server");
         self.call_with(
             Call::mutate(Endpoint::CreateServer, request.to_wire_body()),
-            |_, body| decode_created(body),
+            decode_created,
         )
         .await
     }
@@ -242,7 +243,9 @@ impl Client {
         .await
     }
 
-    async fn command_call(
+    /// Sends a change that acts on the servers `selector` matches and answers one command
+    /// id per server.
+    pub(crate) async fn command_call(
         &self,
         endpoint: Endpoint,
         selector: &ServerSelector,
@@ -264,11 +267,14 @@ mod tests {
 
     #[test]
     fn create_answers_in_both_shapes() {
-        let plain = decode_created(br#"["123"]"#).unwrap();
+        let plain = decode_created(Endpoint::CreateServer, br#"["123"]"#).unwrap();
         assert_eq!(plain.command_id.as_str(), "123");
         assert!(plain.generated_password.is_none());
-        let generated =
-            decode_created(br#"{"commandIds":[456],"password":"abcdefgHIJKLMN1234!@"}"#).unwrap();
+        let generated = decode_created(
+            Endpoint::CreateServer,
+            br#"{"commandIds":[456],"password":"abcdefgHIJKLMN1234!@"}"#,
+        )
+        .unwrap();
         assert_eq!(generated.command_id.as_str(), "456");
         assert!(generated.generated_password.is_some());
         assert!(!format!("{generated:?}").contains("abcdefg"));
@@ -285,11 +291,11 @@ mod tests {
             (r#"{"commandIds":[],"password":"x"}"#, "$.commandIds"),
             (r#"{"commandIds":[null],"password":"x"}"#, "$.commandIds[0]"),
         ] {
-            match decode_created(body.as_bytes()) {
+            match decode_created(Endpoint::CreateServer, body.as_bytes()) {
                 Err(Error::InvalidResponse { path: got, .. }) => assert_eq!(got, path, "{body}"),
                 other => panic!("{body}: expected invalid response, got {other:?}"),
             }
         }
-        assert!(decode_created(b"[1]").is_ok());
+        assert!(decode_created(Endpoint::CreateServer, b"[1]").is_ok());
     }
 }

@@ -1,20 +1,28 @@
 //! The API calls, as methods on [`Client`](crate::Client), grouped by area.
 
 mod catalog;
+mod clone;
 mod commands;
 mod compact_list;
 mod queue;
 mod server;
+mod server_records;
+mod server_state;
 mod servers;
 mod snapshots;
+mod statistics;
 mod tags;
 
+pub use clone::{CloneServerRequest, CloneServerRequestBuilder};
 pub use commands::{CreatedServer, TerminateOptions};
 pub use compact_list::{CompactServerList, ServerRow};
 pub use queue::{CommandOutcome, CommandStatuses, WaitOptions};
 pub use server::ServerHandle;
+pub use server_records::{HistoryEntry, MonthlyReport, ServerDescription};
+pub use server_state::ConfigChange;
 pub use servers::{ServerList, SkippedRow};
 pub use snapshots::{Snapshot, SnapshotId, SnapshotName, SnapshotTree, Snapshots};
+pub use statistics::{StatisticPoint, StatisticsMetric, StatisticsPeriod, StatisticsRange};
 
 /// The private decoders, reachable from the crate's property tests.
 #[cfg(test)]

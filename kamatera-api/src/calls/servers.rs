@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::compact_list::CompactServerList;
+use crate::answer::exactly_one;
 use crate::client::{Call, Client};
 use crate::decode::{decode, decode_value};
 use crate::endpoint::Endpoint;
@@ -114,17 +115,10 @@ impl Client {
     /// ```
     pub async fn server_ssh_info(&self, selector: &ServerSelector) -> Result<SshInfo, Error> {
         let body = Value::Object(selector.to_fields()?);
-        let mut rows: Vec<SshInfo> = self
+        let rows: Vec<SshInfo> = self
             .call(Call::read(Endpoint::ServerSsh).with_body(body))
             .await?;
-        match rows.len() {
-            1 => Ok(rows.remove(0)),
-            n => Err(Error::InvalidResponse {
-                endpoint: Endpoint::ServerSsh,
-                path: "$".into(),
-                reason: format!("expected exactly one server, got {n}"),
-            }),
-        }
+        exactly_one(Endpoint::ServerSsh, rows)
     }
 
     /// Checks that the API answers (`GET /`); true when it reports itself ready.

@@ -54,21 +54,7 @@ impl SnapshotName {
     /// Validates `name`.
     pub fn new(name: impl Into<String>) -> Result<Self, Error> {
         let name = name.into();
-        if name.trim().is_empty() {
-            return Err(invalid(
-                "create",
-                &name,
-                "a snapshot name must not be empty",
-            ));
-        }
-        crate::spec::check_length("create", &name, 1, Self::MAX_LEN)?;
-        if name.chars().any(char::is_control) {
-            return Err(invalid(
-                "create",
-                &name,
-                "a snapshot name must not contain control characters",
-            ));
-        }
+        crate::spec::check_label("create", &name, Self::MAX_LEN, "a snapshot name")?;
         Ok(Self(name))
     }
 }
