@@ -7,6 +7,8 @@
 
 mod support;
 
+/// `server rename|configure|history|statistics|clone`, `server power suspend|resume`.
+mod admin;
 /// Exit codes 2, 3 and 4 and their one-line messages.
 mod failures;
 /// `server terminate` and `server power`.

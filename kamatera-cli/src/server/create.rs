@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use kamatera_api::secrecy::{ExposeSecret, SecretString};
 use kamatera_api::{
-    BillingCycle, Client, Cpu, CreateServerRequest, DiskSpec, NetworkSpec, Password, Tag,
+    BillingCycle, Client, Cpu, CreateServerRequest, CreatedServer, DiskSpec, NetworkSpec, Password,
+    Tag,
 };
 use serde::Serialize;
 
@@ -116,43 +117,7 @@ impl CreateArgs {
     pub async fn run(self, client: &Client, printer: Printer) -> Result<(), CliError> {
         let request = self.request()?;
         let created = client.create_server(&request).await?;
-        let (command, failure) = if self.wait.wait {
-            let (mut views, failure) = follow(
-                client,
-                printer,
-                std::slice::from_ref(&created.command_id),
-                &self.wait.polling,
-            )
-            .await?;
-            (views.remove(0), failure)
-        } else {
-            (CommandView::submitted(&created.command_id), None)
-        };
-        let server_name = command
-            .log
-            .as_deref()
-            .and_then(kamatera_api::model::parse_created_server_name)
-            .map(str::to_owned);
-        let view = CreatedView {
-            command,
-            server_name,
-            generated_password: created
-                .generated_password
-                .as_ref()
-                .map(|p| p.expose_secret().to_owned()),
-        };
-        printer.print(&view, |view| {
-            let mut rows = vec![
-                ("command", view.command.id.clone()),
-                ("status", view.command.status_text().to_owned()),
-                ("server", or_dash(view.server_name.as_deref())),
-            ];
-            if let Some(password) = &view.generated_password {
-                rows.push(("generated password", password.clone()));
-            }
-            fields(&rows)
-        })?;
-        failure.map_or(Ok(()), Err)
+        report_created(client, printer, &created, &self.wait).await
     }
 
     fn request(&self) -> Result<CreateServerRequest, CliError> {
@@ -178,9 +143,7 @@ impl CreateArgs {
             builder = builder.tag(Tag::new(tag.as_str())?);
         }
         if let Some(path) = &self.password_file {
-            let text = read_file("--password-file", path)?;
-            let first_line = text.lines().next().unwrap_or_default().to_owned();
-            builder = builder.password(Password::set(SecretString::from(first_line))?);
+            builder = builder.password(password_from_file(path)?);
         }
         if let Some(path) = &self.ssh_key_file {
             builder = builder.ssh_key(read_file("--ssh-key-file", path)?.trim());
@@ -193,6 +156,60 @@ impl CreateArgs {
         }
         Ok(builder.build()?)
     }
+}
+
+/// Prints a create's (or a clone's) command, followed to its end with `--wait`, with the
+/// final server name and the generated password; fails when the command did not complete.
+pub async fn report_created(
+    client: &Client,
+    printer: Printer,
+    created: &CreatedServer,
+    wait: &WaitArgs,
+) -> Result<(), CliError> {
+    let (command, failure) = if wait.wait {
+        let (mut views, failure) = follow(
+            client,
+            printer,
+            std::slice::from_ref(&created.command_id),
+            &wait.polling,
+        )
+        .await?;
+        (views.remove(0), failure)
+    } else {
+        (CommandView::submitted(&created.command_id), None)
+    };
+    let server_name = command
+        .log
+        .as_deref()
+        .and_then(kamatera_api::model::parse_created_server_name)
+        .map(str::to_owned);
+    let view = CreatedView {
+        command,
+        server_name,
+        generated_password: created
+            .generated_password
+            .as_ref()
+            .map(|p| p.expose_secret().to_owned()),
+    };
+    printer.print(&view, |view| {
+        let mut rows = vec![
+            ("command", view.command.id.clone()),
+            ("status", view.command.status_text().to_owned()),
+            ("server", or_dash(view.server_name.as_deref())),
+        ];
+        if let Some(password) = &view.generated_password {
+            rows.push(("generated password", password.clone()));
+        }
+        fields(&rows)
+    })?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// The root password from `--password-file` (its first line).
+pub fn password_from_file(path: &Path) -> Result<Password, CliError> {
+    let text = read_file("--password-file", path)?;
+    let first_line = text.lines().next().unwrap_or_default().to_owned();
+    Ok(Password::set(SecretString::from(first_line))?)
 }
 
 fn read_file(flag: &'static str, path: &Path) -> Result<String, CliError> {

@@ -89,6 +89,10 @@ pub enum PowerCommand {
     Off(PowerArgs),
     /// Reboot the servers (POST /service/server/reboot).
     Reboot(PowerArgs),
+    /// Suspend the servers (POST /service/server/suspend).
+    Suspend(PowerArgs),
+    /// Resume suspended servers (POST /service/server/resume).
+    Resume(PowerArgs),
 }
 
 /// The selection and `--wait` of a power command.
@@ -107,6 +111,8 @@ impl PowerCommand {
             PowerCommand::On(args) => (args, client.power_on(&args.servers.selector()).await?),
             PowerCommand::Off(args) => (args, client.power_off(&args.servers.selector()).await?),
             PowerCommand::Reboot(args) => (args, client.reboot(&args.servers.selector()).await?),
+            PowerCommand::Suspend(args) => (args, client.suspend(&args.servers.selector()).await?),
+            PowerCommand::Resume(args) => (args, client.resume(&args.servers.selector()).await?),
         };
         report(client, printer, &ids, &args.wait).await
     }

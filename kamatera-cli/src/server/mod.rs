@@ -1,5 +1,7 @@
 //! `kamatera server …`: the server commands, one module per kind of call.
 
+mod admin;
+mod clone;
 mod create;
 mod lifecycle;
 mod read;
@@ -21,12 +23,24 @@ pub enum ServerCommand {
     Info(read::InfoArgs),
     /// Create a server (POST /service/server).
     Create(Box<create::CreateArgs>),
+    /// Clone a server into a new one (POST /service/cloneServer).
+    Clone(Box<clone::CloneArgs>),
     /// Terminate servers (POST /service/server/terminate; --dry-run asks the API which
     /// servers would go, without removing any).
     Terminate(lifecycle::TerminateArgs),
-    /// Power servers on, off, or reboot them (POST /service/server/poweron|poweroff|reboot).
+    /// Power servers on, off, reboot, suspend or resume them (POST
+    /// /service/server/poweron|poweroff|reboot|suspend|resume).
     #[command(subcommand)]
     Power(lifecycle::PowerCommand),
+    /// Rename a server (POST /service/server/rename).
+    Rename(admin::RenameArgs),
+    /// Change one setting of a server: --cpu, --ram, --daily-backup, --managed or
+    /// --billing (POST /server/configure).
+    Configure(admin::ConfigureArgs),
+    /// What was done to a server (POST /server/history).
+    History(admin::HistoryArgs),
+    /// Usage samples of a server (POST /server/statistics).
+    Statistics(admin::StatisticsArgs),
     /// A server's tags (POST /server/tags).
     #[command(subcommand)]
     Tags(tags::TagsCommand),
@@ -42,7 +56,12 @@ impl ServerCommand {
             ServerCommand::List(args) => args.run(client, printer).await,
             ServerCommand::Info(args) => args.run(client, printer).await,
             ServerCommand::Create(args) => args.run(client, printer).await,
+            ServerCommand::Clone(args) => args.run(client, printer).await,
             ServerCommand::Terminate(args) => args.run(client, printer).await,
+            ServerCommand::Rename(args) => args.run(client, printer).await,
+            ServerCommand::Configure(args) => args.run(client, printer).await,
+            ServerCommand::History(args) => args.run(client, printer).await,
+            ServerCommand::Statistics(args) => args.run(client, printer).await,
             ServerCommand::Power(command) => command.run(client, printer).await,
             ServerCommand::Tags(command) => command.run(client, printer).await,
             ServerCommand::Snapshot(command) => command.run(client, printer).await,
