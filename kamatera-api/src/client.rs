@@ -126,6 +126,11 @@ impl Client {
         self.call_with(call, answer::one_command_id).await
     }
 
+    /// Sends a network call, which answers `{"message": …}` instead of command ids.
+    pub(crate) async fn message(&self, call: Call) -> Result<answer::ApiMessage, Error> {
+        self.call_with(call, answer::message).await
+    }
+
     /// Like [`Client::call`] with a custom decoder for the 200 body.
     pub(crate) async fn call_with<T>(
         &self,

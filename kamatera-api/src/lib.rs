@@ -72,6 +72,13 @@ pub mod request;
 mod retry;
 pub mod spec;
 
+pub use answer::ApiMessage;
+pub use calls::{
+    AddInterface, CloneableDisk, CloneableDiskId, CreatedNetwork, CreatedSubnet, Disk, DiskIndex,
+    DiskLibrary, DiskSize, Disks, ImageName, Ipv4Subnet, MacAddress, NetworkId, NetworkInterface,
+    NetworkInterfaces, NetworkName, PrivateNetwork, PrivateNetworks, RecentCommand, Subnet,
+    SubnetFields, SubnetId, Subnets, VlanId,
+};
 pub use calls::{
     CloneServerRequest, CloneServerRequestBuilder, ConfigChange, HistoryEntry, MonthlyReport,
     ServerDescription, StatisticPoint, StatisticsMetric, StatisticsPeriod, StatisticsRange,

@@ -75,18 +75,28 @@ pub fn ok_json(body: serde_json::Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(body)
 }
 
-/// The JSON path of an invalid-response error; panics on anything else.
-pub fn invalid_path(result: Result<impl std::fmt::Debug, kamatera_api::Error>) -> String {
+/// The JSON path of an invalid-response error; panics on any other result.
+pub fn invalid_path<T: std::fmt::Debug>(result: Result<T, kamatera_api::Error>) -> String {
     match result {
         Err(kamatera_api::Error::InvalidResponse { path, .. }) => path,
         other => panic!("expected an invalid response, got {other:?}"),
     }
 }
 
-/// The field of a request refused before sending; panics on anything else.
-pub fn refused_field(result: Result<impl std::fmt::Debug, kamatera_api::Error>) -> &'static str {
+/// The field of an invalid-request error; panics on any other result.
+pub fn refused_field<T: std::fmt::Debug>(result: Result<T, kamatera_api::Error>) -> &'static str {
     match result {
         Err(kamatera_api::Error::InvalidRequest { field, .. }) => field,
-        other => panic!("expected a refusal before sending, got {other:?}"),
+        other => panic!("expected an invalid request, got {other:?}"),
+    }
+}
+
+/// The status and message of an API error; panics on any other result.
+pub fn api_error<T: std::fmt::Debug>(
+    result: Result<T, kamatera_api::Error>,
+) -> (u16, Option<String>, String) {
+    match result {
+        Err(kamatera_api::Error::Api { error, .. }) => (error.status, error.message, error.body),
+        other => panic!("expected an API error, got {other:?}"),
     }
 }

@@ -12,12 +12,22 @@ mod support;
 mod clone;
 /// Create, terminate, power on / off, reboot.
 mod commands;
+/// A server's disk library: list, clone into an image.
+mod disk_library;
+/// A server's disks: list, add, remove, resize.
+mod disks;
 /// Error mapping, authentication, malformed payloads.
 mod errors;
+/// A server's network interfaces: list, add, connect, disconnect.
+mod interfaces;
+/// Private networks and their subnets.
+mod networks;
 /// Options endpoints.
 mod options;
 /// Queue status, batching and waiting.
 mod queue;
+/// The account's recent commands (`/svc/queue`).
+mod recent_commands;
 /// Retries and timeouts.
 mod resilience;
 /// Description, history, monthly reports, statistics, SSH-key target.
