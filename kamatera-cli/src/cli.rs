@@ -7,7 +7,7 @@ use kamatera_api::{Client, DEFAULT_BASE_URL, RetryPolicy};
 
 use crate::error::{CliError, EXIT_CODES_HELP};
 use crate::output::{Format, Printer};
-use crate::{queue, server};
+use crate::{network, queue, server};
 
 /// Manage Kamatera cloud servers from the command line.
 ///
@@ -92,6 +92,9 @@ pub enum Command {
     /// Servers: list, inspect, create, power, tag, snapshot, terminate.
     #[command(subcommand)]
     Server(server::ServerCommand),
+    /// Private networks of a datacenter and their subnets.
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// The queue of asynchronous commands.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
@@ -102,6 +105,7 @@ impl Command {
     pub async fn run(self, client: &Client, printer: Printer) -> Result<(), CliError> {
         match self {
             Command::Server(command) => command.run(client, printer).await,
+            Command::Network(command) => command.run(client, printer).await,
             Command::Queue(command) => command.run(client, printer).await,
         }
     }

@@ -5,6 +5,7 @@
 
 mod cli;
 mod error;
+mod network;
 mod output;
 mod queue;
 mod select;

@@ -3,6 +3,8 @@
 mod admin;
 mod clone;
 mod create;
+mod disks;
+mod interfaces;
 mod lifecycle;
 mod read;
 mod snapshots;
@@ -41,6 +43,12 @@ pub enum ServerCommand {
     History(admin::HistoryArgs),
     /// Usage samples of a server (POST /server/statistics).
     Statistics(admin::StatisticsArgs),
+    /// A server's disks (POST /server/disk).
+    #[command(subcommand)]
+    Disk(disks::DiskCommand),
+    /// A server's network interfaces (POST /server/network).
+    #[command(subcommand)]
+    Network(interfaces::InterfaceCommand),
     /// A server's tags (POST /server/tags).
     #[command(subcommand)]
     Tags(tags::TagsCommand),
@@ -63,6 +71,8 @@ impl ServerCommand {
             ServerCommand::History(args) => args.run(client, printer).await,
             ServerCommand::Statistics(args) => args.run(client, printer).await,
             ServerCommand::Power(command) => command.run(client, printer).await,
+            ServerCommand::Disk(command) => command.run(client, printer).await,
+            ServerCommand::Network(command) => command.run(client, printer).await,
             ServerCommand::Tags(command) => command.run(client, printer).await,
             ServerCommand::Snapshot(command) => command.run(client, printer).await,
         }
