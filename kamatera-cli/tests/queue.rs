@@ -94,3 +94,36 @@ async fn queue_wait_fails_with_the_last_log_line_of_a_failed_command() {
     );
     assert_eq!(run.rows()[1], format!("{id} error web-0001 Reboot Server"));
 }
+
+#[tokio::test]
+async fn queue_list_without_ids_shows_the_recent_commands() {
+    let sim = start_instant().await;
+    sim.handle.seed_server(SeedServer::new("web-0001")).unwrap();
+    sim.run_waiting(&["server", "power", "off", "--name", "web-0001"])
+        .await
+        .success();
+    let id = sim.handle.commands()[0].id.to_string();
+
+    let run = sim.run(&["queue", "list", "-o", "json"]).await;
+    run.success();
+    let recent = run.json();
+    assert_eq!(recent[0]["id"], json!(id));
+    assert_eq!(
+        crate::support::keys(&recent[0]),
+        [
+            "completed",
+            "created",
+            "executed",
+            "exit_code",
+            "id",
+            "info",
+            "progress",
+            "service_name"
+        ]
+    );
+    let run = sim.run(&["queue", "list"]).await;
+    run.success();
+    assert_eq!(run.rows()[0], "COMMAND CREATED COMPLETED EXIT INFO");
+    assert!(run.rows()[1].starts_with(&id), "{:?}", run.rows());
+    assert_eq!(sim.calls().last().unwrap(), "GET /svc/queue");
+}

@@ -13,8 +13,12 @@ mod admin;
 mod failures;
 /// `server terminate` and `server power`.
 mod lifecycle;
+/// `network …` and `network subnet …`.
+mod networks;
 /// `queue list` and `queue wait`.
 mod queue;
+/// `server disk` and `server network`.
+mod resources;
 /// `server list`, `server info`, `server create`.
 mod servers;
 /// `server snapshot`.
