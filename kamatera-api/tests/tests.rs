@@ -22,6 +22,8 @@ mod errors;
 mod interfaces;
 /// Private networks and their subnets.
 mod networks;
+/// Apache Libcloud's recorded Kamatera answers, decoded.
+mod libcloud_fixtures;
 /// Options endpoints.
 mod options;
 /// Queue status, batching and waiting.

@@ -59,9 +59,18 @@ impl Command {
         self.completed.is_some_and(|done| now >= done)
     }
 
+    /// The log grows while a command runs, as the real queue's does (docs/kamatera-api.md):
+    /// empty while pending, every line but the last while in progress (so a create shows its
+    /// `Name:` line early), the whole log at the end.
     fn log_at(&self, now: SimMillis) -> String {
-        if !self.is_done(now) {
+        if now < self.executed {
             return String::new();
+        }
+        if !self.is_done(now) {
+            return self
+                .success_log
+                .rsplit_once('\n')
+                .map_or_else(String::new, |(so_far, _last)| so_far.to_owned());
         }
         match &self.outcome {
             Outcome::Error { log }

@@ -21,7 +21,7 @@ const DATACENTERS: &[Datacenter] = &[
         id: "IL-PT",
         name: "Israel",
         category: "Middle East",
-        sub_category: "Petah Tikva",
+        sub_category: "Petach Tikva",
     },
     Datacenter {
         id: "EU",
@@ -113,9 +113,10 @@ pub(crate) fn is_datacenter(dc: &str) -> bool {
     DATACENTERS.iter().any(|d| d.id == dc)
 }
 
+/// 32 hex digits after the datacenter, like the real ids (`EU:6000C2987c9641fd2619a149ba2ca01a`).
 fn image_id(dc: &str, index: usize) -> String {
     let dc_index = DATACENTERS.iter().position(|d| d.id == dc).unwrap_or(0);
-    format!("{dc}:6000C29{dc_index:02x}{index:02x}a5a72c8e0f1d2b3c4d5e6f7")
+    format!("{dc}:6000C29{dc_index:02x}{index:02x}a5a72c8e0f1d2b3c4d5e6")
 }
 
 /// Resolves the `image` create field to `(full id, description)`; `None` means "throws".
@@ -213,12 +214,33 @@ pub(crate) fn image_list(dc: &str) -> Value {
         .collect()
 }
 
+/// CPU types in the order the real capabilities answer lists them, with its descriptions.
+const CPU_TYPE_DESCRIPTIONS: &[(&str, &str)] = &[
+    (
+        "B",
+        "Server CPUs are assigned to a dedicated physical CPU Thread with reserved resources guaranteed.",
+    ),
+    (
+        "D",
+        "Server CPU are assigned to a dedicated physical CPU Core (2 threads) with reserved resources guaranteed.",
+    ),
+    (
+        "T",
+        "Server CPUs are assigned to a dedicated physical CPU thread with reserved resources guaranteed.",
+    ),
+    (
+        "A",
+        "Server CPUs are assigned to a non-dedicated physical CPU thread with no resources guaranteed.",
+    ),
+];
+
 /// `GET /service/server?capabilities=1&datacenter=DC`.
 pub(crate) fn capabilities(_dc: &str) -> Value {
-    let cpu_types: Vec<Value> = CPU_TYPES
+    let cpu_types: Vec<Value> = CPU_TYPE_DESCRIPTIONS
         .iter()
-        .map(|(t, name, cores)| {
-            json!({"id": t, "name": name, "description": format!("{name} CPU"), "cpuCores": cores, "ramMB": ram_for(t)})
+        .filter_map(|(id, description)| {
+            let (t, name, cores) = CPU_TYPES.iter().find(|(t, _, _)| t == id)?;
+            Some(json!({"id": t, "name": name, "description": description, "cpuCores": cores, "ramMB": ram_for(t)}))
         })
         .collect();
     json!({

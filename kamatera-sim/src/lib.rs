@@ -132,9 +132,9 @@
 //! * `X-CLOUDCLI-STATUSINJSON: true` wraps any answer as HTTP 200 `{"response": ..., "status": ...}`.
 //!
 //! Queue items carry `id` as a number, `status`, `server` (name), `description`, `added`,
-//! `executed` and `completed` (`null` until reached) and `log` (empty until the command is
-//! terminal). Unknown ids are left out, so polling one gives `[]`. Command ids are never reused,
-//! not even across a reset.
+//! `executed` and `completed` (`null` until reached) and `log` (empty while pending, every
+//! line but the last while in progress, complete at the end). Unknown ids are left out, so
+//! polling one gives `[]`. Command ids are never reused, not even across a reset.
 
 mod clock;
 mod commands;

@@ -9,6 +9,8 @@ mod auth;
 mod control;
 mod create;
 mod faults;
+/// Fixes found by judging the simulator against Apache Libcloud's recorded answers.
+mod libcloud_fidelity;
 mod lifecycle;
 mod networks;
 mod resources;

@@ -17,6 +17,8 @@ mod deploy_kit;
 mod examples;
 /// The example values for the official cluster-autoscaler Helm chart.
 mod helm_values;
+/// Apache Libcloud's Kamatera driver drives the simulator through a node lifecycle.
+mod libcloud_driver;
 /// Dockerfile, release and CI workflows, LICENSE and CHANGELOG.
 mod release;
 

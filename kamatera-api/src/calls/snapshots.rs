@@ -3,11 +3,14 @@
 //! The API keeps snapshots as a tree: a snapshot taken after reverting to an older one is
 //! a child of that one. It answers the list as rows with a `depth`, children following
 //! their parent (the proxy flattens the console's nested `child` lists); an answer still
-//! nested is flattened here the same way.
+//! nested is flattened here the same way. A change is run by the proxy as one console
+//! action, whose command id it may hand on bare (`123`) rather than listed (`["123"]`);
+//! both are accepted.
 
 use serde::Deserialize;
 
 use super::server::ServerHandle;
+use crate::answer;
 use crate::decode::decode;
 use crate::endpoint::Endpoint;
 use crate::error::Error;
@@ -274,7 +277,10 @@ impl Snapshots<'_> {
             .change(Endpoint::Snapshots)?
             .with_field("create", name.as_str());
         tracing::info!(server = %self.server.selector(), snapshot = %name, "creating Kamatera snapshot");
-        self.server.client.command(call).await
+        self.server
+            .client
+            .call_with(call, answer::action_command_id)
+            .await
     }
 
     /// Starts deleting snapshot `id`; sent once, never retried.
@@ -314,7 +320,10 @@ impl Snapshots<'_> {
             .change(Endpoint::Snapshots)?
             .with_field(action, id.as_str());
         tracing::info!(server = %self.server.selector(), snapshot = %id, action, "changing Kamatera snapshot");
-        self.server.client.command(call).await
+        self.server
+            .client
+            .call_with(call, answer::action_command_id)
+            .await
     }
 }
 
