@@ -1,4 +1,4 @@
-use kamatera_sim::{FaultAction, FaultRule, SeedServer};
+use kamatera_sim::SeedServer;
 use serde_json::{Value, json};
 
 use crate::support::{Sim, keys, start_instant};
@@ -17,20 +17,26 @@ fn sim_snapshots(sim: &Sim) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The id of the simulator's snapshot named `name`, as text.
+fn snapshot_id(sim: &Sim, name: &str) -> String {
+    let row = sim_snapshots(sim)
+        .into_iter()
+        .find(|row| row["name"] == name)
+        .unwrap_or_else(|| panic!("no snapshot {name:?}"));
+    match &row["id"] {
+        Value::String(id) => id.clone(),
+        other => other.to_string(),
+    }
+}
+
 #[tokio::test]
 async fn snapshots_are_created_listed_reverted_and_deleted() {
     let sim = start_instant().await;
     sim.handle.seed_server(SeedServer::new("web-0001")).unwrap();
+    let id = sim.id_of("web-0001");
 
     let run = sim
-        .run_waiting(&[
-            "server",
-            "snapshot",
-            "create",
-            "--name",
-            "web-0001",
-            "before upgrade",
-        ])
+        .run_waiting(&["server", "snapshot", "create", "--name", "web-0001", "base"])
         .await;
     run.success();
     assert!(
@@ -38,24 +44,33 @@ async fn snapshots_are_created_listed_reverted_and_deleted() {
         "{:?}",
         run.rows()
     );
-    let rows = sim_snapshots(&sim);
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0]["name"], "before upgrade");
-    let snapshot_id = rows[0]["id"].to_string();
-
-    // The simulator (like the proxy, docs/kamatera-api.md) sends `"child": null` on every
-    // row, which the SDK's snapshot list does not accept yet; the rows are handed over with
-    // an empty `child` list so that what is checked here is the CLI's rendering.
-    let mut empty_child = serde_json::Map::new();
-    empty_child.insert("child".into(), json!([]));
-    sim.handle.add_fault(FaultRule::new(
-        "POST",
-        "/server/snapshot",
-        FaultAction::PatchRows {
-            name: ".*".into(),
-            set: empty_child,
-        },
-    ));
+    let base = snapshot_id(&sim, "base");
+    sim.run_waiting(&[
+        "server",
+        "snapshot",
+        "create",
+        "--id",
+        &id,
+        "before upgrade",
+    ])
+    .await
+    .success();
+    let upgrade = snapshot_id(&sim, "before upgrade");
+    // Back to `base`, then a new snapshot: a second child of `base`, so the list is a
+    // tree, not a line.
+    sim.run_waiting(&["server", "snapshot", "revert", "--id", &id, &base])
+        .await
+        .success();
+    let revert = sim
+        .handle
+        .requests()
+        .into_iter()
+        .find(|r| r.params.get("revert").is_some());
+    assert_eq!(revert.unwrap().params["revert"], json!(base));
+    sim.run_waiting(&["server", "snapshot", "create", "--id", &id, "retry"])
+        .await
+        .success();
+    let retry = snapshot_id(&sim, "retry");
 
     let run = sim
         .run(&[
@@ -64,46 +79,49 @@ async fn snapshots_are_created_listed_reverted_and_deleted() {
         .await;
     run.success();
     let listed = run.json();
+    let rows = listed.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{listed}");
     assert_eq!(
-        keys(&listed[0]),
+        keys(&rows[0]),
         ["active", "date", "depth", "id", "name", "parent"]
     );
-    assert_eq!(listed[0]["id"], json!(snapshot_id));
-    assert_eq!(listed[0]["active"], true);
-    assert_eq!(listed[0]["parent"], Value::Null);
+    let row = |id: &str| {
+        rows.iter()
+            .find(|row| row["id"] == json!(id))
+            .unwrap_or_else(|| panic!("{id} not listed: {listed}"))
+    };
+    assert_eq!(row(&base)["parent"], Value::Null);
+    assert_eq!(row(&base)["depth"], 0);
+    assert_eq!(row(&upgrade)["parent"], json!(base));
+    assert_eq!(row(&retry)["parent"], json!(base));
+    assert_eq!(row(&retry)["depth"], 1);
+    assert_eq!(row(&retry)["active"], true);
+    assert_eq!(row(&upgrade)["active"], false);
+
     let run = sim
         .run(&["server", "snapshot", "list", "--name", "web-0001"])
         .await;
     run.success();
     assert_eq!(run.rows()[0], "ID NAME DATE ACTIVE PARENT");
     assert!(
-        run.rows()[1].starts_with(&format!("{snapshot_id} before upgrade 2026-")),
+        run.rows()
+            .iter()
+            .any(|line| line.starts_with(&format!("{retry} retry 2026-"))),
         "{:?}",
         run.rows()
     );
 
-    let id = sim.id_of("web-0001");
-    sim.run_waiting(&["server", "snapshot", "revert", "--id", &id, &snapshot_id])
-        .await
-        .success();
-    let revert = sim
-        .handle
-        .requests()
-        .into_iter()
-        .find(|r| r.params.get("revert").is_some());
-    assert_eq!(revert.unwrap().params["revert"], json!(snapshot_id));
-
     sim.run_waiting(&[
-        "server",
-        "snapshot",
-        "delete",
-        "--name",
-        "web-0001",
-        &snapshot_id,
+        "server", "snapshot", "delete", "--name", "web-0001", &upgrade,
     ])
     .await
     .success();
-    assert!(sim_snapshots(&sim).is_empty());
+    let names: Vec<Value> = sim_snapshots(&sim)
+        .iter()
+        .map(|row| row["name"].clone())
+        .collect();
+    assert!(!names.contains(&json!("before upgrade")), "{names:?}");
+    assert_eq!(names.len(), 2);
 }
 
 #[tokio::test]

@@ -37,7 +37,8 @@ pub struct InterfaceListArgs {
 pub struct InterfaceAddArgs {
     #[command(flatten)]
     server: OneServer,
-    /// `wan`, or a private network's full name `lan-<account>-<name>`.
+    /// A private network's full name `lan-<account>-<name>` (the API cannot add a public
+    /// interface this way: it would read `wan` as `lan-<account>-wan`).
     #[arg(long)]
     network: String,
     /// The address to ask for on a private network.
@@ -106,11 +107,7 @@ impl InterfaceCommand {
                 })
             }
             InterfaceCommand::Add(args) => {
-                let mut interface = if args.network == "wan" {
-                    AddInterface::wan()
-                } else {
-                    AddInterface::lan(args.network.as_str())?
-                };
+                let mut interface = AddInterface::lan(args.network.as_str())?;
                 if let Some(ip) = args.ip {
                     interface = interface.ip(ip);
                 }
