@@ -52,7 +52,7 @@
 //!   also for non-JSON bodies), authentication, invalid response, invalid request; with
 //!   predicates such as [`Error::is_retryable`] and [`Error::is_not_found`].
 //! - **Retries only where safe**: idempotent reads are retried with jittered exponential
-//!   backoff ([`RetryPolicy`]); create, terminate, power and tag changes never are. After
+//!   backoff ([`RetryPolicy`]); no change of any kind ever is. After
 //!   an [`Error::outcome_unknown`] on a mutation, look the result up instead of resending.
 //! - **Secrets stay secret**: credentials, passwords and init scripts are
 //!   [`secrecy::SecretString`] and never appear in `Debug` output, errors or logs.
