@@ -6,7 +6,9 @@
 //! workspace root plus `target/bench/results.json`. Every figure stands next to its floor.
 //!
 //! Arguments (after `cargo bench -p tests --`): `--only 2,3` runs some scenarios and writes
-//! only `target/bench/results.json`. `--growth-child`, `--idle-child` and
+//! only `target/bench/results.json`; with `--merge` as well, the rows and data of the
+//! scenarios run replace theirs in `BENCHMARKS.md` and `benchmarks.json`, every other row
+//! staying as the last full run wrote it. `--growth-child`, `--idle-child` and
 //! `--node-sync-child` are how the bench re-executes itself for the scenarios measured in a
 //! child process (5 to 8); they are not meant to be typed.
 //!
@@ -25,7 +27,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use scenarios::{api_cost, cold_start, growth, grpc, idle, node_sync, scale_up};
+use scenarios::paired::Turns;
+use scenarios::{
+    api_cost, big_list, cold_start, growth, grpc, idle, node_sync, scale_up, sdk_overhead,
+};
 
 /// Runs of each measurement; figures are medians over them.
 const RUNS: usize = 5;
@@ -46,6 +51,22 @@ fn growth_runs(servers: usize) -> usize {
 }
 /// The big account's passes are longer (50,000 rows), so fewer runs suffice.
 const BIG_ACCOUNT_RUNS: usize = 7;
+/// Scenario 9's calls take a few hundred microseconds each and the goal is within 5 %, so
+/// many pairs: a median over thousands moves by well under a percent between runs.
+const SDK_CALL_TURNS: Turns = Turns {
+    warmup: 300,
+    pairs: 5_000,
+};
+/// Scenario 10's calls over HTTP (a list of 50,000 rows, some milliseconds each).
+const BIG_LIST_HTTP_TURNS: Turns = Turns {
+    warmup: 3,
+    pairs: 61,
+};
+/// Scenario 10's decodes alone.
+const BIG_LIST_DECODE_TURNS: Turns = Turns {
+    warmup: 3,
+    pairs: 101,
+};
 
 fn main() {
     // cargo passes `--bench`; anything else is ours.
@@ -184,6 +205,27 @@ fn main() {
                 .await,
             );
         }
+        if wanted(9) {
+            eprintln!("scenario 9: SDK overhead per call");
+            results.sdk_overhead = Some(
+                sdk_overhead::run(sdk_overhead::Params {
+                    servers: 10,
+                    turns: SDK_CALL_TURNS,
+                })
+                .await,
+            );
+        }
+        if wanted(10) {
+            eprintln!("scenario 10: decoding a 50,000-server list");
+            results.big_list = Some(
+                big_list::run(big_list::Params {
+                    servers: 50_000,
+                    http_turns: BIG_LIST_HTTP_TURNS,
+                    decode_turns: BIG_LIST_DECODE_TURNS,
+                })
+                .await,
+            );
+        }
     });
 
     results.machine.load_after = report::load_average();
@@ -199,6 +241,21 @@ fn main() {
         std::fs::write(root.join("benchmarks.json"), format!("{json}\n"))
             .expect("write benchmarks.json");
         eprintln!("wrote BENCHMARKS.md, benchmarks.json and target/bench/results.json");
+    } else if let Some(ran) = only.as_ref().filter(|_| args.iter().any(|a| a == "--merge")) {
+        let markdown_path = root.join("BENCHMARKS.md");
+        let json_path = root.join("benchmarks.json");
+        let old_markdown = std::fs::read_to_string(&markdown_path).expect("read BENCHMARKS.md");
+        let old_json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&json_path).expect("read benchmarks.json"),
+        )
+        .expect("benchmarks.json parses");
+        let (markdown, json) = results
+            .merge(ran, &old_markdown, &old_json)
+            .unwrap_or_else(|reason| panic!("cannot merge: {reason}"));
+        std::fs::write(&markdown_path, markdown).expect("write BENCHMARKS.md");
+        let json = serde_json::to_string_pretty(&json).expect("json");
+        std::fs::write(&json_path, format!("{json}\n")).expect("write benchmarks.json");
+        eprintln!("partial run (--only --merge): merged its rows into BENCHMARKS.md and benchmarks.json");
     } else {
         eprintln!("partial run (--only): wrote target/bench/results.json only");
     }

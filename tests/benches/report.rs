@@ -1,9 +1,13 @@
 //! Turns the scenarios' reports into the table of `BENCHMARKS.md` and the JSON beside it.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::scenarios::{api_cost, cold_start, growth, grpc, idle, node_sync, scale_up};
+use crate::scenarios::{
+    api_cost, big_list, cold_start, growth, grpc, idle, node_sync, scale_up, sdk_overhead,
+};
 
 /// Tolerance over a floor that still meets the goal.
 const FLOOR_FACTOR: f64 = 1.3;
@@ -17,6 +21,11 @@ const RSS_GOAL_MIB: f64 = 32.0;
 const BIG_ACCOUNT_RSS_GOAL_MIB: f64 = 64.0;
 /// Idle CPU goal, percent of one core.
 const IDLE_GOAL_PERCENT: f64 = 1.0;
+/// A typed SDK call may take at most this much longer than the same request made bare.
+const SDK_CALL_GOAL: f64 = 1.05;
+/// `list_servers()` of a big list may take at most this much longer than a bare
+/// reqwest + `serde_json` call of the same list.
+const BIG_LIST_GOAL: f64 = 1.1;
 
 /// What the numbers were measured on.
 #[derive(Debug, Clone, Serialize)]
@@ -126,6 +135,8 @@ pub struct Results {
     pub big_account: Option<growth::Sample>,
     pub idle: Option<idle::Sample>,
     pub node_sync: Option<node_sync::Report>,
+    pub sdk_overhead: Option<sdk_overhead::Report>,
+    pub big_list: Option<big_list::Report>,
 }
 
 impl Results {
@@ -140,6 +151,8 @@ impl Results {
             big_account: None,
             idle: None,
             node_sync: None,
+            sdk_overhead: None,
+            big_list: None,
         }
     }
 
@@ -170,6 +183,12 @@ impl Results {
         if let Some(r) = &self.node_sync {
             node_sync_rows(r, &mut rows);
         }
+        if let Some(r) = &self.sdk_overhead {
+            sdk_overhead_rows(r, &mut rows);
+        }
+        if let Some(r) = &self.big_list {
+            big_list_rows(r, &mut rows);
+        }
         rows
     }
 
@@ -187,49 +206,175 @@ impl Results {
                 "big_account": self.big_account,
                 "idle": self.idle,
                 "node_sync": self.node_sync,
+                "sdk_overhead": self.sdk_overhead,
+                "big_list": self.big_list,
             },
         })
     }
 
     pub fn markdown(&self) -> String {
-        let mut out = String::new();
-        out.push_str(HEADER);
-        out.push_str(&format!(
+        let rows: Vec<String> = self.rows().iter().map(Row::table_line).collect();
+        render(&self.machine_paragraph(), &[], &rows, &self.findings())
+    }
+
+    /// What the figures were measured on, as the report's first paragraph says it.
+    fn machine_paragraph(&self) -> String {
+        format!(
             "Measured on {} core(s), {} ({}), load average {} at the start and {} at the \
              end of the run. Absolute times are noisy (the machine is small and was shared with \
              other builds); the ratios to the floors, measured in the same run, are the result. \
-             Every figure is the median of several runs unless it says \"worst\".\n\n",
+             Every figure is the median of several runs unless it says \"worst\".",
             self.machine.cores,
             self.machine.cpu,
             self.machine.os,
             self.machine.load_before,
             self.machine.load_after
+        )
+    }
+
+    /// The report of the last full run (`markdown`, `json`) with the rows, findings and
+    /// data of the scenarios this partial run measured (`ran`) in place of theirs, and a
+    /// line saying when and under what load they were measured. Everything else of the
+    /// full run stays as it was.
+    pub fn merge(
+        &self,
+        ran: &BTreeSet<u32>,
+        markdown: &str,
+        json: &Value,
+    ) -> Result<(String, Value), String> {
+        let list = ran.iter().map(u32::to_string).collect::<Vec<_>>();
+        let later_prefix = format!("Scenarios {} were measured", list.join(", "));
+        let machine = markdown
+            .lines()
+            .find(|l| l.starts_with("Measured on "))
+            .ok_or("BENCHMARKS.md has no \"Measured on\" paragraph: run the whole suite once")?;
+        let mut later: Vec<String> = markdown
+            .lines()
+            .filter(|l| l.starts_with("Scenarios ") && l.contains("--merge"))
+            .filter(|l| !l.starts_with(&later_prefix))
+            .map(str::to_owned)
+            .collect();
+        later.push(format!(
+            "{later_prefix} afterwards, alone (`cargo bench -p tests -- --only {} --merge`), \
+             on {} core(s), load average {} at the start and {} at the end of that run.",
+            list.join(","),
+            self.machine.cores,
+            self.machine.load_before,
+            self.machine.load_after
         ));
-        out.push_str("| # | Metric | Goal | Measured | Floor / reference | Verdict |\n");
-        out.push_str("|---|---|---|---|---|---|\n");
-        for r in self.rows() {
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
-                r.scenario,
-                r.metric,
-                r.goal,
-                r.measured,
-                r.floor,
-                r.verdict.label()
-            ));
+        let kept = |scenario: Option<u32>| scenario.is_some_and(|n| !ran.contains(&n));
+        let mut rows: Vec<(u32, String)> = markdown
+            .lines()
+            .filter_map(|l| Some((table_scenario(l)?, l.to_owned())))
+            .filter(|(n, _)| kept(Some(*n)))
+            .collect();
+        let fresh = self.rows();
+        rows.extend(
+            fresh
+                .iter()
+                .filter_map(|r| Some((r.scenario.parse().ok()?, r.table_line()))),
+        );
+        rows.sort_by_key(|(n, _)| *n);
+        let rows: Vec<String> = rows.into_iter().map(|(_, l)| l).collect();
+        let mut notes: Vec<String> = markdown
+            .lines()
+            .filter_map(|l| l.strip_prefix("- "))
+            .filter(|note| kept(finding_scenario(note)))
+            .map(str::to_owned)
+            .collect();
+        notes.extend(self.findings());
+        let merged_markdown = render(machine, &later, &rows, &notes);
+
+        let mut merged_json = json.clone();
+        let old_rows = merged_json["rows"]
+            .as_array()
+            .ok_or("benchmarks.json has no rows: run the whole suite once")?;
+        let row_scenario = |row: &Value| row["scenario"].as_str().and_then(|n| n.parse().ok());
+        let mut json_rows: Vec<Value> = old_rows
+            .iter()
+            .filter(|row| kept(row_scenario(row)))
+            .cloned()
+            .collect();
+        json_rows.extend(fresh.iter().map(|r| json!(r)));
+        json_rows.sort_by_key(|row| row_scenario(row).unwrap_or(u32::MAX));
+        merged_json["rows"] = Value::Array(json_rows);
+        if let Some(Value::Object(measured)) = self.to_json().get("scenarios") {
+            for (key, value) in measured.iter().filter(|(_, v)| !v.is_null()) {
+                merged_json["scenarios"][key] = value.clone();
+            }
+        }
+        let mut partial: Vec<Value> = merged_json["partial_runs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        partial.retain(|run| run["scenarios"] != json!(ran));
+        partial.push(json!({ "scenarios": ran, "machine": self.machine }));
+        merged_json["partial_runs"] = Value::Array(partial);
+        Ok((merged_markdown, merged_json))
+    }
+}
+
+impl Row {
+    /// The row as a line of the Markdown table.
+    fn table_line(&self) -> String {
+        format!(
+            "| {} | {} | {} | {} | {} | {} |",
+            self.scenario,
+            self.metric,
+            self.goal,
+            self.measured,
+            self.floor,
+            self.verdict.label()
+        )
+    }
+}
+
+/// The scenario number of a line of the Markdown table; `None` for any other line.
+fn table_scenario(line: &str) -> Option<u32> {
+    line.strip_prefix("| ")?.split(" |").next()?.parse().ok()
+}
+
+/// The scenario a finding is about (`**Scenario 3, …`); `None` for one about several.
+fn finding_scenario(note: &str) -> Option<u32> {
+    let rest = note.strip_prefix("**Scenario ")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The whole report: the machine paragraph, lines about later partial runs, the table's
+/// lines, the findings (one paragraph each) and the fixed sections.
+fn render(machine: &str, later: &[String], rows: &[String], notes: &[String]) -> String {
+    let mut out = String::new();
+    out.push_str(HEADER);
+    out.push_str(machine);
+    out.push_str("\n\n");
+    for line in later {
+        out.push_str(line);
+        out.push_str("\n\n");
+    }
+    out.push_str("| # | Metric | Goal | Measured | Floor / reference | Verdict |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    for line in rows {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push('\n');
+    if !notes.is_empty() {
+        out.push_str("## Goals not met, and why\n\n");
+        for note in notes {
+            out.push_str(&format!("- {note}\n"));
         }
         out.push('\n');
-        out.push_str(&self.findings());
-        out.push_str(CHANGES);
-        out.push_str(NOTES);
-        out
     }
+    out.push_str(CHANGES);
+    out.push_str(NOTES);
+    out
 }
 
 impl Results {
     /// Why each missed goal was missed: the code path and the numbers. Written from the
     /// figures of this run, so a fixed cause disappears from the report by itself.
-    fn findings(&self) -> String {
+    fn findings(&self) -> Vec<String> {
         let mut notes = Vec::new();
         if let Some(r) = &self.grpc_loop {
             let find = |list: &[grpc::RpcStats], m: &str| {
@@ -393,15 +538,8 @@ impl Results {
                 s.listed, s.pass_ms, s.list_ms
             ));
         }
-        if notes.is_empty() {
-            return String::new();
-        }
-        let mut out = String::from("## Goals not met, and why\n\n");
-        for note in notes {
-            out.push_str(&format!("- {note}\n"));
-        }
-        out.push('\n');
-        out
+        sdk_findings(self, &mut notes);
+        notes
     }
 }
 
@@ -750,6 +888,140 @@ fn node_sync_rows(r: &node_sync::Report, rows: &mut Vec<Row>) {
     ));
 }
 
+fn sdk_overhead_rows(r: &sdk_overhead::Report, rows: &mut Vec<Row>) {
+    let calls = [
+        (
+            format!(
+                "SDK overhead per call: `Client::list_servers()` of a {}-server account \
+                 (default client: timeout, retry policy, no observer) against `kamatera-sim` \
+                 on loopback, no latency / the same GET made bare (reqwest + `serde_json` \
+                 into a plain struct of `String`s)",
+                r.params.servers
+            ),
+            &r.list_servers,
+        ),
+        (
+            format!(
+                "SDK overhead per call: `Client::server_tags(ServerSelector::id(..))` (POST \
+                 `/server/tags`, {} tags) / the same POST made bare (`{{\"id\": ..}}` body, \
+                 rows into a plain struct)",
+                r.tags
+            ),
+            &r.server_tags,
+        ),
+    ];
+    for (metric, c) in calls {
+        rows.push(row(
+            "9",
+            metric,
+            format!("≤ {SDK_CALL_GOAL}"),
+            format!(
+                "p50 {:.1} µs / {:.1} µs = {:.3}",
+                c.sdk_p50_us,
+                c.bare_p50_us,
+                c.ratio()
+            ),
+            format!(
+                "bare p50 {:.1} µs (one reqwest client, rustls, the SDK's timeouts); {} pairs \
+                 in turns, median of per-pair ratios {:.3}",
+                c.bare_p50_us, c.pairs, c.pair_ratio_p50
+            ),
+            Verdict::of(c.ratio() <= SDK_CALL_GOAL),
+        ));
+    }
+}
+
+fn big_list_rows(r: &big_list::Report, rows: &mut Vec<Row>) {
+    let n = r.params.servers;
+    let size = format!("{n}-row answer ({:.1} MB)", r.body_bytes as f64 / 1e6);
+    let measured = |c: &crate::scenarios::paired::Comparison| {
+        format!(
+            "p50 {:.2} ms / {:.2} ms = {:.3}",
+            c.sdk_p50_us / 1e3,
+            c.bare_p50_us / 1e3,
+            c.ratio()
+        )
+    };
+    let reference = |c: &crate::scenarios::paired::Comparison, what: &str| {
+        format!(
+            "{what} p50 {:.2} ms; {} pairs in turns, median of per-pair ratios {:.3}",
+            c.bare_p50_us / 1e3,
+            c.pairs,
+            c.pair_ratio_p50
+        )
+    };
+    let c = &r.list_servers;
+    rows.push(row(
+        "10",
+        format!(
+            "Big list, what a user gets: `Client::list_servers()` of a {size} served prebuilt \
+             by a local HTTP server (HTTP, error-object check, strict decode into \
+             `ServerSummary`s) / a bare reqwest GET of the same URL + `serde_json::from_slice` \
+             into a plain struct `{{id, name, datacenter, power: String}}`"
+        ),
+        format!("≤ {BIG_LIST_GOAL}"),
+        measured(c),
+        reference(c, "bare GET + decode"),
+        Verdict::of(c.ratio() <= BIG_LIST_GOAL),
+    ));
+    let c = &r.list_servers_compact;
+    rows.push(row(
+        "10",
+        "Big list, the provider's path: `Client::list_servers_compact()` (every row's text \
+         in one string) of the same answer over HTTP / the same bare GET + decode",
+        "–",
+        measured(c),
+        reference(c, "bare GET + decode"),
+        Verdict::Info,
+    ));
+    let c = &r.decode_only;
+    rows.push(row(
+        "10",
+        "Big list, decode alone (no HTTP): `serde_json::from_slice::<Vec<ServerSummary>>` / \
+         `serde_json::from_slice` into the plain struct, the same bytes (`CompactServerList` \
+         has no public decoding entry point, so it is measured over HTTP only)",
+        "–",
+        measured(c),
+        reference(c, "plain decode"),
+        Verdict::Info,
+    ));
+}
+
+/// Scenarios 9 and 10: what the SDK does that the bare call does not, when a goal is missed.
+fn sdk_findings(results: &Results, notes: &mut Vec<String>) {
+    if let Some(r) = &results.sdk_overhead {
+        for (call, c) in [
+            ("list_servers", &r.list_servers),
+            ("server_tags", &r.server_tags),
+        ] {
+            if c.ratio() > SDK_CALL_GOAL {
+                notes.push(format!(
+                    "**Scenario 9, `{call}` (kamatera-api).** p50 {:.1} µs against {:.1} µs \
+                     for the same request made bare ({:.3}×, {:.1} µs more per call).",
+                    c.sdk_p50_us,
+                    c.bare_p50_us,
+                    c.ratio(),
+                    c.sdk_p50_us - c.bare_p50_us
+                ));
+            }
+        }
+    }
+    if let Some(r) = &results.big_list {
+        let c = &r.list_servers;
+        if c.ratio() > BIG_LIST_GOAL {
+            notes.push(format!(
+                "**Scenario 10, big list (kamatera-api).** `list_servers()` p50 {:.2} ms \
+                 against {:.2} ms bare ({:.3}×); decoding alone {:.2} ms against {:.2} ms.",
+                c.sdk_p50_us / 1e3,
+                c.bare_p50_us / 1e3,
+                c.ratio(),
+                r.decode_only.sdk_p50_us / 1e3,
+                r.decode_only.bare_p50_us / 1e3
+            ));
+        }
+    }
+}
+
 const HEADER: &str = "# Benchmarks
 
 Run with one command from the workspace root (release build, about three minutes):
@@ -762,7 +1034,9 @@ It starts `kamatera-sim` on loopback with injected per-request latency, runs the
 in-process (scenarios 5 to 8 in a child process, so that its memory and CPU time are
 measured alone), and rewrites
 this file, `benchmarks.json` beside it and `target/bench/results.json`.
-`cargo bench -p tests -- --only 2,4` runs some scenarios and writes only the last.
+`cargo bench -p tests -- --only 2,4` runs some scenarios and writes only the last;
+`--only 9,10 --merge` also puts their rows and data in place of theirs in this file and
+`benchmarks.json`, every other row staying as the last full run measured it.
 The benchmarks do not run in CI; the smoke test `bench_smoke` in the `e2e` test binary runs
 every scenario at a tiny size so they cannot rot.
 
@@ -844,6 +1118,29 @@ const NOTES: &str = "## How each figure is measured
    one, then stays idle for two and a half resync intervals while the fake counts
    requests. The floor's list time is one bare list of every Node by the parent, in the
    same run; the concurrency is the controller's `MAX_CONCURRENT_RECONCILES`.
+
+9. **SDK overhead per call (SDK).** A `kamatera-api` `Client` with its default settings
+   (30 s timeout, default retry policy, no observer, no rate limit) calls
+   `list_servers()` and `server_tags(ServerSelector::id(..))` on a simulator of ten
+   servers on loopback, no latency injected. The reference is the same request made with
+   one bare `reqwest` client built like the SDK's (rustls, the SDK's user agent, connect
+   timeout and a total timeout of the same length): the same URL, the `AuthClientId`,
+   `AuthSecret` and `Accept` headers, the same JSON body, the answer's status checked and
+   its bytes decoded by `serde_json::from_slice` into a plain `#[derive(Deserialize)]`
+   struct of `String`s. The two sides take turns (A B, B A, …) after a warm-up; p50 is
+   the median over all pairs, the ratio is SDK p50 / bare p50. The simulator and HTTP are
+   the same on both sides, so what differs is the SDK's own work: building the call and
+   its URL, the auth headers from secrets, the upstream error-object check, the decode
+   that explains a failure with its JSON path, the retry wrapper, the timeout and tracing.
+10. **Decoding a 50,000-server list (SDK).** The simulator's answer to
+   `GET /service/servers` for 50,000 servers is taken once, then served as a prebuilt
+   body by a local axum server that does nothing else. The goal row is what a user gets:
+   `Client::list_servers()` (HTTP, error-object check, strict decode into
+   `ServerSummary`s, owned rows) against a bare reqwest GET of the same URL decoded into
+   a plain struct `{id, name, datacenter, power: String}`, HTTP on both sides. The info
+   rows are `Client::list_servers_compact()` against the same bare call, and the decode
+   alone, with no HTTP: `serde_json::from_slice::<Vec<ServerSummary>>` against the
+   plain struct, of the same bytes. Turns and medians as in 9.
 
 All engines use the documented `EngineOptions::default()`.
 ";

@@ -8,7 +8,10 @@ mod scenarios;
 
 use std::time::Duration;
 
-use scenarios::{api_cost, cold_start, growth, grpc, idle, node_sync, scale_up};
+use scenarios::paired::{Comparison, Turns};
+use scenarios::{
+    api_cost, big_list, cold_start, growth, grpc, idle, node_sync, scale_up, sdk_overhead,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_loop_compares_provider_and_echo() {
@@ -128,4 +131,44 @@ async fn node_sync_patches_every_missing_provider_id_and_idles_quietly() {
     );
     assert!(report.floor_ms > 0.0 && report.ratio() > 0.0, "{report:?}");
     assert!(m.rss_after_kib.is_some_and(|k| k > 0));
+}
+
+/// Both sides of a comparison were timed, every pair.
+fn assert_sane(c: &Comparison, pairs: usize) {
+    assert_eq!(c.pairs, pairs, "{c:?}");
+    assert!(c.sdk_p50_us > 0.0 && c.bare_p50_us > 0.0, "{c:?}");
+    assert!(c.ratio().is_finite() && c.ratio() > 0.0, "{c:?}");
+    assert!(c.pair_ratio_p50.is_finite() && c.pair_ratio_p50 > 0.0, "{c:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_overhead_compares_typed_calls_with_bare_ones() {
+    let turns = Turns {
+        warmup: 1,
+        pairs: 5,
+    };
+    let report = sdk_overhead::run(sdk_overhead::Params { servers: 3, turns }).await;
+    assert_sane(&report.list_servers, 5);
+    assert_sane(&report.server_tags, 5);
+    // The seeded members carry their cluster's and their group's tag.
+    assert_eq!(report.tags, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_list_compares_sdk_decoding_with_plain_serde() {
+    let turns = Turns {
+        warmup: 1,
+        pairs: 3,
+    };
+    let report = big_list::run(big_list::Params {
+        servers: 100,
+        http_turns: turns,
+        decode_turns: turns,
+    })
+    .await;
+    // Four fields of a hundred rows at least.
+    assert!(report.body_bytes > 100 * 40, "{report:?}");
+    assert_sane(&report.list_servers, 3);
+    assert_sane(&report.list_servers_compact, 3);
+    assert_sane(&report.decode_only, 3);
 }

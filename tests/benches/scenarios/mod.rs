@@ -9,6 +9,8 @@
 #![allow(dead_code)]
 
 pub mod api_cost;
+pub mod bare;
+pub mod big_list;
 pub mod cold_start;
 pub mod fake_kube;
 pub mod growth;
@@ -16,7 +18,9 @@ pub mod grpc;
 pub mod idle;
 pub mod loop_replay;
 pub mod node_sync;
+pub mod paired;
 pub mod scale_up;
+pub mod sdk_overhead;
 
 use std::sync::Arc;
 use std::time::Duration;
