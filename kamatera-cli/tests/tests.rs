@@ -17,6 +17,8 @@ mod lifecycle;
 mod networks;
 /// `queue list` and `queue wait`.
 mod queue;
+/// Password reset, description, monthly reports, the SSH-key target, the disk library.
+mod records;
 /// `server disk` and `server network`.
 mod resources;
 /// `server list`, `server info`, `server create`.

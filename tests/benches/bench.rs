@@ -241,7 +241,10 @@ fn main() {
         std::fs::write(root.join("benchmarks.json"), format!("{json}\n"))
             .expect("write benchmarks.json");
         eprintln!("wrote BENCHMARKS.md, benchmarks.json and target/bench/results.json");
-    } else if let Some(ran) = only.as_ref().filter(|_| args.iter().any(|a| a == "--merge")) {
+    } else if let Some(ran) = only
+        .as_ref()
+        .filter(|_| args.iter().any(|a| a == "--merge"))
+    {
         let markdown_path = root.join("BENCHMARKS.md");
         let json_path = root.join("benchmarks.json");
         let old_markdown = std::fs::read_to_string(&markdown_path).expect("read BENCHMARKS.md");
@@ -255,7 +258,9 @@ fn main() {
         std::fs::write(&markdown_path, markdown).expect("write BENCHMARKS.md");
         let json = serde_json::to_string_pretty(&json).expect("json");
         std::fs::write(&json_path, format!("{json}\n")).expect("write benchmarks.json");
-        eprintln!("partial run (--only --merge): merged its rows into BENCHMARKS.md and benchmarks.json");
+        eprintln!(
+            "partial run (--only --merge): merged its rows into BENCHMARKS.md and benchmarks.json"
+        );
     } else {
         eprintln!("partial run (--only): wrote target/bench/results.json only");
     }

@@ -138,7 +138,10 @@ fn assert_sane(c: &Comparison, pairs: usize) {
     assert_eq!(c.pairs, pairs, "{c:?}");
     assert!(c.sdk_p50_us > 0.0 && c.bare_p50_us > 0.0, "{c:?}");
     assert!(c.ratio().is_finite() && c.ratio() > 0.0, "{c:?}");
-    assert!(c.pair_ratio_p50.is_finite() && c.pair_ratio_p50 > 0.0, "{c:?}");
+    assert!(
+        c.pair_ratio_p50.is_finite() && c.pair_ratio_p50 > 0.0,
+        "{c:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

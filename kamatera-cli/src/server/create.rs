@@ -207,9 +207,15 @@ pub async fn report_created(
 
 /// The root password from `--password-file` (its first line).
 pub fn password_from_file(path: &Path) -> Result<Password, CliError> {
+    Ok(Password::set(secret_first_line(path)?)?)
+}
+
+/// The first line of the `--password-file` at `path`, kept secret.
+pub fn secret_first_line(path: &Path) -> Result<SecretString, CliError> {
     let text = read_file("--password-file", path)?;
-    let first_line = text.lines().next().unwrap_or_default().to_owned();
-    Ok(Password::set(SecretString::from(first_line))?)
+    Ok(SecretString::from(
+        text.lines().next().unwrap_or_default().to_owned(),
+    ))
 }
 
 fn read_file(flag: &'static str, path: &Path) -> Result<String, CliError> {

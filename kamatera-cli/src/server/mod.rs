@@ -7,6 +7,7 @@ mod disks;
 mod interfaces;
 mod lifecycle;
 mod read;
+mod records;
 mod snapshots;
 mod tags;
 
@@ -41,6 +42,19 @@ pub enum ServerCommand {
     Configure(admin::ConfigureArgs),
     /// What was done to a server (POST /server/history).
     History(admin::HistoryArgs),
+    /// Reset the root password of servers (POST /service/server/password).
+    Password(records::PasswordArgs),
+    /// Show a server's description, or set it with --set (POST /server/description).
+    Description(records::DescriptionArgs),
+    /// A server's monthly usage reports (POST /server/report).
+    Reports(records::ReportsArgs),
+    /// Where to install an SSH key on a server: its id, name and public address (POST
+    /// /service/server/sshkey).
+    Sshkey(records::SshKeyArgs),
+    /// Clone a server's disks into private images (POST /server/hdlib, the API's disk
+    /// library).
+    #[command(subcommand)]
+    DiskLibrary(records::DiskLibraryCommand),
     /// Usage samples of a server (POST /server/statistics).
     Statistics(admin::StatisticsArgs),
     /// A server's disks (POST /server/disk).
@@ -69,6 +83,11 @@ impl ServerCommand {
             ServerCommand::Rename(args) => args.run(client, printer).await,
             ServerCommand::Configure(args) => args.run(client, printer).await,
             ServerCommand::History(args) => args.run(client, printer).await,
+            ServerCommand::Password(args) => args.run(client, printer).await,
+            ServerCommand::Description(args) => args.run(client, printer).await,
+            ServerCommand::Reports(args) => args.run(client, printer).await,
+            ServerCommand::Sshkey(args) => args.run(client, printer).await,
+            ServerCommand::DiskLibrary(command) => command.run(client, printer).await,
             ServerCommand::Statistics(args) => args.run(client, printer).await,
             ServerCommand::Power(command) => command.run(client, printer).await,
             ServerCommand::Disk(command) => command.run(client, printer).await,

@@ -139,7 +139,9 @@ async fn serve(body: Bytes) -> (SocketAddr, tokio::task::JoinHandle<()>) {
         .expect("bind the list server");
     let addr = listener.local_addr().expect("its address");
     let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("the list server serves");
+        axum::serve(listener, app)
+            .await
+            .expect("the list server serves");
     });
     (addr, task)
 }
