@@ -106,3 +106,20 @@ pub(crate) fn optional_u64<'de, D: Deserializer<'de>>(
     struct Wrapped(#[serde(deserialize_with = "u64_from_number_or_string")] u64);
     Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(n)| n))
 }
+
+/// Any number type (`i64`, `f64`, …) sent as a number or as numeric text; missing,
+/// `null` or empty text is `None`.
+pub(crate) fn optional_number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr,
+{
+    match optional_text(d)? {
+        None => Ok(None),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| de::Error::custom(format!("expected a number, got {text:?}"))),
+    }
+}

@@ -4,7 +4,6 @@
 //! what the console shows as the account's task queue.
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer};
 
 use crate::client::{Call, Client};
 use crate::endpoint::Endpoint;
@@ -54,27 +53,15 @@ pub struct RecentCommand {
     )]
     pub completed: Option<String>,
     /// Its exit code once ended (`exitCode`; 0 is success).
-    #[serde(rename = "exitCode", default, deserialize_with = "optional_number")]
+    #[serde(
+        rename = "exitCode",
+        default,
+        deserialize_with = "crate::lenient::optional_number"
+    )]
     pub exit_code: Option<i64>,
     /// Its progress (`progress`), as the API reports it (a percentage).
-    #[serde(default, deserialize_with = "optional_number")]
+    #[serde(default, deserialize_with = "crate::lenient::optional_number")]
     pub progress: Option<f64>,
-}
-
-/// A number sent as a number or as numeric text; missing, `null` or empty text is `None`.
-fn optional_number<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: std::str::FromStr,
-{
-    match crate::lenient::optional_text(d)? {
-        None => Ok(None),
-        Some(text) => text
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| de::Error::custom(format!("expected a number, got {text:?}"))),
-    }
 }
 
 impl Client {
