@@ -50,8 +50,7 @@ pub struct Client {
 struct Inner {
     http: reqwest::Client,
     base_url: Url,
-    client_id: SecretString,
-    secret: SecretString,
+    keys: std::sync::RwLock<(SecretString, SecretString)>,
     timeout: Duration,
     retry: RetryPolicy,
     limiter: Option<DefaultDirectRateLimiter>,
@@ -100,6 +99,27 @@ impl Client {
     /// ```
     pub fn base_url(&self) -> &Url {
         &self.inner.base_url
+    }
+
+    /// Uses these credentials for every request from now on, in this client and all its
+    /// clones (rotated API keys).
+    pub fn set_credentials(
+        &self,
+        client_id: SecretString,
+        secret: SecretString,
+    ) -> Result<(), Error> {
+        if client_id.expose_secret().is_empty() || secret.expose_secret().is_empty() {
+            return Err(Error::Config {
+                setting: "credentials",
+                reason: "the API client id and secret must not be empty".into(),
+            });
+        }
+        *self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = (client_id, secret);
+        Ok(())
     }
 
     /// Sends one call and decodes a 200 answer as `T`. Idempotent calls are retried
@@ -164,6 +184,11 @@ impl Client {
         }
         let endpoint = call.endpoint;
         let url = call.url(&inner.base_url);
+        let keys = inner
+            .keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let mut request = inner
             .http
             .request(
@@ -174,8 +199,8 @@ impl Client {
                 },
                 url,
             )
-            .header("AuthClientId", inner.client_id.expose_secret())
-            .header("AuthSecret", inner.secret.expose_secret())
+            .header("AuthClientId", keys.0.expose_secret())
+            .header("AuthSecret", keys.1.expose_secret())
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(body) = &call.body {
             request = request.json(body);
@@ -498,8 +523,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 http,
                 base_url,
-                client_id,
-                secret,
+                keys: std::sync::RwLock::new((client_id, secret)),
                 timeout: self.timeout,
                 retry: self.retry,
                 limiter: self

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod log_gate;
 pub mod naming;
 pub mod pricing;
 pub mod template;

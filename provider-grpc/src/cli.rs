@@ -81,6 +81,11 @@ pub struct ServeArgs {
     #[arg(long, env = "KAMATERA_TLS_RELOAD_INTERVAL", value_parser = humantime::parse_duration, default_value = "10s")]
     pub tls_reload_interval: Duration,
 
+    /// How often the cloud-config file is read again for rotated API keys (a mounted
+    /// Secret changes in place); only the keys are taken from it without a restart.
+    #[arg(long, env = "KAMATERA_CONFIG_RELOAD_INTERVAL", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub config_reload_interval: Duration,
+
     /// Log line format (the level comes from RUST_LOG, default info).
     #[arg(long, env = "KAMATERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

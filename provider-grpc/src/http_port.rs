@@ -128,13 +128,40 @@ async fn healthz() -> &'static str {
 }
 
 /// Ready once the servers have been listed (see [`RunningEngine::is_ready`]).
+///
+/// The body says why when the server lists fail: before the first list the provider is
+/// not ready; after it, it stays ready (see [`RunningEngine::is_ready`]) and the body
+/// names the trouble, so that a probe's log or `curl` tells an operator what is wrong.
 async fn readyz(State(state): State<AppState>) -> Response {
+    let trouble = state.background.engine().api_trouble().map(|trouble| {
+        format!(
+            "the Kamatera API fails ({}) for {}s: {}; last error: {}",
+            trouble.kind.label(),
+            trouble.duration().as_secs(),
+            trouble.kind.advice(),
+            trouble.message
+        )
+    });
     if state.background.is_ready() {
-        (StatusCode::OK, "ready\n").into_response()
+        let body = match trouble {
+            Some(trouble) => {
+                let listed = state
+                    .background
+                    .engine()
+                    .stats()
+                    .since_last_success
+                    .map_or(0, |age| age.as_secs());
+                format!("ready, last good list {listed}s ago; {trouble}\n")
+            }
+            None => "ready\n".to_owned(),
+        };
+        (StatusCode::OK, body).into_response()
     } else {
+        let why =
+            trouble.unwrap_or_else(|| "the Kamatera servers have not been listed yet".to_owned());
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: the Kamatera servers have not been listed yet\n",
+            format!("not ready: {why}\n"),
         )
             .into_response()
     }

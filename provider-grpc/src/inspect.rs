@@ -34,6 +34,7 @@ impl StatusService {
     pub fn snapshot(&self) -> wire::StatusResponse {
         let engine = self.background.engine();
         let stats = engine.stats();
+        let trouble = engine.api_trouble();
         let node_groups = engine
             .node_groups()
             .iter()
@@ -66,6 +67,7 @@ impl StatusService {
                             .as_ref()
                             .map(|e| e.message.clone())
                             .unwrap_or_default(),
+                        waiting: instance.waiting.clone().unwrap_or_default(),
                     })
                     .collect(),
             })
@@ -77,6 +79,19 @@ impl StatusService {
             background_running: self.background.is_running(),
             since_last_list: stats.since_last_success.map(to_wire),
             node_groups,
+            api_trouble: trouble
+                .as_ref()
+                .map(|t| t.kind.label().to_owned())
+                .unwrap_or_default(),
+            api_trouble_message: trouble
+                .as_ref()
+                .map(|t| t.message.clone())
+                .unwrap_or_default(),
+            api_trouble_for: trouble.as_ref().map(|t| to_wire(t.duration())),
+            api_trouble_advice: trouble
+                .as_ref()
+                .map(|t| t.kind.advice().to_owned())
+                .unwrap_or_default(),
         }
     }
 }
@@ -242,6 +257,12 @@ pub fn to_json(status: &wire::StatusResponse) -> serde_json::Value {
         "ready": status.ready,
         "background_running": status.background_running,
         "seconds_since_last_list": whole_seconds(status.since_last_list.as_ref()),
+        "api_trouble": (!status.api_trouble.is_empty()).then(|| json!({
+            "kind": status.api_trouble,
+            "message": status.api_trouble_message,
+            "seconds": whole_seconds(status.api_trouble_for.as_ref()),
+            "advice": status.api_trouble_advice,
+        })),
         "node_groups": status.node_groups.iter().map(|group| json!({
             "id": group.id,
             "min_size": group.min_size,
@@ -253,6 +274,7 @@ pub fn to_json(status: &wire::StatusResponse) -> serde_json::Value {
                 "name": instance.name,
                 "state": instance.state,
                 "age_seconds": whole_seconds(instance.age.as_ref()),
+                "waiting": (!instance.waiting.is_empty()).then_some(&instance.waiting),
                 "error": (!instance.error_code.is_empty()).then(|| json!({
                     "code": instance.error_code,
                     "class": instance.error_class,
@@ -282,6 +304,15 @@ pub fn to_text(status: &wire::StatusResponse) -> String {
         status.commit,
         if status.ready { "ready" } else { "NOT READY" },
     );
+    if !status.api_trouble.is_empty() {
+        let failing_for = whole_seconds(status.api_trouble_for.as_ref())
+            .map_or_else(|| "-".to_owned(), short_age);
+        let _ = writeln!(
+            out,
+            "Kamatera API trouble ({}) for {failing_for}: {}\n  last error: {}",
+            status.api_trouble, status.api_trouble_advice, status.api_trouble_message,
+        );
+    }
     out.push('\n');
     let mut groups = vec![vec![
         "NODE GROUP".to_owned(),
@@ -312,7 +343,9 @@ pub fn to_text(status: &wire::StatusResponse) -> String {
     ]];
     for group in &status.node_groups {
         for instance in &group.instances {
-            let error = if instance.error_code.is_empty() {
+            let error = if !instance.waiting.is_empty() {
+                format!("waiting: {}", instance.waiting)
+            } else if instance.error_code.is_empty() {
                 String::new()
             } else {
                 format!("{}: {}", instance.error_code, instance.error_message)
@@ -392,10 +425,53 @@ mod tests {
                         error_code: "CREATE_FAILED".into(),
                         error_class: "other".into(),
                         error_message: "image not found".into(),
+                        ..Default::default()
                     },
                 ],
             }],
+            ..Default::default()
         }
+    }
+
+    fn troubled() -> wire::StatusResponse {
+        let mut status = sample();
+        status.api_trouble = "credentials".into();
+        status.api_trouble_message = "ListServers: authentication failed".into();
+        status.api_trouble_for = Some(to_wire(Duration::from_secs(95)));
+        status.api_trouble_advice = "put valid keys in the cloud config".into();
+        status.node_groups[0].instances[1] = wire::InstanceStatus {
+            id: "kamatera://ng1-c".into(),
+            name: "ng1-c".into(),
+            state: "creating".into(),
+            age: Some(to_wire(Duration::from_secs(20))),
+            waiting: "the API refused the create".into(),
+            ..Default::default()
+        };
+        status
+    }
+
+    #[test]
+    fn text_says_why_the_api_fails_and_which_instance_waits() {
+        let text = to_text(&troubled());
+        assert!(
+            text.contains("Kamatera API trouble (credentials) for 1m35s: put valid keys in the cloud config\n  last error: ListServers: authentication failed"),
+            "{text}"
+        );
+        let c = text.lines().find(|l| l.contains("ng1-c")).unwrap();
+        assert!(c.ends_with("waiting: the API refused the create"), "{c}");
+        assert!(!to_text(&sample()).contains("trouble"));
+    }
+
+    #[test]
+    fn json_carries_the_trouble_and_the_wait() {
+        let value = to_json(&troubled());
+        assert_eq!(value["api_trouble"]["kind"], "credentials");
+        assert_eq!(value["api_trouble"]["seconds"], 95);
+        assert_eq!(
+            value["node_groups"][0]["instances"][1]["waiting"],
+            "the API refused the create"
+        );
+        assert!(to_json(&sample())["api_trouble"].is_null());
     }
 
     #[test]

@@ -25,6 +25,7 @@
 
 pub mod build_info;
 pub mod convert;
+pub mod credentials_reload;
 pub mod error_chain;
 pub mod http_port;
 pub mod inspect;

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use kamatera_nodegroups::config::process_env;
 use kamatera_nodegroups::{CloudConfig, EngineOptions};
+use kamatera_provider_grpc::credentials_reload::CredentialsReload;
 use kamatera_provider_grpc::inspect;
 use kamatera_provider_grpc::logging;
 use kamatera_provider_grpc::serve::{self, Listeners, NodeSyncConfig, ServeConfig};
@@ -123,6 +124,10 @@ fn serve_command(args: cli::ServeArgs) -> anyhow::Result<ExitCode> {
         node_sync: args.node_sync.then(|| NodeSyncConfig {
             kubeconfig: args.kubeconfig.clone(),
             parked_node_action: args.parked_node_action,
+        }),
+        credentials_reload: Some(CredentialsReload {
+            path: args.cloud_config.clone(),
+            interval: args.config_reload_interval,
         }),
     };
 

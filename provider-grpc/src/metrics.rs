@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kamatera_api::{RequestEvent, RequestObserver};
-use kamatera_nodegroups::engine::InstanceState;
+use kamatera_nodegroups::engine::{ApiTroubleKind, InstanceState};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -305,6 +305,30 @@ impl Collector for EngineCollector {
             [(
                 Vec::new(),
                 as_f64(u64::try_from(stats.commands_in_flight).unwrap_or(u64::MAX)),
+            )],
+        )?;
+        // Why the snapshot may be getting old (docs/engine-robustness.md): one series per
+        // kind, 1 for the kind the lists fail with now, so an alert can name it.
+        let trouble = engine.api_trouble();
+        gauge_family(
+            &mut encoder,
+            "kamatera_api_trouble",
+            "1 for the kind of failure the server lists meet now (credentials, rate_limited, bad_answers, unreachable, error_answers), 0 for the others",
+            ApiTroubleKind::ALL.iter().map(|kind| {
+                let now = trouble.as_ref().is_some_and(|t| t.kind == *kind);
+                (
+                    vec![("kind", kind.label().to_owned())],
+                    f64::from(u8::from(now)),
+                )
+            }),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "kamatera_api_trouble_seconds",
+            "How long the server lists have been failing (0 while they succeed)",
+            [(
+                Vec::new(),
+                trouble.map_or(0.0, |t| t.duration().as_secs_f64()),
             )],
         )?;
         let counter_type = ConstCounter::new(0_u64).metric_type();

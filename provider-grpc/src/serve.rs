@@ -14,6 +14,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 
+use crate::credentials_reload::CredentialsReload;
 use crate::inspect::StatusService;
 use crate::metrics::Metrics;
 use crate::node_sync::{self, NodeSyncError, NodeSyncSettings, ParkedNodeAction};
@@ -59,6 +60,9 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// Keep Kubernetes Nodes in step with the servers, when set.
     pub node_sync: Option<NodeSyncConfig>,
+    /// Read the cloud-config file again for rotated API keys, when set (never with
+    /// `simulate`).
+    pub credentials_reload: Option<CredentialsReload>,
 }
 
 /// Settings of node sync in `serve`.
@@ -329,6 +333,17 @@ pub async fn run(
         drop(metrics.node_sync.label_conflicts.get_or_create(&labels));
     }
     let client = api_client(&config.cloud_config, config.api_timeout, &metrics)?;
+    if let Some(reload) = config.credentials_reload.clone()
+        && !config.simulate
+    {
+        tokio::spawn(crate::credentials_reload::follow(
+            reload,
+            client.clone(),
+            config.cloud_config.credentials.clone(),
+            kamatera_nodegroups::config::process_env,
+            shutdown.child_token(),
+        ));
+    }
     let groups = config.cloud_config.node_groups.len();
     let background = RunningEngine::start(
         Arc::new(config.cloud_config),

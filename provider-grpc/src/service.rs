@@ -3,8 +3,10 @@
 //! record intent, so every call returns in microseconds, far inside CA's 5 s deadline.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use kamatera_nodegroups::log_gate::LogGate;
 use kamatera_nodegroups::{NodeRef, pricing};
 use prost::Message as _;
 use tokio::time::Instant;
@@ -27,11 +29,16 @@ fn engine_status(error: kamatera_nodegroups::engine::Error) -> Status {
 /// (it keeps the first answer for ever) harmless.
 pub const GPU_LABEL: &str = "kamatera.com/gpu";
 
+/// How often the same failing RPC (method and code) is logged as a warning: under
+/// cluster-autoscaler's loop a failing `Refresh` repeats every few seconds.
+const REPEAT_LOG_EVERY: Duration = Duration::from_secs(60);
+
 /// The `CloudProvider` service over the engine.
 #[derive(Debug, Clone)]
 pub struct Provider {
     background: Arc<RunningEngine>,
     metrics: GrpcMetrics,
+    failures: Arc<Mutex<LogGate<(&'static str, Code)>>>,
 }
 
 impl Provider {
@@ -40,6 +47,7 @@ impl Provider {
         Self {
             background,
             metrics,
+            failures: Arc::new(Mutex::new(LogGate::new(REPEAT_LOG_EVERY))),
         }
     }
 
@@ -67,7 +75,23 @@ impl Provider {
                 tracing::debug!(method, message = status.message(), "not implemented");
             }
             Err(status) => {
-                tracing::warn!(method, code = ?code, message = status.message(), "call failed");
+                let admitted = self
+                    .failures
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .admit((method, code), Instant::now());
+                match admitted {
+                    Some(held_back) => tracing::warn!(
+                        method,
+                        code = ?code,
+                        message = status.message(),
+                        same_failures_not_logged = held_back,
+                        "call failed"
+                    ),
+                    None => {
+                        tracing::debug!(method, code = ?code, message = status.message(), "call failed")
+                    }
+                }
             }
         }
         result.map(Response::new)

@@ -752,6 +752,7 @@ async fn serve_runs_node_sync_and_exports_its_metrics() {
             kubeconfig: Some(kubeconfig.clone()),
             parked_node_action: ParkedNodeAction::Delete,
         }),
+        credentials_reload: None,
     };
     let listeners = Listeners {
         grpc: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),

@@ -60,6 +60,7 @@ async fn start_example() -> Running {
         simulate: false,
         shutdown_grace: Duration::from_secs(5),
         node_sync: None,
+        credentials_reload: None,
     };
     serve_on(sim, config).await
 }

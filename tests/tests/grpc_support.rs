@@ -146,6 +146,7 @@ impl Setup {
             simulate: false,
             shutdown_grace: Duration::from_secs(5),
             node_sync: None,
+            credentials_reload: None,
         }
     }
 
@@ -164,9 +165,11 @@ impl Setup {
             .enable_all()
             .build()
             .expect("provider runtime");
-        // Never cancelled: a killed process gets no chance to shut down.
+        // Cancelled only by `Process::terminate` (SIGTERM); a killed process gets no
+        // chance to shut down.
         let shutdown = CancellationToken::new();
-        runtime.spawn(async move {
+        let sigterm = shutdown.clone();
+        let served = runtime.spawn(async move {
             // The sockets must be registered with this runtime's reactor, so they are
             // converted here rather than in the caller's runtime.
             let listeners = Listeners {
@@ -178,6 +181,8 @@ impl Setup {
         Process {
             runtime: Some(runtime),
             grpc: grpc_addr,
+            sigterm,
+            served: Some(served),
         }
     }
 }
@@ -208,12 +213,33 @@ pub struct Process {
     runtime: Option<tokio::runtime::Runtime>,
     /// The gRPC address.
     pub grpc: SocketAddr,
+    sigterm: CancellationToken,
+    served: Option<JoinHandle<Result<(), ServeError>>>,
 }
 
 impl Process {
     /// A plaintext client for this process.
     pub async fn client(&self) -> CloudProviderClient<Channel> {
         CloudProviderClient::new(plaintext_channel(self.grpc).await)
+    }
+
+    /// Shuts the process down as SIGTERM does and waits until `serve` has returned (it
+    /// waits, bounded, for the API calls in flight); returns how long that took.
+    pub async fn terminate(mut self) -> Duration {
+        let started = tokio::time::Instant::now();
+        self.sigterm.cancel();
+        if let Some(served) = self.served.take() {
+            tokio::time::timeout(Duration::from_secs(30), served)
+                .await
+                .expect("serve returns after SIGTERM")
+                .expect("serve task")
+                .expect("serve ends cleanly");
+        }
+        let took = started.elapsed();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+        took
     }
 
     /// Drops every task of the process at once, mid-call if need be.

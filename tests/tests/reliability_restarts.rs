@@ -1,8 +1,9 @@
 //! Reliability, restarts: the provider is killed (its runtime dropped, like `kill -9`: no
 //! `Cleanup`, no shutdown path, calls in flight abandoned) after every state-changing
-//! request of a scale-up and of a scale-down, in both power modes. A fresh provider on the
-//! same simulated cloud must then converge, with nothing leaked (no orphan, no duplicate
-//! create) and nothing wrongly powered off or terminated.
+//! request of a scale-up and of a scale-down, in both power modes, and stopped gracefully
+//! (SIGTERM: calls in flight finish, nothing new is sent) at every step too. A fresh
+//! provider on the same simulated cloud must then converge, with nothing leaked (no
+//! orphan, no duplicate create) and nothing wrongly powered off or terminated.
 
 use std::time::Duration;
 
@@ -95,8 +96,35 @@ fn cloud_names(sim: &SimHandle) -> Vec<String> {
     sim.servers().into_iter().map(|s| s.name).collect()
 }
 
+/// How the first provider ends.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum End {
+    /// `kill -9`.
+    Kill,
+    /// SIGTERM.
+    Terminate,
+}
+
+async fn end(process: Process, how: End, sim: &SimHandle) {
+    match how {
+        End::Kill => process.kill(),
+        End::Terminate => {
+            process.terminate().await;
+            // Stopped means stopped: nothing more reaches the cloud from it.
+            let after = mutations(sim);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert_eq!(mutations(sim), after, "requests after the shutdown");
+        }
+    }
+}
+
 /// Kill during a scale-up of 2 (from a parked server in power-off mode).
 async fn scale_up_killed_at(poweroff: bool, step: u64) -> bool {
+    scale_up_ended_at(poweroff, step, End::Kill).await
+}
+
+/// End the provider (`how`) during a scale-up of 2.
+async fn scale_up_ended_at(poweroff: bool, step: u64, how: End) -> bool {
     let sim = new_cloud().await;
     let (first, mut ca) = spawn(&sim, poweroff, 1).await;
     if poweroff {
@@ -111,7 +139,7 @@ async fn scale_up_killed_at(poweroff: bool, step: u64) -> bool {
     let base = mutations(&sim);
     increase(&mut ca, 2).await;
     let reached = drive_to_step(&sim, &mut ca, base, step).await;
-    first.kill();
+    end(first, how, &sim).await;
 
     let (second, mut ca) = spawn(&sim, poweroff, 2).await;
     // CA asks again for what the new provider does not know about.
@@ -141,6 +169,11 @@ async fn scale_up_killed_at(poweroff: bool, step: u64) -> bool {
 
 /// Kill during a scale-down of 1 of 2.
 async fn scale_down_killed_at(poweroff: bool, step: u64) -> bool {
+    scale_down_ended_at(poweroff, step, End::Kill).await
+}
+
+/// End the provider (`how`) during a scale-down of 1 of 2.
+async fn scale_down_ended_at(poweroff: bool, step: u64, how: End) -> bool {
     let sim = new_cloud().await;
     let (first, mut ca) = spawn(&sim, poweroff, 1).await;
     increase(&mut ca, 2).await;
@@ -149,7 +182,7 @@ async fn scale_down_killed_at(poweroff: bool, step: u64) -> bool {
     let base = mutations(&sim);
     delete(&mut ca, &two[..1]).await;
     let reached = drive_to_step(&sim, &mut ca, base, step).await;
-    first.kill();
+    end(first, how, &sim).await;
 
     let (second, mut ca) = spawn(&sim, poweroff, 2).await;
     eprintln!(
@@ -255,4 +288,71 @@ async fn killed_at_every_step_of_a_power_on_scale_up_a_new_provider_converges() 
 async fn killed_at_every_step_of_a_power_off_scale_down_the_server_ends_parked() {
     let steps = at_every_step(|step| scale_down_killed_at(true, step)).await;
     assert!(steps >= 1, "a power-off at least; got {steps}");
+}
+
+#[tokio::test]
+async fn stopped_by_sigterm_at_every_step_of_a_scale_up_a_new_provider_converges() {
+    let steps = at_every_step(|step| scale_up_ended_at(false, step, End::Terminate)).await;
+    assert!(steps >= 2, "two creates are two steps; got {steps}");
+}
+
+#[tokio::test]
+async fn stopped_by_sigterm_at_every_step_of_a_scale_down_nothing_else_is_terminated() {
+    let steps = at_every_step(|step| scale_down_ended_at(false, step, End::Terminate)).await;
+    assert!(steps >= 2, "a power-off and a terminate; got {steps}");
+}
+
+/// SIGTERM while a create is in flight and another waits behind the concurrency limit:
+/// shutdown waits for the one sent and never sends the other; the next provider adopts
+/// the server made and creates only the missing one.
+#[tokio::test]
+async fn sigterm_waits_for_the_create_in_flight_and_sends_no_new_one() {
+    let sim = new_cloud().await;
+    let mut setup = Setup {
+        groups: groups(false),
+        ..Setup::default()
+    };
+    setup.engine.mutation_concurrency = 1;
+    setup.engine.name_seed = Some(1);
+    let first = setup.spawn_process(&sim);
+    let mut ca = first.client().await;
+    eventually("the provider has listed the servers", || {
+        let mut ca = ca.clone();
+        async move { ca.refresh(pb::RefreshRequest {}).await.is_ok() }
+    })
+    .await;
+    sim.add_fault(kamatera_sim::FaultRule::new(
+        "POST",
+        "/service/server",
+        kamatera_sim::FaultAction::Delay { ms: 400 },
+    ));
+    increase(&mut ca, 2).await;
+    // The first create is on its way (the simulator holds it 400 ms).
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let took = first.terminate().await;
+    assert!(
+        took >= Duration::from_millis(150),
+        "shutdown waited for the create: {took:?}"
+    );
+    let sent: Vec<u16> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/service/server")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        sent,
+        [200],
+        "one create finished, the queued one never sent"
+    );
+    assert_eq!(creates(&sim), 1);
+
+    let (second, mut ca) = spawn(&sim, false, 2).await;
+    let known = crate::grpc_support::target(&mut ca, "ng1").await;
+    assert_eq!(known, 1, "the server made is adopted");
+    increase(&mut ca, 1).await;
+    converge(&sim, &mut ca, &[("ng1", 2)]).await;
+    assert_eq!(creates(&sim), 2, "no duplicate");
+    second.kill();
+    sim.shutdown().await.unwrap();
 }

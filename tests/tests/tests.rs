@@ -52,5 +52,11 @@ mod reliability_restarts;
 /// Security: secrets never printed; the safety interlock with tags swapped underneath.
 mod security;
 
+/// Refused, not failed: 429 and revoked or rotated keys, end to end (docs/engine-robustness.md).
+mod api_refusals;
+
+/// Stuck work: a create that never completes is given up and cleaned up once.
+mod stuck_work;
+
 /// Robustness (docs/engine-robustness.md): one odd API answer changes nothing; no billed server is left behind.
 mod robustness;

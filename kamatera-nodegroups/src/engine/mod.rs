@@ -48,6 +48,7 @@ mod snapshot;
 mod state;
 #[cfg(test)]
 mod test_fixture;
+mod trouble;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,6 +65,7 @@ pub use options::EngineOptions;
 pub use reconciler::{PassReport, Reconciler};
 pub use scale::NodeRef;
 pub use snapshot::GroupView;
+pub use trouble::{ApiTrouble, ApiTroubleKind};
 
 use crate::config::{CloudConfig, NodeGroupConfig};
 use crate::naming::new_server_name;
@@ -426,6 +428,12 @@ impl Engine {
                 .map(|facts| facts.provision_time(&state.options, ca))
                 .ok_or_else(|| unknown(group))
         })
+    }
+
+    /// What the server lists have been failing with since the last good one (`None` while
+    /// they succeed): the reason a snapshot is old, for `/readyz`, `status` and metrics.
+    pub fn api_trouble(&self) -> Option<ApiTrouble> {
+        self.shared.snapshot().api_trouble.clone()
     }
 
     /// True once the servers have been listed successfully at least once, with the

@@ -98,6 +98,9 @@ pub struct InstanceView {
     /// When the engine began tracking the instance: its scale-up, or the list in which
     /// this engine first found the server (after a restart, that list). For status output.
     pub since: Instant,
+    /// Why the instance's next API call waits, when the API refused the last one without
+    /// carrying it out (rate limit, credentials): it is sent again, it has not failed.
+    pub waiting: Option<String>,
 }
 
 /// Identity of an instance inside the engine (servers being created have no server id yet).
@@ -232,6 +235,12 @@ pub(crate) struct Instance {
     /// The scale-down must terminate, never park (a half-created server, or a parked
     /// server beyond the pool's cap).
     pub(crate) terminate_only: bool,
+    /// Set while the last create or power-on was refused by the API without being carried
+    /// out (HTTP 429, rejected credentials): why it waits to be sent again
+    /// (docs/engine-robustness.md, "Refused, not failed").
+    pub(crate) waiting: Option<String>,
+    /// How many times in a row the API refused that call, for the back-off.
+    pub(crate) refusals: u32,
 }
 
 impl Instance {
@@ -272,6 +281,8 @@ impl Instance {
             adopted_off: false,
             search_after_request: None,
             terminate_only: false,
+            waiting: None,
+            refusals: 0,
         }
     }
 }

@@ -16,6 +16,12 @@ impl State {
         let backoff = self.options.delete_backoff(instance.delete_attempts);
         match outcome {
             Outcome::Created(Ok(command)) | Outcome::PowerOnStarted(Ok(command)) => {
+                if instance.waiting.take().is_some() {
+                    tracing::info!(group = %instance.group, server = %instance.name, refusals = instance.refusals, "the API accepted the call it had refused");
+                }
+                instance.refusals = 0;
+                instance.retry_at = None;
+                instance.retry_after_list = None;
                 instance.command_since = Some(now);
                 instance.phase = if instance.delete_requested {
                     Phase::Deleting(DeleteStep::AfterCommand { command })
@@ -24,6 +30,16 @@ impl State {
                 } else {
                     Phase::CreateRunning { command }
                 };
+            }
+            Outcome::Created(Err(err)) if refused_for_now(&err) => {
+                hold_refused(
+                    instance,
+                    Phase::CreateQueued,
+                    "create",
+                    &err,
+                    (self.options.delete_backoff(instance.refusals), self.lists),
+                    now,
+                );
             }
             Outcome::Created(Err(err)) if err.outcome_unknown() => {
                 // The create may have happened: look for the server, never resend.
@@ -43,6 +59,16 @@ impl State {
                     message,
                 });
                 instance.phase = Phase::CreateFailed;
+            }
+            Outcome::PowerOnStarted(Err(err)) if refused_for_now(&err) => {
+                hold_refused(
+                    instance,
+                    Phase::PowerOnQueued,
+                    "power-on",
+                    &err,
+                    (self.options.delete_backoff(instance.refusals), self.lists),
+                    now,
+                );
             }
             Outcome::PowerOnStarted(Err(err)) if err.outcome_unknown() => {
                 // It may be powering on: the list will tell, within the provision time.
@@ -80,6 +106,16 @@ impl State {
                     }
                     StepError::Gone => {
                         self.replace_refused_reuse(key, "no longer exists", now);
+                    }
+                    StepError::Api(api) if refused_for_now(&api) => {
+                        hold_refused(
+                            instance,
+                            Phase::PowerOnQueued,
+                            "tag re-check before power-on",
+                            &api,
+                            (self.options.delete_backoff(instance.refusals), self.lists),
+                            now,
+                        );
                     }
                     StepError::StillOn | StepError::Api(_) => {
                         let message = format!("could not re-check the tags before power-on: {err}");
@@ -127,6 +163,55 @@ impl State {
             }
         }
     }
+}
+
+/// Longest wait before a refused create or power-on is offered to the API again (unless
+/// the API asks for a longer one with `Retry-After`).
+const MAX_REFUSED_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// True when the API refused a call without carrying it out, for a reason that passes
+/// by itself: a rate limit (HTTP 429) or rejected credentials (revoked, or being
+/// rotated). Such a call is sent again later instead of failing the instance, which
+/// would make cluster-autoscaler back off the whole group (docs/engine-robustness.md,
+/// "Refused, not failed").
+pub(crate) fn refused_for_now(err: &kamatera_api::Error) -> bool {
+    err.is_authentication() || err.status() == Some(429)
+}
+
+/// The wait the API asked for with `Retry-After`.
+fn retry_after(_err: &kamatera_api::Error) -> Option<std::time::Duration> {
+    None
+}
+
+/// Puts a refused create or power-on back in the queue (`queued`): it is sent again after
+/// a back-off (the scale-down retry back-off, `delete_retry_min` doubling, at most a
+/// minute; longer when the API's `Retry-After` asks), and, for rejected credentials, only from a
+/// list taken after the refusal, so that it goes out once the keys work again. The
+/// provision deadline keeps running from the scale-up: a call refused until then fails
+/// the instance (`plan.rs`).
+fn hold_refused(
+    instance: &mut super::model::Instance,
+    queued: Phase,
+    what: &str,
+    err: &kamatera_api::Error,
+    (backoff, lists): (std::time::Duration, u64),
+    now: Instant,
+) {
+    let backoff = backoff.min(MAX_REFUSED_WAIT);
+    let wait = retry_after(err).map_or(backoff, |asked| asked.max(backoff));
+    instance.refusals = instance.refusals.saturating_add(1);
+    instance.retry_at = Some(now + wait);
+    instance.retry_after_list = err.is_authentication().then_some(lists);
+    instance.phase = queued;
+    let reason = format!(
+        "the API refused the {what} without carrying it out ({err}); sent again after {wait:?}"
+    );
+    if instance.refusals == 1 {
+        tracing::warn!(group = %instance.group, server = %instance.name, retry_in = ?wait, error = %err, "Kamatera API refused the {what}; it was not carried out and will be sent again");
+    } else {
+        tracing::debug!(group = %instance.group, server = %instance.name, refusals = instance.refusals, retry_in = ?wait, "{what} refused again");
+    }
+    instance.waiting = Some(reason);
 }
 
 /// A scale-down step did not happen: stop for good when the server is not ours or gone,

@@ -40,6 +40,7 @@ impl State {
     /// Advances every instance with what the last list and polls showed, and returns the
     /// API calls to make now (none unless a cluster-autoscaler is active).
     pub(crate) fn advance(&mut self, now: Instant) -> Vec<Action> {
+        self.give_up_refused(now);
         if self.last_list_ok.is_none() {
             return Vec::new();
         }
@@ -166,6 +167,35 @@ impl State {
         adopted
     }
 
+    /// Fails the creates and power-ons the API kept refusing (rate limit, credentials)
+    /// past their provision deadline. Runs even when the list fails, as it does while the
+    /// keys are revoked: a failed instance is what lets cluster-autoscaler try elsewhere,
+    /// and none of them was carried out, so nothing is left behind.
+    pub(crate) fn give_up_refused(&mut self, now: Instant) {
+        let ca = self.ca_max_node_provision_time;
+        let overdue: Vec<(InstanceKey, ErrorCode, String)> = self
+            .instances
+            .values()
+            .filter(|i| i.waiting.is_some())
+            .filter(|i| matches!(i.phase, Phase::CreateQueued | Phase::PowerOnQueued))
+            .filter_map(|i| {
+                let provision = self.groups.get(&*i.group)?.provision_time(&self.options, ca);
+                (now.saturating_duration_since(i.creating_since) > provision).then(|| {
+                    let code = if i.phase == Phase::CreateQueued {
+                        ErrorCode::CreateRejected
+                    } else {
+                        ErrorCode::PowerOnFailed
+                    };
+                    let waiting = i.waiting.clone().unwrap_or_default();
+                    (i.key, code, format!("not carried out within {provision:?} (max-node-provision-time): {waiting}"))
+                })
+            })
+            .collect();
+        for (key, code, message) in overdue {
+            self.fail(key, code, ErrorClass::Other, message);
+        }
+    }
+
     /// A scale-down command ran past its deadline: go back to `step` after a back-off.
     fn retry_overdue(&mut self, key: InstanceKey, step: DeleteStep, reason: &str, now: Instant) {
         let options = &self.options;
@@ -195,6 +225,7 @@ impl State {
                 code,
                 message,
             });
+            instance.waiting = None;
             instance.phase = Phase::CreateFailed;
         }
     }
@@ -288,7 +319,11 @@ impl State {
             }
         };
 
+        // A create or power-on the API refused without carrying it out waits for its
+        // back-off (past the provision deadline, `give_up_refused` fails it).
+        let held = instance.waiting.is_some();
         match phase {
+            Phase::CreateQueued | Phase::PowerOnQueued if held && !can_act => {}
             Phase::CreateQueued if active => match create_request(group, &name) {
                 Ok(request) => {
                     set_phase(self, Phase::CreateSending);

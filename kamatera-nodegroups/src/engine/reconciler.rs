@@ -40,6 +40,8 @@ pub struct Reconciler {
     client: Client,
     tasks: JoinSet<()>,
     permits: Arc<Semaphore>,
+    /// Cancelled at shutdown: a call still waiting for its permit is then never sent.
+    stopping: CancellationToken,
 }
 
 impl Reconciler {
@@ -50,20 +52,24 @@ impl Reconciler {
             client,
             tasks: JoinSet::new(),
             permits,
+            stopping: CancellationToken::new(),
         }
     }
 
     /// Runs passes every `reconcile_interval` (and plans calls at once after a scale
     /// request) until `cancel` fires; then waits briefly for calls in flight.
     pub async fn run(mut self, cancel: CancellationToken) {
+        self.stopping = cancel.clone();
         let interval = self.shared.options.reconcile_interval;
         let mut next_pass = Instant::now();
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = tokio::time::sleep_until(next_pass) => {
+                    // The only failure is the list's, which the state logs once a
+                    // minute per kind (engine/trouble.rs): not at every pass.
                     if let Err(err) = self.run_pass().await {
-                        tracing::warn!(error = %err, "reconcile pass failed");
+                        tracing::debug!(error = %err, "reconcile pass failed");
                     }
                     next_pass = Instant::now() + interval;
                 }
@@ -116,8 +122,12 @@ impl Reconciler {
             Ok(listed) => listed,
             Err(error) => {
                 let message = error.to_string();
-                self.shared
-                    .update(|state| state.last_list_error = Some(message));
+                let now = Instant::now();
+                self.shared.update(|state| {
+                    state.trouble.failed(&error, now);
+                    state.last_list_error = Some(message);
+                    state.give_up_refused(now);
+                });
                 return Err(Error::Kamatera {
                     action: "listing servers",
                     error,
@@ -125,6 +135,8 @@ impl Reconciler {
             }
         };
         let listed_at = Instant::now();
+        self.shared
+            .with_state(|state| state.trouble.recovered(listed_at));
         // Nothing is published until the pass has adopted what it listed: a snapshot that
         // knows the servers but not yet their groups would show empty groups as fresh.
         let (need_tags, look_up) = self.shared.with_state(|state| {
@@ -225,8 +237,20 @@ impl Reconciler {
             let shared = self.shared.clone();
             let client = self.client.clone();
             let permits = self.permits.clone();
+            let stopping = self.stopping.clone();
             self.tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
+                // At shutdown only calls already sent are waited for: one still queued
+                // behind the concurrency limit is dropped unsent (a restart rebuilds the
+                // state from the cloud, and cluster-autoscaler asks again for what is
+                // missing), so no new change starts once SIGTERM has arrived.
+                let _permit = tokio::select! {
+                    biased;
+                    () = stopping.cancelled() => return,
+                    permit = permits.acquire_owned() => permit,
+                };
+                if stopping.is_cancelled() {
+                    return;
+                }
                 let key = action.key();
                 if let Some(outcome) = action.run(&client).await
                     && let Some(key) = key

@@ -50,6 +50,8 @@ pub(crate) struct Snapshot {
     group_counts: Vec<GroupCounts>,
     pub(crate) last_list_ok: Option<Instant>,
     pub(crate) last_list_error: Option<String>,
+    /// What the lists have been failing with since the last good one.
+    pub(crate) api_trouble: Option<super::ApiTrouble>,
     pub(crate) commands_in_flight: usize,
     pub(crate) deletions_retrying: usize,
     pub(crate) counters: super::listing::RobustnessCounters,
@@ -119,6 +121,7 @@ impl Snapshot {
                     state: reported,
                     error: instance.error.clone(),
                     since: instance.creating_since,
+                    waiting: instance.waiting.clone(),
                 });
             }
         }
@@ -167,6 +170,7 @@ impl Snapshot {
             group_counts,
             last_list_ok: state.last_list_ok,
             last_list_error: state.last_list_error.clone(),
+            api_trouble: state.trouble.current().cloned(),
             counters: state.counters.clone(),
         }
     }

@@ -158,6 +158,8 @@ pub(crate) struct State {
     pub(crate) applied_request: u64,
     /// Counters of odd answers and pool trimming, for metrics.
     pub(crate) counters: super::listing::RobustnessCounters,
+    /// The failure server lists are meeting, logged without repeating itself.
+    pub(crate) trouble: super::trouble::TroubleLog,
 }
 
 impl State {
@@ -206,6 +208,7 @@ impl State {
             list_requests: 0,
             applied_request: 0,
             counters: Default::default(),
+            trouble: Default::default(),
         })
     }
 

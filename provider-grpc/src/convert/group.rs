@@ -71,6 +71,7 @@ mod tests {
             state,
             error,
             since: tokio::time::Instant::now(),
+            waiting: None,
         }
     }
 

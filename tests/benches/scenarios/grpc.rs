@@ -71,6 +71,7 @@ pub async fn serve_provider(cloud_config: &CloudConfig) -> Served {
         simulate: false,
         shutdown_grace: Duration::from_secs(5),
         node_sync: None,
+        credentials_reload: None,
     };
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();
