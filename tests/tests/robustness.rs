@@ -564,7 +564,9 @@ name-prefix = k8s-ng2
 ";
 
 /// Every odd answer of this module at once, each at a random moment (the simulator's
-/// seeded draws) and with random extra latency, while two groups scale up and down.
+/// seeded draws) and with random extra latency, while two groups scale up and down; with
+/// them the faults of `api_refusals` and `hostile_bodies` (429 on changes, revoked keys for
+/// a moment, an HTML page and cut JSON on reads).
 /// One small seed in CI; `KAMATERA_SOAK=1` plays twenty.
 #[tokio::test]
 async fn mixed_odd_answers_under_random_timing_keep_the_invariants() {
@@ -619,6 +621,46 @@ async fn mixed_run(seed: u64) {
             .probability(0.05)
             .times(1),
     );
+    // Issue 23's faults: rate limits on changes, revoked keys for a moment, hostile bodies.
+    for path in [
+        "/service/server",
+        "/service/server/terminate",
+        "/server/tags",
+    ] {
+        sim.add_fault(
+            FaultRule::respond_json("POST", path, 429, json!({"message": "Too Many Attempts."}))
+                .probability(0.1)
+                .times(3),
+        );
+    }
+    let not_logged_in =
+        json!({"message": "{\"errors\":[{\"code\":1,\"info\":\"you are not logged in\"}]}"});
+    let mut revoked = FaultRule::respond_json("GET", "*", 401, not_logged_in)
+        .probability(0.03)
+        .times(4);
+    revoked.method = None;
+    sim.add_fault(revoked);
+    sim.add_fault(
+        FaultRule::respond_text(
+            "GET",
+            "/service/servers",
+            200,
+            "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        )
+        .probability(0.05)
+        .times(2),
+    );
+    for (method, path) in [
+        ("GET", "/service/servers"),
+        ("POST", "/service/queue"),
+        ("POST", "/server/tags"),
+    ] {
+        sim.add_fault(
+            FaultRule::respond_text(method, path, 200, "[{\"id\":")
+                .probability(0.03)
+                .times(2),
+        );
+    }
     sim.add_outcome_rule(
         OutcomeRule::new(Outcome::CompleteKeepsServer)
             .kind(OpKind::Terminate)
