@@ -74,6 +74,7 @@ fn full_config_with_three_groups_resolves_like_the_go_provider() {
     assert_eq!(config.cluster_name, "aaabbb");
     assert_eq!(config.provider_id_prefix, DEFAULT_PROVIDER_ID_PREFIX);
     assert_eq!(config.api_url, "https://cloudcli.cloudwm.com");
+    assert_eq!(config.api_max_response_bytes, 64 << 20, "the default cap");
     let names: Vec<_> = config.node_groups.keys().map(String::as_str).collect();
     assert_eq!(names, ["default", "highcpu", "highram"]);
 
@@ -245,6 +246,15 @@ fn api_url_and_filter_prefix_keys() {
     ));
     assert_eq!(config.api_url, "http://127.0.0.1:8080");
     assert_eq!(config.filter_name_prefix, "k8s");
+}
+
+#[test]
+fn response_cap_key_is_in_mib() {
+    let config = parse_ok(&file_with(
+        "kamatera-api-max-response-mib = 8",
+        "name-prefix = k8s-ng1",
+    ));
+    assert_eq!(config.api_max_response_bytes, 8 << 20);
 }
 
 #[test]

@@ -213,6 +213,22 @@ const CASES: &[Case] = &[
         "= maybe",
     ),
     case(
+        "response cap not a number",
+        "kamatera-api-max-response-mib = lots",
+        "",
+        GLOBAL_SECTION,
+        Some("kamatera-api-max-response-mib"),
+        "= lots",
+    ),
+    case(
+        "response cap of zero",
+        "kamatera-api-max-response-mib = 0",
+        "",
+        GLOBAL_SECTION,
+        Some("kamatera-api-max-response-mib"),
+        "= 0",
+    ),
+    case(
         "api url not a url",
         "kamatera-api-url = not a url",
         "",

@@ -168,6 +168,7 @@ pub(crate) enum GlobalOnly {
     Secret,
     ApiUrl,
     ApiAllowInsecureHttp,
+    ApiMaxResponseMib,
     ClusterName,
     FilterNamePrefix,
     ProviderIdPrefix,
@@ -184,6 +185,10 @@ pub(crate) const GLOBAL_ONLY: &[(GlobalOnly, &str)] = &[
     (
         GlobalOnly::ApiAllowInsecureHttp,
         "kamatera-api-allow-insecure-http",
+    ),
+    (
+        GlobalOnly::ApiMaxResponseMib,
+        "kamatera-api-max-response-mib",
     ),
     (GlobalOnly::ClusterName, "cluster-name"),
     (GlobalOnly::FilterNamePrefix, "filter-name-prefix"),

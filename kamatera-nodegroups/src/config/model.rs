@@ -30,6 +30,9 @@ pub struct CloudConfig {
     pub cluster_name: String,
     /// `kamatera-api-url`, default [`DEFAULT_API_URL`].
     pub api_url: String,
+    /// `kamatera-api-max-response-mib` in bytes (default 64 MiB): the largest API answer
+    /// read; a bigger one is cut off and refused (docs/engine-robustness.md).
+    pub api_max_response_bytes: usize,
     /// API credentials from the file or the environment; `None` when neither gives any
     /// (acceptable for `check-config`, not for serving).
     pub credentials: Option<Credentials>,

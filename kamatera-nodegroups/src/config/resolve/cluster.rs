@@ -8,10 +8,17 @@ pub(super) struct ClusterLevel {
     pub(super) price_rates: PriceRates,
     pub(super) cluster_name: String,
     pub(super) api_url: String,
+    pub(super) api_max_response_bytes: usize,
     pub(super) credentials: Option<Credentials>,
     pub(super) filter_name_prefix: String,
     pub(super) provider_id_prefix: String,
 }
+
+/// Default of `kamatera-api-max-response-mib`: far above the largest real answer (a
+/// 50,000-server list is a few MiB), far below what would hurt the pod's memory.
+pub const DEFAULT_API_MAX_RESPONSE_MIB: usize = 64;
+/// Largest `kamatera-api-max-response-mib` accepted.
+pub const MAX_API_MAX_RESPONSE_MIB: usize = 1024;
 
 impl ClusterLevel {
     pub(super) fn cluster_tag(&self) -> Option<Tag> {
@@ -105,6 +112,28 @@ impl<'a> Resolver<'a> {
             },
         };
 
+        let api_max_response_bytes = match self
+            .global_value(GlobalKey::Only(GlobalOnly::ApiMaxResponseMib))
+        {
+            None => Some(DEFAULT_API_MAX_RESPONSE_MIB << 20),
+            Some(value) => match value.text.parse::<usize>() {
+                Ok(mib @ 1..=MAX_API_MAX_RESPONSE_MIB) => Some(mib << 20),
+                _ => {
+                    let message = format!(
+                        "invalid value {:?}: expected a whole number of MiB from 1 to {MAX_API_MAX_RESPONSE_MIB} (default {DEFAULT_API_MAX_RESPONSE_MIB})",
+                        value.text
+                    );
+                    self.push(
+                        value.line,
+                        GLOBAL,
+                        key(GlobalOnly::ApiMaxResponseMib),
+                        message,
+                    );
+                    None
+                }
+            },
+        };
+
         let filter_name_prefix = match self
             .global_value(GlobalKey::Only(GlobalOnly::FilterNamePrefix))
         {
@@ -159,6 +188,7 @@ impl<'a> Resolver<'a> {
             price_rates: price_rates?,
             cluster_name: cluster_name?,
             api_url: api_url?,
+            api_max_response_bytes: api_max_response_bytes?,
             credentials: credentials.ok()?,
             filter_name_prefix: filter_name_prefix?,
             provider_id_prefix: provider_id_prefix?,

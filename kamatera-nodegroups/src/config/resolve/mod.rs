@@ -143,6 +143,7 @@ pub(crate) fn resolve(
         return Ok(CloudConfig {
             cluster_name: cluster.cluster_name,
             api_url: cluster.api_url,
+            api_max_response_bytes: cluster.api_max_response_bytes,
             credentials: cluster.credentials,
             filter_name_prefix: cluster.filter_name_prefix,
             provider_id_prefix: cluster.provider_id_prefix,
