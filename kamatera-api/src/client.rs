@@ -16,7 +16,7 @@ use url::Url;
 use crate::answer::{self, Expect};
 use crate::decode::{decode, upstream_error_object};
 use crate::endpoint::Endpoint;
-use crate::error::{ApiError, Error};
+use crate::error::{ApiError, Error, NOT_JSON};
 use crate::model::CommandId;
 use crate::observe::{RequestEvent, RequestObserver, RequestOutcome};
 use crate::retry::RetryPolicy;
@@ -26,6 +26,19 @@ pub const DEFAULT_BASE_URL: &str = "https://cloudcli.cloudwm.com";
 
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default cap on the size of one answer: 64 MiB. The largest real answer, the list of
+/// every server of a big account, takes about 150 bytes per server in its compact form
+/// (around 7 MiB for 50,000 servers); an answer far larger is a runaway proxy or the
+/// wrong URL, and reading it would only exhaust the process's memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Default bound on the wait a `Retry-After` header may ask for.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The pause after a 429 without `Retry-After`; it doubles with each 429 in a row, up to
+/// the retry policy's `max_delay`.
+const DEFAULT_RATE_LIMIT_PAUSE: Duration = Duration::from_secs(1);
 
 /// A Kamatera API client.
 ///
@@ -55,6 +68,18 @@ struct Inner {
     retry: RetryPolicy,
     limiter: Option<DefaultDirectRateLimiter>,
     observer: Option<Arc<dyn RequestObserver>>,
+    max_response_bytes: usize,
+    max_retry_after: Duration,
+    /// Set by a 429: no request of this client (or its clones) is sent before then.
+    pause: std::sync::Mutex<RateLimitPause>,
+}
+
+/// The shared pause a 429 answer starts.
+#[derive(Debug, Default)]
+struct RateLimitPause {
+    until: Option<Instant>,
+    /// 429 answers in a row, for the pause without `Retry-After`.
+    in_a_row: u32,
 }
 
 impl fmt::Debug for Client {
@@ -165,7 +190,25 @@ impl Client {
             decoder(call.endpoint, &body)
         };
         if !call.idempotent {
-            return once().await;
+            // A change answered 429 was refused before it was carried out, so it is the
+            // one error after which sending it again cannot do it twice. It goes out
+            // again only after the refusal arrived and the pause is over: never two
+            // copies in flight.
+            let policy = &self.inner.retry;
+            let mut attempts = 1;
+            loop {
+                match once().await {
+                    Err(err)
+                        if err.is_rate_limited()
+                            && attempts < policy.max_attempts
+                            && started.elapsed() < policy.max_elapsed =>
+                    {
+                        attempts += 1;
+                        tracing::info!(endpoint = %call.endpoint, error = %err, attempt = attempts, "sending a change the API refused for its rate limit again");
+                    }
+                    result => return result,
+                }
+            }
         }
         let policy = &self.inner.retry;
         once.retry(policy.backoff())
@@ -177,8 +220,55 @@ impl Client {
             .await
     }
 
+    /// Waits while a 429 answer's pause lasts (it may be extended meanwhile).
+    async fn wait_out_rate_limit(&self) {
+        loop {
+            let until = self
+                .inner
+                .pause
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .until;
+            match until {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
+                _ => return,
+            }
+        }
+    }
+
+    /// Records how an answer bears on the shared pause: a 429 starts or lengthens it
+    /// (for `retry_after`, or a doubling default), anything else ends the run of 429s.
+    /// Returns the wait that was asked for.
+    fn note_rate_limit(&self, rate_limited: bool, retry_after: Option<&str>) -> Option<Duration> {
+        let mut pause = self
+            .inner
+            .pause
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !rate_limited {
+            pause.in_a_row = 0;
+            return None;
+        }
+        let asked =
+            retry_after.and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
+        let bounded = asked.map(|wait| {
+            if wait > self.inner.max_retry_after {
+                tracing::warn!(asked = ?wait, bound = ?self.inner.max_retry_after, "Retry-After longer than the bound; waiting the bound");
+            }
+            wait.min(self.inner.max_retry_after)
+        });
+        let default = DEFAULT_RATE_LIMIT_PAUSE
+            .saturating_mul(1 << pause.in_a_row.min(16))
+            .min(self.inner.retry.max_delay.max(DEFAULT_RATE_LIMIT_PAUSE));
+        pause.in_a_row = pause.in_a_row.saturating_add(1);
+        let until = Instant::now() + bounded.unwrap_or(default);
+        pause.until = Some(pause.until.map_or(until, |old| old.max(until)));
+        bounded
+    }
+
     async fn send_once(&self, call: &Call, attempt: u32) -> Result<Bytes, Error> {
         let inner = &self.inner;
+        self.wait_out_rate_limit().await;
         if let Some(limiter) = &inner.limiter {
             limiter.until_ready().await;
         }
@@ -206,11 +296,26 @@ impl Client {
             request = request.json(body);
         }
         let started = Instant::now();
+        let limit = inner.max_response_bytes;
         let exchange = async {
-            let response = request.send().await?;
+            let mut response = request.send().await?;
             let status = response.status().as_u16();
-            let bytes = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, bytes))
+            let header = |name: reqwest::header::HeaderName| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let retry_after = header(reqwest::header::RETRY_AFTER);
+            let content_type = header(reqwest::header::CONTENT_TYPE);
+            let body = read_capped(&mut response, limit).await?;
+            Ok::<_, reqwest::Error>(Answer {
+                status,
+                retry_after,
+                content_type,
+                body,
+            })
         };
         let result = match tokio::time::timeout(inner.timeout, exchange).await {
             Err(_) => Err(Error::Timeout {
@@ -222,13 +327,10 @@ impl Client {
                 after: inner.timeout,
             }),
             Ok(Err(error)) => Err(Error::Transport { endpoint, error }),
-            Ok(Ok((200, body))) => match upstream_error_object(&body) {
-                Some(error) => Err(classify_error(endpoint, 200, error)),
-                // Handed on as received: a copy would double a large list's memory.
-                None => Ok(body),
-            },
-            Ok(Ok((status, body))) => {
-                Err(classify_error(endpoint, status, api_error(status, &body)))
+            Ok(Ok(answer)) => {
+                let retry_after =
+                    self.note_rate_limit(answer.status == 429, answer.retry_after.as_deref());
+                self.judge(endpoint, answer, retry_after)
             }
         };
         let elapsed = started.elapsed();
@@ -250,6 +352,117 @@ impl Client {
         }
         result
     }
+}
+
+impl Client {
+    /// What an answer that arrived whole (or was cut at the cap) means.
+    fn judge(
+        &self,
+        endpoint: Endpoint,
+        answer: Answer,
+        retry_after: Option<Duration>,
+    ) -> Result<Bytes, Error> {
+        let Some(body) = answer.body else {
+            return Err(Error::ResponseTooLarge {
+                endpoint,
+                limit: self.inner.max_response_bytes,
+            });
+        };
+        match answer.status {
+            429 => {
+                let error = api_error(429, &body);
+                Err(Error::RateLimited {
+                    endpoint,
+                    retry_after,
+                    message: error.message.unwrap_or(error.body),
+                })
+            }
+            200 => {
+                if let Some(error) = upstream_error_object(&body) {
+                    return Err(classify_error(endpoint, 200, error));
+                }
+                if let Some(page) = answer.content_type.as_deref().and_then(page_type) {
+                    return Err(Error::InvalidResponse {
+                        endpoint,
+                        path: "$".into(),
+                        reason: format!(
+                            "{NOT_JSON}: the answer is a {page} page: {}",
+                            snippet(&body)
+                        ),
+                    });
+                }
+                // Handed on as received: a copy would double a large list's memory.
+                Ok(body)
+            }
+            status => Err(classify_error(endpoint, status, api_error(status, &body))),
+        }
+    }
+}
+
+/// One answer as read: `body` is `None` when it passed the size cap.
+struct Answer {
+    status: u16,
+    retry_after: Option<String>,
+    content_type: Option<String>,
+    body: Option<Bytes>,
+}
+
+/// Reads the body chunk by chunk and stops at `limit` bytes (`None`): an answer is never
+/// held in memory beyond the cap, whatever `Content-Length` says or does not say.
+async fn read_capped(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<Option<Bytes>, reqwest::Error> {
+    let declared = response.content_length().unwrap_or(0);
+    if usize::try_from(declared).map_or(true, |declared| declared > limit) {
+        return Ok(None);
+    }
+    let mut body = bytes::BytesMut::with_capacity(usize::try_from(declared).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
+}
+
+/// The media type of a page (a proxy's or a login portal's error page), which no API
+/// answer is, whatever the body looks like; `None` for other types (`application/json`,
+/// none, or a `text/plain` some proxies put on JSON), which are judged by the body.
+fn page_type(content_type: &str) -> Option<String> {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/html" | "application/xhtml+xml" | "text/xml" | "application/xml"
+    )
+    .then_some(essence)
+}
+
+/// The start of a body for an error message (at most 100 characters, one line).
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(100) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
+
+/// Reads a `Retry-After` value: a number of seconds, or an HTTP date (the wait until it;
+/// zero when it is past). Anything else is ignored.
+pub(crate) fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// Builds an [`ApiError`] from a non-200 answer, reading `message` when the body is JSON.
@@ -398,6 +611,8 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     rate_limit: Option<NonZeroU32>,
     observer: Option<Arc<dyn RequestObserver>>,
+    max_response_bytes: usize,
+    max_retry_after: Duration,
 }
 
 impl Default for ClientBuilder {
@@ -411,6 +626,8 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             rate_limit: None,
             observer: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
         }
     }
 }
@@ -427,6 +644,8 @@ impl fmt::Debug for ClientBuilder {
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)
             .field("rate_limit", &self.rate_limit)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_retry_after", &self.max_retry_after)
             .finish()
     }
 }
@@ -469,7 +688,25 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest answer read, in bytes (default [`DEFAULT_MAX_RESPONSE_BYTES`]); a
+    /// larger one is cut off unread and the call fails with
+    /// [`Error::ResponseTooLarge`].
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// The longest wait a 429 answer's `Retry-After` is obeyed for (default
+    /// [`DEFAULT_MAX_RETRY_AFTER`]); a longer one is cut to this and logged.
+    pub fn max_retry_after(mut self, bound: Duration) -> Self {
+        self.max_retry_after = bound;
+        self
+    }
+
     /// Sends at most this many requests per second (retries included); off by default.
+    ///
+    /// This steady limit and the pause a 429 answer starts add up: a request first waits
+    /// out the pause, then for a slot of this limit.
     pub fn rate_limit(mut self, requests_per_second: NonZeroU32) -> Self {
         self.rate_limit = Some(requests_per_second);
         self
@@ -505,6 +742,12 @@ impl ClientBuilder {
                 reason: "the API client id and secret must not be empty".into(),
             });
         }
+        if self.max_response_bytes == 0 {
+            return Err(Error::Config {
+                setting: "max_response_bytes",
+                reason: "must be greater than zero".into(),
+            });
+        }
         if self.timeout.is_zero() {
             return Err(Error::Config {
                 setting: "timeout",
@@ -530,6 +773,9 @@ impl ClientBuilder {
                     .rate_limit
                     .map(|rps| RateLimiter::direct(Quota::per_second(rps))),
                 observer: self.observer,
+                max_response_bytes: self.max_response_bytes,
+                max_retry_after: self.max_retry_after,
+                pause: std::sync::Mutex::new(RateLimitPause::default()),
             }),
         })
     }
@@ -538,6 +784,44 @@ impl ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(90))
+        );
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(90));
+        assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
+        for garbage in ["", "soon", "-1", "1.5", "Thu, 99 Foo 2026"] {
+            assert_eq!(parse_retry_after(garbage, now), None, "{garbage:?}");
+        }
+    }
+
+    #[test]
+    fn pages_are_told_by_their_media_type() {
+        assert_eq!(
+            page_type("text/html; charset=UTF-8").as_deref(),
+            Some("text/html")
+        );
+        assert_eq!(
+            page_type("Application/XHTML+XML").as_deref(),
+            Some("application/xhtml+xml")
+        );
+        assert_eq!(page_type("application/json"), None);
+        assert_eq!(page_type("text/plain"), None);
+    }
+
+    #[test]
+    fn snippets_are_one_short_line() {
+        assert_eq!(snippet(b"<h1>\n  502  </h1>"), "<h1> 502 </h1>");
+        let long = "x".repeat(300);
+        assert_eq!(snippet(long.as_bytes()).chars().count(), 101);
+    }
 
     #[test]
     fn debug_never_shows_credentials() {

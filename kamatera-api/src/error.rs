@@ -95,6 +95,32 @@ pub enum Error {
         message: String,
     },
 
+    /// The API (or a proxy in front of it) answered 429 Too Many Requests: the request
+    /// was refused before it was carried out. The client has already waited and resent it
+    /// as far as its retry policy allows (changes included: see
+    /// [`RetryPolicy`](crate::RetryPolicy)).
+    #[error("{endpoint}: rate limited by the Kamatera API (HTTP 429){}: {message}", retry_after.map(|d| format!(", retry after {d:?}")).unwrap_or_default())]
+    RateLimited {
+        /// The endpoint that was called (for messages and metrics).
+        endpoint: Endpoint,
+        /// The wait the answer asked for (`Retry-After`), bounded by the client's
+        /// [`max_retry_after`](crate::ClientBuilder::max_retry_after).
+        retry_after: Option<Duration>,
+        /// The answer's `message`, or its body (at most 1 KiB).
+        message: String,
+    },
+
+    /// The answer was larger than the client's
+    /// [`max_response_bytes`](crate::ClientBuilder::max_response_bytes); it was cut off
+    /// unread (a runaway proxy, or the wrong URL).
+    #[error("{endpoint}: the answer is larger than {limit} bytes; not read")]
+    ResponseTooLarge {
+        /// The endpoint that was called (for messages and metrics).
+        endpoint: Endpoint,
+        /// The cap that was passed, in bytes.
+        limit: usize,
+    },
+
     /// The API answered 200 with a body of an unexpected shape.
     #[error("{endpoint}: invalid response from the Kamatera API at {path}: {reason}")]
     InvalidResponse {
@@ -129,8 +155,9 @@ pub enum Error {
 
 impl Error {
     /// True when trying the same idempotent request again may succeed: transport failures,
-    /// timeouts, 5xx answers other than the API's deterministic selection errors, 429, and
-    /// bodies that were cut or garbled (HTTP 200 that is not JSON).
+    /// timeouts, 5xx answers other than the API's deterministic selection errors, 429
+    /// ([`Error::RateLimited`]), and bodies that were cut or garbled (HTTP 200 that is not
+    /// JSON, or an HTML page).
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport { .. } | Error::Timeout { .. } => true,
@@ -141,10 +168,40 @@ impl Error {
             Error::InvalidResponse { path, reason, .. } => {
                 path == "$" && reason.starts_with(NOT_JSON)
             }
-            Error::Authentication { .. } | Error::InvalidRequest { .. } | Error::Config { .. } => {
-                false
-            }
+            Error::RateLimited { .. } => true,
+            Error::Authentication { .. }
+            | Error::ResponseTooLarge { .. }
+            | Error::InvalidRequest { .. }
+            | Error::Config { .. } => false,
         }
+    }
+
+    /// True for a 429 Too Many Requests answer.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, Error::RateLimited { .. })
+    }
+
+    /// The wait a 429 answer asked for with `Retry-After` (bounded).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// True when the request was certainly not carried out: it was refused for the rate
+    /// limit or the credentials, or never sent (invalid request or configuration). Such
+    /// a change may be sent again without the risk of doing it twice. False when the
+    /// outcome is unknown (see [`outcome_unknown`](Error::outcome_unknown)) and for other
+    /// error answers.
+    pub fn not_carried_out(&self) -> bool {
+        matches!(
+            self,
+            Error::RateLimited { .. }
+                | Error::Authentication { .. }
+                | Error::InvalidRequest { .. }
+                | Error::Config { .. }
+        )
     }
 
     /// True when the API said the selection matched no server.
@@ -189,6 +246,8 @@ impl Error {
             | Error::Timeout { endpoint, .. }
             | Error::Api { endpoint, .. }
             | Error::Authentication { endpoint, .. }
+            | Error::RateLimited { endpoint, .. }
+            | Error::ResponseTooLarge { endpoint, .. }
             | Error::InvalidResponse { endpoint, .. } => Some(*endpoint),
             Error::InvalidRequest { .. } | Error::Config { .. } => None,
         }
@@ -217,7 +276,6 @@ mod tests {
     fn retryable_is_transient_only() {
         assert!(api(500, Some("Failed to run command method (serversInfo)")).is_retryable());
         assert!(api(504, None).is_retryable());
-        assert!(api(429, None).is_retryable());
         assert!(!api(400, Some("missing required flag (name)")).is_retryable());
         assert!(!api(500, Some("No servers found (name='x')")).is_retryable());
         assert!(!api(500, Some("Too many matching servers (name='a|b')")).is_retryable());

@@ -52,8 +52,12 @@
 //!   also for non-JSON bodies), authentication, invalid response, invalid request; with
 //!   predicates such as [`Error::is_retryable`] and [`Error::is_not_found`].
 //! - **Retries only where safe**: idempotent reads are retried with jittered exponential
-//!   backoff ([`RetryPolicy`]); no change of any kind ever is. After
-//!   an [`Error::outcome_unknown`] on a mutation, look the result up instead of resending.
+//!   backoff ([`RetryPolicy`]); a change is sent again only after a 429, which means it
+//!   was not carried out ([`Error::RateLimited`]). After an [`Error::outcome_unknown`] on a
+//!   mutation, look the result up instead of resending.
+//! - **Hostile answers are errors, never values**: HTML pages, cut JSON and answers over
+//!   [`ClientBuilder::max_response_bytes`] are refused; a 429 pauses every request of the
+//!   client for its `Retry-After`; [`Client::set_credentials`] takes rotated keys.
 //! - **Secrets stay secret**: credentials, passwords and init scripts are
 //!   [`secrecy::SecretString`] and never appear in `Debug` output, errors or logs.
 
@@ -88,7 +92,10 @@ pub use calls::{
     ServerRow, SkippedRow, Snapshot, SnapshotId, SnapshotName, SnapshotTree, Snapshots,
     TerminateOptions, WaitOptions,
 };
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_TIMEOUT};
+pub use client::{
+    Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_TIMEOUT,
+};
 pub use endpoint::Endpoint;
 pub use error::{ApiError, Error};
 pub use model::{

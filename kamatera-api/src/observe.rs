@@ -15,6 +15,8 @@ pub enum RequestOutcome {
     HttpError(u16),
     /// Credentials were rejected.
     AuthFailed,
+    /// HTTP 429 Too Many Requests.
+    RateLimited,
     /// The request or its answer was lost.
     Transport,
     /// No answer within the timeout.
@@ -27,19 +29,25 @@ impl RequestOutcome {
             Ok(_) => RequestOutcome::Ok,
             Err(Error::Timeout { .. }) => RequestOutcome::Timeout,
             Err(Error::Authentication { .. }) => RequestOutcome::AuthFailed,
+            Err(Error::RateLimited { .. }) => RequestOutcome::RateLimited,
+            // A 200 whose body was refused: the exchange itself worked.
+            Err(Error::ResponseTooLarge { .. } | Error::InvalidResponse { .. }) => {
+                RequestOutcome::Ok
+            }
             Err(Error::Api { error, .. }) => RequestOutcome::HttpError(error.status),
             Err(_) => RequestOutcome::Transport,
         }
     }
 
-    /// A short stable label for metrics: `ok`, `http_4xx`, `http_5xx`, `auth`,
-    /// `transport` or `timeout`.
+    /// A short stable label for metrics: `ok`, `http_4xx`, `http_5xx`, `rate_limited`,
+    /// `auth`, `transport` or `timeout`.
     pub fn label(&self) -> &'static str {
         match self {
             RequestOutcome::Ok => "ok",
             RequestOutcome::HttpError(status) if *status < 500 => "http_4xx",
             RequestOutcome::HttpError(_) => "http_5xx",
             RequestOutcome::AuthFailed => "auth",
+            RequestOutcome::RateLimited => "rate_limited",
             RequestOutcome::Transport => "transport",
             RequestOutcome::Timeout => "timeout",
         }

@@ -18,6 +18,8 @@ mod disk_library;
 mod disks;
 /// Error mapping, authentication, malformed payloads.
 mod errors;
+/// HTML pages, cut JSON, oversized and trickling bodies on every autoscaler call.
+mod hostile_answers;
 /// A server's network interfaces: list, add, connect, disconnect.
 mod interfaces;
 /// Apache Libcloud's recorded Kamatera answers, decoded.
@@ -28,6 +30,8 @@ mod networks;
 mod options;
 /// Queue status, batching and waiting.
 mod queue;
+/// 429 answers: waits, the client-wide pause, changes sent again.
+mod rate_limits;
 /// The account's recent commands (`/svc/queue`).
 mod recent_commands;
 /// Retries and timeouts.

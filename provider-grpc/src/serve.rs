@@ -234,6 +234,7 @@ pub fn client_builder(
         .base_url(config.api_url.clone())
         .credentials(credentials.client_id.clone(), credentials.secret.clone())
         .timeout(timeout)
+        .max_response_bytes(config.api_max_response_bytes)
         .user_agent(concat!(
             "kamatera-provider-grpc/",
             env!("CARGO_PKG_VERSION")

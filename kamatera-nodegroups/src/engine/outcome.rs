@@ -175,12 +175,7 @@ const MAX_REFUSED_WAIT: std::time::Duration = std::time::Duration::from_secs(60)
 /// would make cluster-autoscaler back off the whole group (docs/engine-robustness.md,
 /// "Refused, not failed").
 pub(crate) fn refused_for_now(err: &kamatera_api::Error) -> bool {
-    err.is_authentication() || err.status() == Some(429)
-}
-
-/// The wait the API asked for with `Retry-After`.
-fn retry_after(_err: &kamatera_api::Error) -> Option<std::time::Duration> {
-    None
+    err.is_authentication() || err.is_rate_limited()
 }
 
 /// Puts a refused create or power-on back in the queue (`queued`): it is sent again after
@@ -198,7 +193,9 @@ fn hold_refused(
     now: Instant,
 ) {
     let backoff = backoff.min(MAX_REFUSED_WAIT);
-    let wait = retry_after(err).map_or(backoff, |asked| asked.max(backoff));
+    let wait = err
+        .retry_after()
+        .map_or(backoff, |asked| asked.max(backoff));
     instance.refusals = instance.refusals.saturating_add(1);
     instance.retry_at = Some(now + wait);
     instance.retry_after_list = err.is_authentication().then_some(lists);

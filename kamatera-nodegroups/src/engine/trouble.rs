@@ -30,7 +30,7 @@ impl ApiTroubleKind {
     pub fn of(error: &kamatera_api::Error) -> Self {
         if error.is_authentication() {
             ApiTroubleKind::Credentials
-        } else if error.status() == Some(429) {
+        } else if error.is_rate_limited() {
             ApiTroubleKind::RateLimited
         } else if error.outcome_unknown() {
             ApiTroubleKind::Unreachable
