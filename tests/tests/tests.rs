@@ -54,3 +54,6 @@ mod security;
 
 /// Robustness (docs/engine-robustness.md): one odd API answer changes nothing; no billed server is left behind.
 mod robustness;
+
+/// Cold start (docs/engine-robustness.md): one empty tag answer never makes the provider ready with a member missing.
+mod cold_start;
