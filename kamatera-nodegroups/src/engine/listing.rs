@@ -11,7 +11,8 @@
 //! - a list requested before the engine saw a server go off does not change that
 //!   server's power state;
 //! - a tag read that lacks the membership tags a member had is believed only when the
-//!   next read agrees.
+//!   next read agrees; so is a first read without membership of a server whose name fits
+//!   a group's name prefix, and until it is settled the provider is not ready.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -216,9 +217,11 @@ impl State {
         }
     }
 
-    /// Records a tag read of `server`, unless it drops the membership tags of a member
-    /// for the first time: then the read is not believed and the tags are read again at
-    /// the next pass.
+    /// Records a tag read of `server`, unless it is doubt rather than a fact: a read that
+    /// drops the membership tags of a member, or the first read of a server whose name
+    /// fits a group's name prefix that shows no membership (docs/engine-robustness.md,
+    /// "One empty tag answer at cold start"). A doubted read is not believed; the server's
+    /// tags are read again at the next pass, and that read decides.
     pub(crate) fn apply_tags_checked(
         &mut self,
         server: &ServerId,
@@ -229,11 +232,21 @@ impl State {
             return;
         };
         let was = known.tags.as_ref().and_then(|t| t.group.clone());
-        let doubted = known.membership_doubt;
         let now_in = self.tag_facts(&tags).group;
-        if was.is_some() && now_in != was && !doubted {
+        let lost_membership = was.is_some() && now_in != was;
+        let fitting_group = if known.tags.is_none() && now_in.is_none() {
+            self.group_fitting_name(&known.name)
+        } else {
+            None
+        };
+        if !known.membership_doubt && (lost_membership || fitting_group.is_some()) {
+            let group = was.or(fitting_group);
             if let Some(known) = self.servers.get_mut(server) {
-                tracing::warn!(server = %known.name, group = was.as_deref(), read = ?tags, "tag read lacks the node group tags; reading again before believing it");
+                if lost_membership {
+                    tracing::warn!(server = %known.name, id = %server, group = group.as_deref(), read = ?tags, "tag read lacks the node group tags; reading again before believing it");
+                } else {
+                    tracing::warn!(server = %known.name, id = %server, group = group.as_deref(), read = ?tags, "first tag read of a server whose name fits the node group shows no membership; reading again at the next pass before believing it");
+                }
                 known.membership_doubt = true;
                 known.tags_read_at = None;
             }
@@ -245,9 +258,46 @@ impl State {
         }
     }
 
-    /// Listed servers whose membership is not known yet (their tags were never read).
-    pub(crate) fn servers_without_tags(&self) -> usize {
-        self.servers.values().filter(|s| s.tags.is_none()).count()
+    /// The first group whose servers' names `name` fits (`<name-prefix>-…`; any name
+    /// when the group's prefix is empty).
+    fn group_fitting_name(&self, name: &str) -> Option<Arc<str>> {
+        self.groups
+            .values()
+            .find(|facts| {
+                let prefix = facts.config.server.name_prefix.as_str();
+                prefix.is_empty()
+                    || name
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('-'))
+            })
+            .map(|facts| facts.name.clone())
+    }
+
+    /// Why the listed servers cannot be reported yet: some server's membership is not
+    /// settled (its tags were never read, or its only read was doubt). `None` when every
+    /// listed server's membership is known.
+    pub(crate) fn unsettled_membership(&self) -> Option<String> {
+        let (mut doubted, mut unread) = (0usize, 0usize);
+        for server in self.servers.values().filter(|s| s.tags.is_none()) {
+            if server.membership_doubt {
+                doubted += 1;
+            } else {
+                unread += 1;
+            }
+        }
+        match (doubted, unread) {
+            (0, 0) => None,
+            (doubted, 0) => Some(format!(
+                "the node group membership of {doubted} listed servers is in doubt (one empty tag answer each; read again at the next pass)"
+            )),
+            (0, unread) => Some(format!(
+                "the node group membership of {unread} listed servers is not known yet (their tags could not be read)"
+            )),
+            (doubted, unread) => Some(format!(
+                "the node group membership of {} listed servers is not settled: {doubted} in doubt (one empty tag answer each; read again at the next pass), {unread} not known yet (their tags could not be read)",
+                doubted + unread
+            )),
+        }
     }
 }
 
@@ -452,5 +502,87 @@ name-prefix = k8s-ng1
         );
         state.apply_tags_checked(&id, Vec::new(), now);
         assert!(State::group_of(&state.servers[&id]).is_none());
+    }
+
+    #[test]
+    fn a_first_empty_read_of_a_fitting_name_is_doubt_and_the_second_decides() {
+        let mut state = state();
+        let now = Instant::now();
+        let mut foreign = row("f1", true);
+        foreign.name = "web-1".into();
+        next_list(&mut state, vec![row("s0", true), row("s1", true), foreign]);
+        state.apply_tags_checked(&ServerId::new("f1"), Vec::new(), now);
+        assert!(
+            state.servers[&ServerId::new("f1")].tags.is_some(),
+            "a name that fits no group: one empty answer is a fact"
+        );
+        state.apply_tags_checked(&ServerId::new("s0"), Vec::new(), now);
+        state.apply_tags_checked(
+            &ServerId::new("s1"),
+            vec!["k8sca-c1".into(), "k8scang-ng1".into()],
+            now,
+        );
+        let s0 = &state.servers[&ServerId::new("s0")];
+        assert!(s0.tags.is_none() && s0.membership_doubt, "{s0:?}");
+        assert_eq!(
+            state.servers_needing_tags(now),
+            vec![ServerId::new("s0")],
+            "read again at the next pass"
+        );
+        let unsettled = state.unsettled_membership().unwrap();
+        assert!(unsettled.contains("of 1 listed servers is in doubt"), "{unsettled}");
+
+        // A second empty answer settles it as a non-member (a positive one as a member:
+        // `a_doubted_server_answering_its_tags_is_a_member`).
+        state.apply_tags_checked(&ServerId::new("s0"), Vec::new(), now);
+        let s0 = &state.servers[&ServerId::new("s0")];
+        assert!(s0.tags.is_some() && State::group_of(s0).is_none());
+        assert!(!s0.membership_doubt);
+        assert!(state.unsettled_membership().is_none());
+    }
+
+    #[test]
+    fn unsettled_membership_names_doubted_and_unread_servers() {
+        let mut state = state();
+        next_list(&mut state, vec![row("s0", true), row("s1", true)]);
+        let unread = state.unsettled_membership().unwrap();
+        assert!(unread.contains("of 2 listed servers is not known yet"), "{unread}");
+        state.apply_tags_checked(&ServerId::new("s0"), Vec::new(), Instant::now());
+        let both = state.unsettled_membership().unwrap();
+        assert!(
+            both.contains("of 2 listed servers is not settled: 1 in doubt")
+                && both.contains("1 not known yet"),
+            "{both}"
+        );
+    }
+
+    #[test]
+    fn a_name_fits_a_group_by_its_prefix_and_a_dash() {
+        let state = state();
+        assert_eq!(
+            state.group_fitting_name("k8s-ng1-0123456789a").as_deref(),
+            Some("ng1")
+        );
+        assert_eq!(state.group_fitting_name("k8s-ng10-0123456789a"), None);
+        assert_eq!(state.group_fitting_name("k8s-ng1"), None);
+        assert_eq!(state.group_fitting_name("web-1"), None);
+    }
+
+    #[test]
+    fn a_doubted_server_answering_its_tags_is_a_member() {
+        let mut state = state();
+        let now = Instant::now();
+        next_list(&mut state, vec![row("s0", true)]);
+        state.apply_tags_checked(&ServerId::new("s0"), Vec::new(), now);
+        assert!(state.unsettled_membership().is_some());
+        state.apply_tags_checked(
+            &ServerId::new("s0"),
+            vec!["k8sca-c1".into(), "k8scang-ng1".into()],
+            now,
+        );
+        let s0 = &state.servers[&ServerId::new("s0")];
+        assert_eq!(State::group_of(s0), Some("ng1"));
+        assert!(!s0.membership_doubt);
+        assert!(state.unsettled_membership().is_none());
     }
 }
