@@ -63,7 +63,7 @@ pub use model::{ErrorClass, ErrorCode, InstanceError, InstanceState, InstanceVie
 pub use options::EngineOptions;
 pub use reconciler::{PassReport, Reconciler};
 pub use scale::NodeRef;
-pub use snapshot::GroupView;
+pub use snapshot::{FINDINGS_KEPT, Finding, FindingKind, GroupView};
 
 use crate::config::{CloudConfig, NodeGroupConfig};
 use crate::naming::new_server_name;
