@@ -479,7 +479,10 @@ mod tests {
             found.split_whitespace().take(5).collect::<Vec<_>>(),
             ["ng1", "ng1-a", "(id-1)", "powered_off", "30s"]
         );
-        assert!(found.ends_with("powered off outside the provider"), "{found}");
+        assert!(
+            found.ends_with("powered off outside the provider"),
+            "{found}"
+        );
     }
 
     #[test]

@@ -130,7 +130,11 @@ async fn one_empty_tag_answer_at_start_never_makes_the_provider_ready_without_th
             "NodeGroupNodes"
         );
         for name in names {
-            assert_eq!(group_for(&mut ca, name).await, "ng1", "NodeGroupForNode {name}");
+            assert_eq!(
+                group_for(&mut ca, name).await,
+                "ng1",
+                "NodeGroupForNode {name}"
+            );
         }
     })
     .await;
@@ -161,7 +165,10 @@ async fn two_empty_tag_answers_a_pass_apart_make_a_server_with_a_fitting_name_a_
             .get_or_insert_with(|| tag_reads_of(&provider.sim, &ids[1]))
             .to_owned();
         async move {
-            assert!(reads >= 2, "ready after {reads} read(s) of the untagged server");
+            assert!(
+                reads >= 2,
+                "ready after {reads} read(s) of the untagged server"
+            );
             assert_eq!(target(&mut ca, "ng1").await, 1);
             assert_eq!(nodes(&mut ca, "ng1").await.len(), 1);
             assert_eq!(group_for(&mut ca, "k8s-ng1-aaaaaaaaaa1").await, "ng1");
@@ -169,8 +176,16 @@ async fn two_empty_tag_answers_a_pass_apart_make_a_server_with_a_fitting_name_a_
         }
     })
     .await;
-    assert_eq!(tag_reads_of(&provider.sim, &ids[1]), 2, "read twice, no more");
-    assert_eq!(tag_reads_of(&provider.sim, &ids[2]), 1, "no doubt without a fitting name");
+    assert_eq!(
+        tag_reads_of(&provider.sim, &ids[1]),
+        2,
+        "read twice, no more"
+    );
+    assert_eq!(
+        tag_reads_of(&provider.sim, &ids[2]),
+        1,
+        "no doubt without a fitting name"
+    );
     assert_eq!(tag_reads_of(&provider.sim, &ids[0]), 1);
     provider.stop().await.unwrap();
 }

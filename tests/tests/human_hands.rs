@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 
 use crate::cold_start::{ONE_GROUP, cloud_with, group_for, member, setup};
 use crate::grpc_support::{
-    CLUSTER_TAG, Ca, PARKED_TAG, Running, SETTLE, all_in, capture_trace_logs, converge,
-    counter, creates, delete, nodes, target, targets_of,
+    CLUSTER_TAG, Ca, PARKED_TAG, Running, SETTLE, all_in, capture_trace_logs, converge, counter,
+    creates, delete, nodes, target, targets_of,
 };
 use crate::support::{CLIENT_ID, SECRET};
 
@@ -110,7 +110,11 @@ async fn findings(provider: &Running) -> Vec<pb::status::Finding> {
     })
     .await
     .unwrap();
-    let group = status.node_groups.into_iter().find(|g| g.id == "ng1").unwrap();
+    let group = status
+        .node_groups
+        .into_iter()
+        .find(|g| g.id == "ng1")
+        .unwrap();
     group.findings
 }
 
@@ -152,8 +156,15 @@ async fn a_member_terminated_in_the_console_is_no_longer_counted() {
     assert!(found.detail.contains("target drops by one"), "{found:?}");
     assert_eq!(found.server_id, ids[0]);
     assert_eq!(target(&mut ca, "ng1").await, 1);
-    assert_eq!(ids_of(&nodes(&mut ca, "ng1").await), [format!("kamatera://{SECOND}")]);
-    assert_eq!(group_for(&mut ca, FIRST).await, "", "its Node belongs to no group");
+    assert_eq!(
+        ids_of(&nodes(&mut ca, "ng1").await),
+        [format!("kamatera://{SECOND}")]
+    );
+    assert_eq!(
+        group_for(&mut ca, FIRST).await,
+        "",
+        "its Node belongs to no group"
+    );
     assert_eq!(group_for(&mut ca, SECOND).await, "ng1");
     assert_eq!(
         calls(&provider.sim, "/service/server/terminate"),
@@ -176,7 +187,10 @@ async fn a_member_whose_tags_are_removed_is_let_go_and_never_touched() {
     )
     .await;
     let found = until_found(&provider, &mut ca, "tags_removed", FIRST, |i| i.len() == 1).await;
-    assert!(found.detail.contains("never powered off or terminated"), "{found:?}");
+    assert!(
+        found.detail.contains("never powered off or terminated"),
+        "{found:?}"
+    );
     for_a_while(&provider, &mut ca, |instances, target| {
         assert_eq!(target, 1);
         assert_eq!(ids_of(instances), [format!("kamatera://{SECOND}")]);
@@ -216,14 +230,21 @@ async fn a_renamed_member_keeps_its_instance_id_and_is_deleted_by_it() {
             .contains(&format!("still reported as kamatera://{FIRST}")),
         "{found:?}"
     );
-    let before = [format!("kamatera://{FIRST}"), format!("kamatera://{SECOND}")];
+    let before = [
+        format!("kamatera://{FIRST}"),
+        format!("kamatera://{SECOND}"),
+    ];
     for_a_while(&provider, &mut ca, |instances, target| {
         assert_eq!(target, 2, "counted once");
         assert_eq!(ids_of(instances), before, "the ids CA and the Nodes know");
         assert!(all_in(instances, 2, InstanceRunning));
     })
     .await;
-    assert_eq!(group_for(&mut ca, FIRST).await, "ng1", "its Node still maps");
+    assert_eq!(
+        group_for(&mut ca, FIRST).await,
+        "ng1",
+        "its Node still maps"
+    );
     assert_eq!(group_for(&mut ca, NEW).await, "");
     // cluster-autoscaler scales it down by the id it knows: the renamed server goes.
     let instances = nodes(&mut ca, "ng1").await;
@@ -253,7 +274,10 @@ async fn a_member_powered_off_in_the_console_stays_counted_and_is_left_off() {
     )
     .await;
     let found = until_found(&provider, &mut ca, "powered_off", FIRST, |i| i.len() == 2).await;
-    assert!(found.detail.contains("not powered on again nor parked"), "{found:?}");
+    assert!(
+        found.detail.contains("not powered on again nor parked"),
+        "{found:?}"
+    );
     for_a_while(&provider, &mut ca, |instances, target| {
         assert_eq!(target, 2);
         assert!(all_in(instances, 2, InstanceRunning), "{instances:?}");
@@ -263,7 +287,11 @@ async fn a_member_powered_off_in_the_console_stays_counted_and_is_left_off() {
     for path in ["/service/server/terminate", "/service/server/poweron"] {
         assert_eq!(calls(&provider.sim, path), 0, "{path} sent");
     }
-    assert_eq!(calls(&provider.sim, "/service/server/poweroff"), 1, "the console's");
+    assert_eq!(
+        calls(&provider.sim, "/service/server/poweroff"),
+        1,
+        "the console's"
+    );
     let servers = provider.sim.servers();
     let off = server_of(&servers, &ids[0]);
     assert_eq!(off.power, Power::Off);
@@ -279,7 +307,12 @@ async fn a_foreign_server_given_our_tags_is_adopted_once() {
     let (provider, mut ca, ids) = two_members(vec![SeedServer::new(FOREIGN)]).await;
     assert_eq!(target(&mut ca, "ng1").await, 2);
     for tag in [CLUSTER_TAG, "k8scang-ng1"] {
-        console(&provider.sim, "/server/tags", json!({"id": ids[2], "add": tag})).await;
+        console(
+            &provider.sim,
+            "/server/tags",
+            json!({"id": ids[2], "add": tag}),
+        )
+        .await;
     }
     let found = until_found(&provider, &mut ca, "adopted", FOREIGN, |i| i.len() == 3).await;
     assert!(found.detail.contains("did not create it"), "{found:?}");

@@ -129,7 +129,11 @@ impl State {
             };
             let group = instance.group.clone();
             let reported = provider_id(&self.config.provider_id_prefix, &instance.name);
-            let new = self.servers.get(&id).map(|s| s.name.clone()).unwrap_or_default();
+            let new = self
+                .servers
+                .get(&id)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
             let detail = format!(
                 "member renamed from {old} to {new} outside the provider; still a member by its tags and still reported as {reported}, the id cluster-autoscaler and the Node know (after a restart it is found under its new name)"
             );
@@ -158,8 +162,12 @@ impl State {
                 continue;
             };
             let detail = match instance.phase {
-                Phase::Running => "member no longer exists (terminated outside the provider); no longer reported nor counted: the target drops by one and its Node belongs to no group",
-                Phase::Parked => "parked server no longer exists (terminated outside the provider); dropped from the parked pool",
+                Phase::Running => {
+                    "member no longer exists (terminated outside the provider); no longer reported nor counted: the target drops by one and its Node belongs to no group"
+                }
+                Phase::Parked => {
+                    "parked server no longer exists (terminated outside the provider); dropped from the parked pool"
+                }
                 _ => continue,
             };
             let group = instance.group.clone();
@@ -628,7 +636,10 @@ name-prefix = k8s-ng1
             "read again at the next pass"
         );
         let unsettled = state.unsettled_membership().unwrap();
-        assert!(unsettled.contains("of 1 listed servers is in doubt"), "{unsettled}");
+        assert!(
+            unsettled.contains("of 1 listed servers is in doubt"),
+            "{unsettled}"
+        );
 
         // A second empty answer settles it as a non-member (a positive one as a member:
         // `a_doubted_server_answering_its_tags_is_a_member`).
@@ -644,7 +655,10 @@ name-prefix = k8s-ng1
         let mut state = state();
         next_list(&mut state, vec![row("s0", true), row("s1", true)]);
         let unread = state.unsettled_membership().unwrap();
-        assert!(unread.contains("of 2 listed servers is not known yet"), "{unread}");
+        assert!(
+            unread.contains("of 2 listed servers is not known yet"),
+            "{unread}"
+        );
         state.apply_tags_checked(&ServerId::new("s0"), Vec::new(), Instant::now());
         let both = state.unsettled_membership().unwrap();
         assert!(
@@ -737,7 +751,10 @@ name-prefix = k8s-ng1
             ]
         );
         let detail = &state.findings["ng1"][0].detail;
-        assert!(detail.contains("still reported as kamatera://k8s-ng1-s0"), "{detail}");
+        assert!(
+            detail.contains("still reported as kamatera://k8s-ng1-s0"),
+            "{detail}"
+        );
         // The foreign server is given our tags; s3 loses them (believed the second time).
         let ours = || vec!["k8sca-c1".to_owned(), "k8scang-ng1".to_owned()];
         state.apply_tags_checked(&ServerId::new("f1"), Vec::new(), now);
@@ -759,7 +776,13 @@ name-prefix = k8s-ng1
         let mut state = with_members(1);
         let id = ServerId::new("s0");
         for i in 0..FINDINGS_KEPT + 3 {
-            state.record_finding("ng1", FindingKind::Renamed, &id, format!("{i}"), Instant::now());
+            state.record_finding(
+                "ng1",
+                FindingKind::Renamed,
+                &id,
+                format!("{i}"),
+                Instant::now(),
+            );
         }
         let kept = &state.findings["ng1"];
         assert_eq!(kept.len(), FINDINGS_KEPT);
