@@ -70,6 +70,17 @@ impl StatusService {
                         waiting: instance.waiting.clone().unwrap_or_default(),
                     })
                     .collect(),
+                findings: group
+                    .findings
+                    .iter()
+                    .map(|finding| wire::Finding {
+                        kind: finding.kind.as_str().to_owned(),
+                        server: finding.server.clone(),
+                        server_id: finding.server_id.clone(),
+                        detail: finding.detail.clone(),
+                        age: Some(to_wire(finding.at.elapsed())),
+                    })
+                    .collect(),
             })
             .collect();
         wire::StatusResponse {
@@ -281,6 +292,13 @@ pub fn to_json(status: &wire::StatusResponse) -> serde_json::Value {
                     "message": instance.error_message,
                 })),
             })).collect::<Vec<_>>(),
+            "findings": group.findings.iter().map(|finding| json!({
+                "kind": finding.kind,
+                "server": finding.server,
+                "server_id": finding.server_id,
+                "detail": finding.detail,
+                "age_seconds": whole_seconds(finding.age.as_ref()),
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
 }
@@ -364,6 +382,28 @@ pub fn to_text(status: &wire::StatusResponse) -> String {
     } else {
         write_table(&mut out, &instances);
     }
+    let mut findings = vec![vec![
+        "NODE GROUP".to_owned(),
+        "SERVER".to_owned(),
+        "FOUND".to_owned(),
+        "AGE".to_owned(),
+        "WHAT WAS DONE".to_owned(),
+    ]];
+    for group in &status.node_groups {
+        for finding in &group.findings {
+            findings.push(vec![
+                group.id.clone(),
+                format!("{} ({})", finding.server, finding.server_id),
+                finding.kind.clone(),
+                whole_seconds(finding.age.as_ref()).map_or_else(|| "-".to_owned(), short_age),
+                finding.detail.clone(),
+            ]);
+        }
+    }
+    if findings.len() > 1 {
+        out.push_str("\nchanges made outside the provider:\n");
+        write_table(&mut out, &findings);
+    }
     out
 }
 
@@ -428,6 +468,13 @@ mod tests {
                         ..Default::default()
                     },
                 ],
+                findings: vec![wire::Finding {
+                    kind: "powered_off".into(),
+                    server: "ng1-a".into(),
+                    server_id: "id-1".into(),
+                    detail: "running member powered off outside the provider".into(),
+                    age: Some(to_wire(Duration::from_secs(30))),
+                }],
             }],
             ..Default::default()
         }
@@ -503,6 +550,15 @@ mod tests {
         let b = lines.iter().find(|l| l.contains("ng1-b")).unwrap();
         assert!(b.ends_with("CREATE_FAILED: image not found"), "{b}");
         assert!(b.contains(" creating ") && b.contains(" 1m15s "), "{b}");
+        let found = lines.iter().find(|l| l.contains("powered_off")).unwrap();
+        assert_eq!(
+            found.split_whitespace().take(5).collect::<Vec<_>>(),
+            ["ng1", "ng1-a", "(id-1)", "powered_off", "30s"]
+        );
+        assert!(
+            found.ends_with("powered off outside the provider"),
+            "{found}"
+        );
     }
 
     #[test]
@@ -516,5 +572,8 @@ mod tests {
         assert!(group["instances"][0]["error"].is_null());
         assert_eq!(group["instances"][1]["error"]["code"], "CREATE_FAILED");
         assert_eq!(group["instances"][1]["error"]["class"], "other");
+        assert_eq!(group["findings"][0]["kind"], "powered_off");
+        assert_eq!(group["findings"][0]["server_id"], "id-1");
+        assert_eq!(group["findings"][0]["age_seconds"], 30);
     }
 }

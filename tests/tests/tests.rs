@@ -60,3 +60,8 @@ mod stuck_work;
 
 /// Robustness (docs/engine-robustness.md): one odd API answer changes nothing; no billed server is left behind.
 mod robustness;
+
+/// Cold start (docs/engine-robustness.md): one empty tag answer never makes the provider ready with a member missing.
+mod cold_start;
+/// Human hands (docs/engine-robustness.md): members terminated, untagged, renamed or powered off in the console, and a foreign server tagged.
+mod human_hands;

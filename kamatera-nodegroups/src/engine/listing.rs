@@ -11,7 +11,8 @@
 //! - a list requested before the engine saw a server go off does not change that
 //!   server's power state;
 //! - a tag read that lacks the membership tags a member had is believed only when the
-//!   next read agrees.
+//!   next read agrees; so is a first read without membership of a server whose name fits
+//!   a group's name prefix, and until it is settled the provider is not ready.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -21,7 +22,9 @@ use tokio::time::Instant;
 
 use super::fast_hash::FastSet;
 use super::model::{DeleteStep, Phase};
+use super::snapshot::FindingKind;
 use super::state::{KnownServer, State, TagFacts};
+use crate::naming::provider_id;
 
 /// Counters of odd answers and of parked-pool trimming, exported as metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,6 +69,9 @@ impl State {
             .map(|(name, group)| (name.as_str(), group))
             .collect();
         let mut cursor = 0;
+        // Changes nobody here made; rare, so each costs a walk over the instances later.
+        let mut renamed: Vec<(ServerId, String)> = Vec::new();
+        let mut powered_off: Vec<ServerId> = Vec::new();
         for server in list.rows() {
             if !server.name.starts_with(prefix.as_str()) {
                 continue;
@@ -82,10 +88,15 @@ impl State {
                 self.servers.get_index_mut(p)
             }) {
                 if known.name != server.name {
-                    server.name.clone_into(&mut known.name);
+                    let old = std::mem::replace(&mut known.name, server.name.to_owned());
+                    renamed.push((ServerId::new(server.id), old));
                 }
                 if request > known.power_pinned_until_request {
-                    known.power_on = server.power.is_on();
+                    let on = server.power.is_on();
+                    if known.power_on && !on {
+                        powered_off.push(ServerId::new(server.id));
+                    }
+                    known.power_on = on;
                 }
                 known.last_seen_list = number;
                 known.missing_lists = 0;
@@ -103,8 +114,65 @@ impl State {
             }
             self.servers.insert(ServerId::new(server.id), known);
         }
+        self.note_renames(renamed, now);
+        self.note_power_offs(powered_off, now);
         self.keep_skipped_rows(list.skipped(), number);
-        self.fold_missing(number)
+        self.fold_missing(number, now)
+    }
+
+    /// Members renamed outside the provider keep their instance, and so the instance id
+    /// cluster-autoscaler and the Node know (docs/engine-robustness.md, "Human hands").
+    fn note_renames(&mut self, renamed: Vec<(ServerId, String)>, now: Instant) {
+        for (id, old) in renamed {
+            let Some(instance) = self.owner_of(&id) else {
+                continue;
+            };
+            let group = instance.group.clone();
+            let reported = provider_id(&self.config.provider_id_prefix, &instance.name);
+            let new = self
+                .servers
+                .get(&id)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            let detail = format!(
+                "member renamed from {old} to {new} outside the provider; still a member by its tags and still reported as {reported}, the id cluster-autoscaler and the Node know (after a restart it is found under its new name)"
+            );
+            self.record_finding(&group, FindingKind::Renamed, &id, detail, now);
+        }
+    }
+
+    /// Running members powered off outside the provider stay Running: never powered on
+    /// again nor parked on the provider's own (docs/engine-robustness.md, "Human hands").
+    fn note_power_offs(&mut self, powered_off: Vec<ServerId>, now: Instant) {
+        for id in powered_off {
+            let Some(instance) = self.owner_of(&id).filter(|i| i.phase == Phase::Running) else {
+                continue;
+            };
+            let group = instance.group.clone();
+            let detail = "running member powered off outside the provider; still reported running and counted in the target, not powered on again nor parked (cluster-autoscaler sees its Node not ready and decides)".to_owned();
+            self.record_finding(&group, FindingKind::PoweredOff, &id, detail, now);
+        }
+    }
+
+    /// Members and parked servers believed gone although the provider never deleted them
+    /// were terminated outside it (docs/engine-robustness.md, "Human hands").
+    fn note_gone(&mut self, gone: &[ServerId], now: Instant) {
+        for id in gone {
+            let Some(instance) = self.owner_of(id) else {
+                continue;
+            };
+            let detail = match instance.phase {
+                Phase::Running => {
+                    "member no longer exists (terminated outside the provider); no longer reported nor counted: the target drops by one and its Node belongs to no group"
+                }
+                Phase::Parked => {
+                    "parked server no longer exists (terminated outside the provider); dropped from the parked pool"
+                }
+                _ => continue,
+            };
+            let group = instance.group.clone();
+            self.record_finding(&group, FindingKind::Gone, id, detail.to_owned(), now);
+        }
     }
 
     /// Skipped rows are logged and counted; a known server behind one keeps its state.
@@ -135,7 +203,7 @@ impl State {
     /// Counts every known server the list `number` lacked: forgotten the second time in
     /// a row, looked up the first time when an instance owns it and the list is not
     /// suspect.
-    fn fold_missing(&mut self, number: u64) -> ListVerdict {
+    fn fold_missing(&mut self, number: u64, now: Instant) -> ListVerdict {
         let known = self.servers.len();
         let missing = self
             .servers
@@ -192,6 +260,13 @@ impl State {
             }
         }
         if gone > 0 {
+            let gone: Vec<ServerId> = self
+                .servers
+                .iter()
+                .filter(|(_, server)| server.missing_lists >= 2)
+                .map(|(id, _)| id.clone())
+                .collect();
+            self.note_gone(&gone, now);
             // One walk that keeps the order, however many are gone.
             self.servers.retain(|_, server| {
                 let keep = server.missing_lists < 2;
@@ -211,14 +286,20 @@ impl State {
             if let Some(known) = self.servers.get_mut(server) {
                 known.missing_lists = 0;
             }
-        } else if let Some(known) = self.servers.shift_remove(server) {
-            tracing::debug!(server = %known.name, "server missing from the list and not found by id; gone");
+        } else {
+            self.note_gone(std::slice::from_ref(server), Instant::now());
+            if let Some(known) = self.servers.shift_remove(server) {
+                tracing::debug!(server = %known.name, "server missing from the list and not found by id; gone");
+            }
         }
     }
 
-    /// Records a tag read of `server`, unless it drops the membership tags of a member
-    /// for the first time: then the read is not believed and the tags are read again at
-    /// the next pass.
+    /// Records a tag read of `server`, unless it is doubt rather than a fact: a read that
+    /// drops the membership tags of a member, or the first read of a server whose name
+    /// fits a group's name prefix that holds none of the provider's tags (empty, or
+    /// foreign tags only: docs/engine-robustness.md,
+    /// "One empty tag answer at cold start"). A doubted read is not believed; the server's
+    /// tags are read again at the next pass, and that read decides.
     pub(crate) fn apply_tags_checked(
         &mut self,
         server: &ServerId,
@@ -229,15 +310,52 @@ impl State {
             return;
         };
         let was = known.tags.as_ref().and_then(|t| t.group.clone());
-        let doubted = known.membership_doubt;
         let now_in = self.tag_facts(&tags).group;
-        if was.is_some() && now_in != was && !doubted {
+        let lost_membership = was.is_some() && now_in != was;
+        let fitting_group = if known.tags.is_none() && self.holds_none_of_ours(&tags) {
+            self.group_fitting_name(&known.name)
+        } else {
+            None
+        };
+        if !known.membership_doubt && (lost_membership || fitting_group.is_some()) {
+            let group = was.or(fitting_group);
             if let Some(known) = self.servers.get_mut(server) {
-                tracing::warn!(server = %known.name, group = was.as_deref(), read = ?tags, "tag read lacks the node group tags; reading again before believing it");
+                if lost_membership {
+                    tracing::warn!(server = %known.name, id = %server, group = group.as_deref(), read = ?tags, "tag read lacks the node group tags; reading again before believing it");
+                } else {
+                    tracing::warn!(server = %known.name, id = %server, group = group.as_deref(), read = ?tags, "first tag read of a server whose name fits the node group shows no membership; reading again at the next pass before believing it");
+                }
                 known.membership_doubt = true;
                 known.tags_read_at = None;
             }
             return;
+        }
+        let read_before = known.tags.is_some();
+        let doubted = known.membership_doubt;
+        let finding = match (&was, &now_in) {
+            (Some(group), _) if lost_membership && doubted => Some((
+                group.clone(),
+                FindingKind::TagsRemoved,
+                format!(
+                    "member lost its node group tags outside the provider (tags now: {tags:?}); no longer managed nor counted, and never powered off or terminated by the provider"
+                ),
+            )),
+            // A server read before without membership, or first listed after start-up:
+            // nobody here created it with these tags.
+            (None, Some(group))
+                if (read_before || self.last_list_ok.is_some())
+                    && self.owner_of(server).is_none() =>
+            {
+                Some((
+                    group.clone(),
+                    FindingKind::Adopted,
+                    "server given the node group tags outside the provider (the provider did not create it); adopted as a member by the tag rule, counted once".to_owned(),
+                ))
+            }
+            _ => None,
+        };
+        if let Some((group, kind, detail)) = finding {
+            self.record_finding(&group, kind, server, detail, now);
         }
         self.apply_tags(server, tags, now);
         if let Some(known) = self.servers.get_mut(server) {
@@ -245,9 +363,46 @@ impl State {
         }
     }
 
-    /// Listed servers whose membership is not known yet (their tags were never read).
-    pub(crate) fn servers_without_tags(&self) -> usize {
-        self.servers.values().filter(|s| s.tags.is_none()).count()
+    /// The first group whose servers' names `name` fits (`<name-prefix>-…`; any name
+    /// when the group's prefix is empty).
+    fn group_fitting_name(&self, name: &str) -> Option<Arc<str>> {
+        self.groups
+            .values()
+            .find(|facts| {
+                let prefix = facts.config.server.name_prefix.as_str();
+                prefix.is_empty()
+                    || name
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('-'))
+            })
+            .map(|facts| facts.name.clone())
+    }
+
+    /// Why the listed servers cannot be reported yet: some server's membership is not
+    /// settled (its tags were never read, or its only read was doubt). `None` when every
+    /// listed server's membership is known.
+    pub(crate) fn unsettled_membership(&self) -> Option<String> {
+        let (mut doubted, mut unread) = (0usize, 0usize);
+        for server in self.servers.values().filter(|s| s.tags.is_none()) {
+            if server.membership_doubt {
+                doubted += 1;
+            } else {
+                unread += 1;
+            }
+        }
+        match (doubted, unread) {
+            (0, 0) => None,
+            (doubted, 0) => Some(format!(
+                "the node group membership of {doubted} listed servers is in doubt (one empty tag answer each; read again at the next pass)"
+            )),
+            (0, unread) => Some(format!(
+                "the node group membership of {unread} listed servers is not known yet (their tags could not be read)"
+            )),
+            (doubted, unread) => Some(format!(
+                "the node group membership of {} listed servers is not settled: {doubted} in doubt (one empty tag answer each; read again at the next pass), {unread} not known yet (their tags could not be read)",
+                doubted + unread
+            )),
+        }
     }
 }
 
@@ -258,6 +413,7 @@ mod tests {
 
     use super::*;
     use crate::engine::model::Phase;
+    use crate::engine::snapshot::FINDINGS_KEPT;
     use crate::engine::test_fixture::state_with_groups;
 
     const GROUPS: &str = "[nodegroup \"ng1\"]
@@ -452,5 +608,184 @@ name-prefix = k8s-ng1
         );
         state.apply_tags_checked(&id, Vec::new(), now);
         assert!(State::group_of(&state.servers[&id]).is_none());
+    }
+
+    #[test]
+    fn a_first_empty_read_of_a_fitting_name_is_doubt_and_the_second_decides() {
+        let mut state = state();
+        let now = Instant::now();
+        let mut foreign = row("f1", true);
+        foreign.name = "web-1".into();
+        next_list(&mut state, vec![row("s0", true), row("s1", true), foreign]);
+        state.apply_tags_checked(&ServerId::new("f1"), Vec::new(), now);
+        assert!(
+            state.servers[&ServerId::new("f1")].tags.is_some(),
+            "a name that fits no group: one empty answer is a fact"
+        );
+        state.apply_tags_checked(&ServerId::new("s0"), Vec::new(), now);
+        state.apply_tags_checked(
+            &ServerId::new("s1"),
+            vec!["k8sca-c1".into(), "k8scang-ng1".into()],
+            now,
+        );
+        let s0 = &state.servers[&ServerId::new("s0")];
+        assert!(s0.tags.is_none() && s0.membership_doubt, "{s0:?}");
+        assert_eq!(
+            state.servers_needing_tags(now),
+            vec![ServerId::new("s0")],
+            "read again at the next pass"
+        );
+        let unsettled = state.unsettled_membership().unwrap();
+        assert!(
+            unsettled.contains("of 1 listed servers is in doubt"),
+            "{unsettled}"
+        );
+
+        // A second empty answer settles it as a non-member (a positive one as a member:
+        // `a_doubted_server_answering_its_tags_is_a_member`).
+        state.apply_tags_checked(&ServerId::new("s0"), Vec::new(), now);
+        let s0 = &state.servers[&ServerId::new("s0")];
+        assert!(s0.tags.is_some() && State::group_of(s0).is_none());
+        assert!(!s0.membership_doubt);
+        assert!(state.unsettled_membership().is_none());
+    }
+
+    #[test]
+    fn unsettled_membership_names_doubted_and_unread_servers() {
+        let mut state = state();
+        next_list(&mut state, vec![row("s0", true), row("s1", true)]);
+        let unread = state.unsettled_membership().unwrap();
+        assert!(
+            unread.contains("of 2 listed servers is not known yet"),
+            "{unread}"
+        );
+        state.apply_tags_checked(&ServerId::new("s0"), Vec::new(), Instant::now());
+        let both = state.unsettled_membership().unwrap();
+        assert!(
+            both.contains("of 2 listed servers is not settled: 1 in doubt")
+                && both.contains("1 not known yet"),
+            "{both}"
+        );
+    }
+
+    #[test]
+    fn a_name_fits_a_group_by_its_prefix_and_a_dash() {
+        let state = state();
+        assert_eq!(
+            state.group_fitting_name("k8s-ng1-0123456789a").as_deref(),
+            Some("ng1")
+        );
+        assert_eq!(state.group_fitting_name("k8s-ng10-0123456789a"), None);
+        assert_eq!(state.group_fitting_name("k8s-ng1"), None);
+        assert_eq!(state.group_fitting_name("web-1"), None);
+    }
+
+    #[test]
+    fn a_doubted_server_answering_its_tags_is_a_member() {
+        let mut state = state();
+        let now = Instant::now();
+        next_list(&mut state, vec![row("s0", true)]);
+        state.apply_tags_checked(&ServerId::new("s0"), Vec::new(), now);
+        assert!(state.unsettled_membership().is_some());
+        state.apply_tags_checked(
+            &ServerId::new("s0"),
+            vec!["k8sca-c1".into(), "k8scang-ng1".into()],
+            now,
+        );
+        let s0 = &state.servers[&ServerId::new("s0")];
+        assert_eq!(State::group_of(s0), Some("ng1"));
+        assert!(!s0.membership_doubt);
+        assert!(state.unsettled_membership().is_none());
+    }
+
+    #[test]
+    fn a_first_read_with_some_of_our_tags_is_believed_at_once() {
+        let mut state = state();
+        next_list(&mut state, vec![row("s0", true), row("s1", true)]);
+        let now = Instant::now();
+        // Half-tagged, and another cluster's: real answers, not an empty glitch.
+        state.apply_tags_checked(&ServerId::new("s0"), vec!["k8sca-c1".into()], now);
+        state.apply_tags_checked(
+            &ServerId::new("s1"),
+            vec!["k8sca-c2".into(), "k8scang-ng1".into()],
+            now,
+        );
+        assert!(state.unsettled_membership().is_none());
+        assert!(state.servers.values().all(|s| State::group_of(s).is_none()));
+    }
+
+    fn kinds(state: &State) -> Vec<(&str, FindingKind)> {
+        state
+            .findings
+            .get("ng1")
+            .map(|f| f.iter().map(|f| (f.server.as_str(), f.kind)).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn changes_made_outside_the_provider_are_found_once_each() {
+        let mut state = with_members(4);
+        state.finish_list(Instant::now());
+        let now = Instant::now();
+        // s0 renamed, s1 powered off, s2 gone (missing twice), a foreign server listed.
+        let mut renamed = row("s0", true);
+        renamed.name = "k8s-ng1-renamed".into();
+        let mut foreign = row("f1", true);
+        foreign.name = "web-1".into();
+        let rows = || {
+            vec![
+                renamed.clone(),
+                row("s1", false),
+                row("s3", true),
+                foreign.clone(),
+            ]
+        };
+        next_list(&mut state, rows());
+        next_list(&mut state, rows());
+        assert_eq!(
+            kinds(&state),
+            [
+                ("k8s-ng1-renamed", FindingKind::Renamed),
+                ("k8s-ng1-s1", FindingKind::PoweredOff),
+                ("k8s-ng1-s2", FindingKind::Gone),
+            ]
+        );
+        let detail = &state.findings["ng1"][0].detail;
+        assert!(
+            detail.contains("still reported as kamatera://k8s-ng1-s0"),
+            "{detail}"
+        );
+        // The foreign server is given our tags; s3 loses them (believed the second time).
+        let ours = || vec!["k8sca-c1".to_owned(), "k8scang-ng1".to_owned()];
+        state.apply_tags_checked(&ServerId::new("f1"), Vec::new(), now);
+        state.apply_tags_checked(&ServerId::new("f1"), ours(), now);
+        state.apply_tags_checked(&ServerId::new("s3"), Vec::new(), now);
+        state.apply_tags_checked(&ServerId::new("s3"), Vec::new(), now);
+        let found = kinds(&state);
+        assert_eq!(
+            found[3..],
+            [
+                ("web-1", FindingKind::Adopted),
+                ("k8s-ng1-s3", FindingKind::TagsRemoved),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_group_keeps_its_last_findings() {
+        let mut state = with_members(1);
+        let id = ServerId::new("s0");
+        for i in 0..FINDINGS_KEPT + 3 {
+            state.record_finding(
+                "ng1",
+                FindingKind::Renamed,
+                &id,
+                format!("{i}"),
+                Instant::now(),
+            );
+        }
+        let kept = &state.findings["ng1"];
+        assert_eq!(kept.len(), FINDINGS_KEPT);
+        assert_eq!(kept[0].detail, "3", "the oldest go first");
     }
 }

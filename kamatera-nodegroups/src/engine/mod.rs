@@ -64,7 +64,7 @@ pub use model::{ErrorClass, ErrorCode, InstanceError, InstanceState, InstanceVie
 pub use options::EngineOptions;
 pub use reconciler::{PassReport, Reconciler};
 pub use scale::NodeRef;
-pub use snapshot::GroupView;
+pub use snapshot::{FINDINGS_KEPT, Finding, FindingKind, GroupView};
 pub use trouble::{ApiTrouble, ApiTroubleKind};
 
 use crate::config::{CloudConfig, NodeGroupConfig};

@@ -163,13 +163,12 @@ impl Reconciler {
             }
         }
         let actions = self.shared.update(|state| {
-            let unknown = state.servers_without_tags();
-            if state.last_list_ok.is_none() && unknown > 0 {
+            if state.last_list_ok.is_none()
+                && let Some(unsettled) = state.unsettled_membership()
+            {
                 // Cold start: a group counted without some of its members would look too
                 // small to cluster-autoscaler, which might scale it up again.
-                state.last_list_error = Some(format!(
-                    "the node group membership of {unknown} listed servers is not known yet (their tags could not be read)"
-                ));
+                state.last_list_error = Some(unsettled);
                 return Vec::new();
             }
             state.finish_list(listed_at);

@@ -29,6 +29,56 @@ pub struct GroupView {
     pub parked: u32,
     /// Names of the parked servers, sorted.
     pub parked_servers: Vec<String>,
+    /// What the provider found done to the group's servers outside it, and what it did,
+    /// oldest first (the last [`FINDINGS_KEPT`] of them).
+    pub findings: Arc<[Finding]>,
+}
+
+/// How many findings each group keeps.
+pub const FINDINGS_KEPT: usize = 20;
+
+/// A change made to a server outside the provider (in the console or through the API by
+/// someone else), as the provider found it (docs/engine-robustness.md, "Human hands").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// What was found.
+    pub kind: FindingKind,
+    /// The server's name when it was found (after a rename: the new name).
+    pub server: String,
+    /// The server's Kamatera id.
+    pub server_id: String,
+    /// What was found and what the provider did, in words.
+    pub detail: String,
+    /// When it was found.
+    pub at: Instant,
+}
+
+/// The kinds of [`Finding`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingKind {
+    /// A member no longer exists (terminated outside the provider).
+    Gone,
+    /// A member lost the node group tags.
+    TagsRemoved,
+    /// A member was renamed.
+    Renamed,
+    /// A running member was powered off.
+    PoweredOff,
+    /// A server the provider did not create was given the node group tags.
+    Adopted,
+}
+
+impl FindingKind {
+    /// A stable label (`gone`, `tags_removed`, `renamed`, `powered_off`, `adopted`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Gone => "gone",
+            FindingKind::TagsRemoved => "tags_removed",
+            FindingKind::Renamed => "renamed",
+            FindingKind::PoweredOff => "powered_off",
+            FindingKind::Adopted => "adopted",
+        }
+    }
 }
 
 /// Everything readers need, consistent at one moment.
@@ -128,7 +178,7 @@ impl Snapshot {
         let mut groups = BTreeMap::new();
         let mut group_counts = Vec::with_capacity(builds.len());
         for (((name, facts), build), shared) in state.groups.iter().zip(builds).zip(shared) {
-            let (view, counts) = match shared {
+            let (mut view, counts) = match shared {
                 Some((view, counts)) => (view.clone(), counts),
                 None => {
                     let mut parked_servers = build.parked_servers;
@@ -141,10 +191,17 @@ impl Snapshot {
                         instances: build.instances.into(),
                         parked: parked_servers.len() as u32,
                         parked_servers,
+                        findings: Arc::default(),
                     };
                     (view, build.counts)
                 }
             };
+            // Findings change without any instance changing: always the current ones.
+            view.findings = state
+                .findings
+                .get(name.as_str())
+                .cloned()
+                .unwrap_or_default();
             group_counts.push(counts);
             groups.insert(name.clone(), view);
         }

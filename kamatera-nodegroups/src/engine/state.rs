@@ -16,6 +16,7 @@ use super::model::{
     DeleteStep, ErrorClass, ErrorCode, Instance, InstanceError, InstanceKey, Phase,
 };
 use super::options::EngineOptions;
+use super::snapshot::{FINDINGS_KEPT, Finding, FindingKind};
 use crate::config::{CloudConfig, NodeGroupConfig};
 use crate::naming::{CLUSTER_TAG_PREFIX, DELETING_MARKER, MembershipTags, PARKED_MARKER};
 
@@ -160,6 +161,8 @@ pub(crate) struct State {
     pub(crate) counters: super::listing::RobustnessCounters,
     /// The failure server lists are meeting, logged without repeating itself.
     pub(crate) trouble: super::trouble::TroubleLog,
+    /// By group, the last changes found made to its servers outside the provider.
+    pub(crate) findings: BTreeMap<String, Arc<[Finding]>>,
 }
 
 impl State {
@@ -209,6 +212,7 @@ impl State {
             applied_request: 0,
             counters: Default::default(),
             trouble: Default::default(),
+            findings: BTreeMap::new(),
         })
     }
 
@@ -301,6 +305,17 @@ impl State {
             facts.other_groups = groups.collect();
         }
         facts
+    }
+
+    /// True when `tags` hold none of the provider's own tags (cluster, group or marker
+    /// tags): an empty answer, or one with only foreign tags.
+    pub(crate) fn holds_none_of_ours(&self, tags: &[String]) -> bool {
+        !tags.iter().any(|t| {
+            *t == self.cluster_tag
+                || self.group_by_tag.contains_key(t)
+                || t == PARKED_MARKER
+                || t == DELETING_MARKER
+        })
     }
 
     /// Records that `server` is off, as the engine just saw for itself. The last list may
@@ -463,6 +478,48 @@ impl State {
             }
             _ => {}
         }
+    }
+
+    /// Logs a change found made to `server` of `group` outside the provider (one line,
+    /// with what was done) and keeps it for the group's view, the last
+    /// [`FINDINGS_KEPT`] per group. Rare, so the group's list is copied each time.
+    pub(crate) fn record_finding(
+        &mut self,
+        group: &str,
+        kind: FindingKind,
+        server: &ServerId,
+        detail: String,
+        now: Instant,
+    ) {
+        let name = self
+            .servers
+            .get(server)
+            .map(|known| known.name.clone())
+            .unwrap_or_default();
+        tracing::warn!(group, server = %name, id = %server, finding = kind.as_str(), "{detail}");
+        let finding = Finding {
+            kind,
+            server: name,
+            server_id: server.as_str().to_owned(),
+            detail,
+            at: now,
+        };
+        let kept = self.findings.entry(group.to_owned()).or_default();
+        let skip = (kept.len() + 1).saturating_sub(FINDINGS_KEPT);
+        *kept = kept
+            .iter()
+            .skip(skip)
+            .cloned()
+            .chain(std::iter::once(finding))
+            .collect();
+    }
+
+    /// The instance that owns `server`, if any (a walk over the instances: for the rare
+    /// findings only).
+    pub(crate) fn owner_of(&self, server: &ServerId) -> Option<&Instance> {
+        self.instances
+            .values()
+            .find(|i| i.server_id.as_ref() == Some(server))
     }
 
     /// The group whose membership tags `server` carries.

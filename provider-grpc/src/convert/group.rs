@@ -136,6 +136,7 @@ mod tests {
             instances: std::sync::Arc::from([]),
             parked: 1,
             parked_servers: vec!["k8s-ng1-parked".into()],
+            findings: std::sync::Arc::from([]),
         });
         assert_eq!(group.id, "ng1");
         assert_eq!(group.min_size, 0);
