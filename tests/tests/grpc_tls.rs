@@ -454,3 +454,125 @@ async fn status_works_over_mutual_tls_and_needs_the_client_certificate() {
     );
     provider.stop().await.unwrap();
 }
+
+/// `count` TCP connections to `to` that never send a byte, spread evenly over the
+/// addresses 127.0.0.`from`.
+async fn silent_connections(
+    to: std::net::SocketAddr,
+    from: std::ops::RangeInclusive<u8>,
+    count: usize,
+) -> Vec<tokio::net::TcpStream> {
+    let sources: Vec<u8> = from.collect();
+    let mut held = Vec::with_capacity(count);
+    for i in 0..count {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::from((
+                [127, 0, 0, sources[i % sources.len()]],
+                0,
+            )))
+            .unwrap();
+        held.push(socket.connect(to).await.unwrap());
+    }
+    held
+}
+
+/// Calls `NodeGroups` over mTLS until it succeeds, for at most `limit`; how long it took.
+async fn time_to_get_in(provider: &Running, ca: &Ca, limit: Duration) -> Result<Duration, String> {
+    let started = tokio::time::Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < limit {
+        match call(provider, &ca.pem, Some(ca.client())).await {
+            Ok(_) => return Ok(started.elapsed()),
+            Err(error) => last = error,
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(format!("still out after {limit:?}: {last}"))
+}
+
+/// The warnings about connections closed for lack of handshake slots.
+const NO_ROOM: &str = "too many TLS handshakes in progress";
+
+#[tokio::test(flavor = "current_thread")]
+async fn silent_connections_from_other_addresses_do_not_lock_out_cluster_autoscaler() {
+    let (logs, _guard) = capture_trace_logs();
+    let ca = Ca::new("provider-ca");
+    let provider = Setup {
+        tls: mtls(&ca),
+        ..Setup::default()
+    }
+    .start()
+    .await;
+    // Ten addresses, 30 each: more than all the handshake slots, within each address' cap.
+    let flood = silent_connections(provider.grpc, 2..=11, 300).await;
+    let waited = time_to_get_in(&provider, &ca, Duration::from_secs(1)).await;
+    let warnings = logs.text().matches(NO_ROOM).count();
+    assert!(waited.is_ok(), "{waited:?} ({warnings} warnings)");
+    assert!(
+        (1..=2).contains(&warnings),
+        "{warnings} warnings about closed connections:\n{}",
+        logs.text()
+    );
+    drop(flood);
+    provider.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn silent_connections_from_the_same_address_do_not_lock_out_cluster_autoscaler() {
+    let (logs, _guard) = capture_trace_logs();
+    let ca = Ca::new("provider-ca");
+    let provider = Setup {
+        tls: mtls(&ca),
+        ..Setup::default()
+    }
+    .start()
+    .await;
+    let flood = silent_connections(provider.grpc, 1..=1, 300).await;
+    let waited = time_to_get_in(&provider, &ca, Duration::from_secs(1)).await;
+    let warnings = logs.text().matches(NO_ROOM).count();
+    assert!(waited.is_ok(), "{waited:?} ({warnings} warnings)");
+    // A second wave: still one line per interval, not one per connection.
+    let more = silent_connections(provider.grpc, 1..=1, 300).await;
+    assert!(
+        time_to_get_in(&provider, &ca, Duration::from_secs(1))
+            .await
+            .is_ok()
+    );
+    let warnings = logs.text().matches(NO_ROOM).count();
+    assert!(
+        (1..=2).contains(&warnings),
+        "{warnings} warnings about closed connections:\n{}",
+        logs.text()
+    );
+    drop((flood, more));
+    provider.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_after_the_first_byte_deadline() {
+    use tokio::io::AsyncReadExt as _;
+
+    let ca = Ca::new("provider-ca");
+    let provider = Setup {
+        tls: mtls(&ca),
+        ..Setup::default()
+    }
+    .start()
+    .await;
+    let mut silent = tokio::net::TcpStream::connect(provider.grpc).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(8), silent.read(&mut buffer)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "still open after {:?}: {read:?}",
+        started.elapsed()
+    );
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_millis(1500)..Duration::from_secs(4)).contains(&waited),
+        "closed after {waited:?}"
+    );
+    provider.stop().await.unwrap();
+}
