@@ -39,3 +39,4 @@ pub mod serve;
 pub mod service;
 pub mod status;
 pub mod tls;
+pub mod tls_accept;

@@ -22,8 +22,6 @@ use std::time::Duration;
 
 use futures::Stream;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
-use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::crypto::CryptoProvider;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -34,8 +32,8 @@ use tokio_util::sync::CancellationToken;
 
 /// A client that has not finished its TLS handshake by then is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Handshakes in progress at once; connections beyond are closed at once, so a flood of
-/// idle connections cannot hold unbounded memory.
+/// Handshakes in progress at once, so a flood of idle connections cannot hold unbounded
+/// memory; when all are taken, the oldest silent one makes room (see [`crate::tls_accept`]).
 pub const MAX_PENDING_HANDSHAKES: usize = 256;
 
 /// The TLS files as given on the command line.
@@ -407,57 +405,20 @@ pub async fn watch(
 }
 
 /// Accepts TCP connections on `listener` and yields those that finish a TLS handshake
-/// with the [`CurrentConfig`] of the moment. Each handshake runs in its own task with
-/// [`HANDSHAKE_TIMEOUT`], so a client that stalls holds up no one else. Ends when
+/// with the [`CurrentConfig`] of the moment, within [`HANDSHAKE_TIMEOUT`]. A flood of
+/// connections from one peer cannot keep another out: see [`crate::tls_accept`]. Ends when
 /// `cancel` fires.
 pub fn incoming(
     listener: TcpListener,
     current: CurrentConfig,
     cancel: CancellationToken,
 ) -> impl Stream<Item = Result<TlsStream<TcpStream>, std::io::Error>> {
-    let (sender, mut receiver) = mpsc::channel(64);
-    let pending = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
-    tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                () = cancel.cancelled() => return,
-                accepted = listener.accept() => accepted,
-            };
-            let (tcp, peer) = match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Usually out of file descriptors: wait instead of spinning.
-                    tracing::warn!(%error, "cannot accept a gRPC connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let Ok(permit) = pending.clone().try_acquire_owned() else {
-                tracing::warn!(%peer, "too many TLS handshakes in progress; connection closed");
-                continue;
-            };
-            // Answers of a few KiB would otherwise wait for the client's delayed ACK.
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
-            }
-            let acceptor = TlsAcceptor::from(current.get());
-            let sender = sender.clone();
-            tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => {
-                        drop(permit);
-                        // The server is gone when nobody receives: nothing to do.
-                        let _ = sender.send(Ok(stream)).await;
-                    }
-                    Ok(Err(error)) => {
-                        tracing::debug!(%peer, %error, "TLS handshake failed");
-                    }
-                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                }
-            });
-        }
-    });
-    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+    crate::tls_accept::incoming(
+        listener,
+        current,
+        cancel,
+        crate::tls_accept::AcceptLimits::default(),
+    )
 }
 
 #[cfg(test)]
