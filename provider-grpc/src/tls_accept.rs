@@ -136,7 +136,9 @@ impl Handshakes {
     fn admit(&mut self, peer: IpAddr) -> Result<Admitted, Closed> {
         let mut displaced = None;
         if self.per_peer.get(&peer).copied().unwrap_or(0) >= self.per_peer_limit {
-            let victim = self.oldest_silent(|p| p.peer == peer).ok_or(Closed::PeerFull)?;
+            let victim = self
+                .oldest_silent(|p| p.peer == peer)
+                .ok_or(Closed::PeerFull)?;
             self.close(victim);
             displaced = Some((Closed::PeerSilentEvicted, peer));
         } else if self.pending.len() >= self.total_limit {
@@ -360,7 +362,10 @@ mod tests {
         handshakes.admit(ip(2)).unwrap();
         let third = handshakes.admit(ip(1)).unwrap();
         assert_eq!(third.displaced, Some((Closed::PeerSilentEvicted, ip(1))));
-        assert!(first.close.is_cancelled(), "the oldest silent one is closed");
+        assert!(
+            first.close.is_cancelled(),
+            "the oldest silent one is closed"
+        );
         assert!(!second.close.is_cancelled());
 
         handshakes.spoke(second.id);
@@ -392,7 +397,10 @@ mod tests {
         handshakes.spoke(younger.id);
         handshakes.spoke(newcomer.id);
         assert_eq!(handshakes.admit(ip(5)).unwrap_err(), Closed::AllFull);
-        assert!(!talking.close.is_cancelled(), "a talking client is never closed");
+        assert!(
+            !talking.close.is_cancelled(),
+            "a talking client is never closed"
+        );
         assert_eq!(handshakes.per_peer.get(&ip(2)), None);
     }
 }
