@@ -22,6 +22,21 @@ fn too_many(retry_after: Option<&str>) -> ResponseTemplate {
     }
 }
 
+/// A client for `server` that never retries, with `configure` applied to its builder.
+fn single_shot(
+    server: &wiremock::MockServer,
+    configure: impl FnOnce(kamatera_api::ClientBuilder) -> kamatera_api::ClientBuilder,
+) -> Client {
+    configure(
+        Client::builder()
+            .base_url(server.uri())
+            .credentials(CLIENT_ID, SECRET)
+            .retry_policy(kamatera_api::RetryPolicy::none()),
+    )
+    .build()
+    .unwrap()
+}
+
 fn create_request() -> CreateServerRequest {
     CreateServerRequest::builder("k8s-ng1-a1", "IL", "ubuntu")
         .build()
@@ -139,12 +154,7 @@ async fn after_a_429_every_request_of_every_clone_waits_out_the_pause() {
         .expect(1)
         .mount(&server)
         .await;
-    let no_retries = Client::builder()
-        .base_url(server.uri())
-        .credentials(CLIENT_ID, SECRET)
-        .retry_policy(kamatera_api::RetryPolicy::none())
-        .build()
-        .unwrap();
+    let no_retries = single_shot(&server, |b| b);
     let refused = no_retries
         .server_tags(&ServerSelector::id(ServerId::new("uuid-1")))
         .await
@@ -167,13 +177,7 @@ async fn a_retry_after_beyond_the_bound_is_cut_to_the_bound() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(server.uri())
-        .credentials(CLIENT_ID, SECRET)
-        .retry_policy(kamatera_api::RetryPolicy::none())
-        .max_retry_after(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let client = single_shot(&server, |b| b.max_retry_after(Duration::from_millis(200)));
     let err = client.list_servers_compact().await.unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_millis(200)));
 }
@@ -193,13 +197,7 @@ async fn a_429_is_its_own_outcome_for_metrics() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .base_url(server.uri())
-        .credentials(CLIENT_ID, SECRET)
-        .retry_policy(kamatera_api::RetryPolicy::none())
-        .observer(seen.clone())
-        .build()
-        .unwrap();
+    let client = single_shot(&server, |b| b.observer(seen.clone()));
     let err: Error = client.list_servers_compact().await.unwrap_err();
     assert_eq!(err.retry_after(), None, "no header, no wait asked for");
     assert_eq!(*seen.0.lock().unwrap(), ["rate_limited"]);
