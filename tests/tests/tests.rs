@@ -52,5 +52,8 @@ mod reliability_restarts;
 /// Security: secrets never printed; the safety interlock with tags swapped underneath.
 mod security;
 
+/// Hostile bodies from every endpoint (issue 23): HTML, text, truncated, huge, trickling.
+mod hostile_bodies;
+
 /// Robustness (docs/engine-robustness.md): one odd API answer changes nothing; no billed server is left behind.
 mod robustness;
