@@ -70,7 +70,11 @@ impl Clock {
         let offset = match &self.kind {
             Kind::Virtual { offset_ms } | Kind::Real { offset_ms, .. } => offset_ms,
         };
-        offset.fetch_add(ms, Ordering::SeqCst);
+        // Saturating, so that advancing by `Duration::MAX` parks time at the end instead of
+        // wrapping it back to the start.
+        let _ = offset.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |at| {
+            Some(at.saturating_add(ms))
+        });
         self.now()
     }
 
@@ -99,6 +103,14 @@ mod tests {
         assert_eq!(clock.now(), 0);
         assert_eq!(clock.advance(Duration::from_millis(1500)), 1500);
         assert_eq!(clock.format(1500), "2026-01-01 00:00:01");
+    }
+
+    #[test]
+    fn advancing_by_the_longest_duration_saturates() {
+        let clock = Clock::new(&ClockMode::Virtual, 0);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(clock.advance(Duration::MAX), u64::MAX);
+        assert_eq!(clock.advance(Duration::from_secs(1)), u64::MAX);
     }
 
     #[test]

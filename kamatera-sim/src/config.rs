@@ -108,6 +108,9 @@ pub enum AuthErrorMode {
     /// Like `Unauthorized`, except `GET` list/options endpoints answer HTTP 200 with the raw
     /// upstream `{"errors":[...]}` object, as the proxy does.
     OkWithErrorsOnGet,
+    /// HTTP 403 with the same body everywhere: a revoked key behind a gateway that refuses
+    /// it (a simulator choice; the real status for a revoked key is not documented).
+    Forbidden,
 }
 
 /// When a server being created shows up in list/info/tags.

@@ -131,6 +131,24 @@ fn add_rules<T: DeserializeOwned>(
     ok(&json!({ "ids": ids }))
 }
 
+/// Fault rules are checked all before any is added, so a bad batch adds nothing.
+fn add_faults(app: &App, body: &[u8]) -> Response {
+    let rules: OneOrMany<FaultRule> = match parse(body) {
+        Ok(r) => r,
+        Err(e) => return *e,
+    };
+    let rules = rules.into_vec();
+    if let Some((index, reason)) = rules
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| r.check().err().map(|e| (i, e)))
+    {
+        return bad_request(format!("invalid fault rule {index}: {reason}"));
+    }
+    let ids: Vec<u64> = rules.into_iter().map(|r| app.add_fault(r)).collect();
+    ok(&json!({ "ids": ids }))
+}
+
 /// Seeds are applied in order; the first invalid one stops the batch with HTTP 400.
 fn seed_servers(app: &App, body: &[u8]) -> Response {
     let seeds: OneOrMany<SeedServer> = match parse(body) {
@@ -210,7 +228,7 @@ pub(crate) fn handle(
         ("PATCH", "/behaviour") => patch_behaviour(app, body, false),
         ("PUT", "/behaviour") => patch_behaviour(app, body, true),
         ("GET", "/rules" | "/faults" | "/outcomes" | "/timings") => ok(&rules(app)),
-        ("POST", "/faults") => add_rules::<FaultRule>(body, |r| Ok(app.add_fault(r))),
+        ("POST", "/faults") => add_faults(app, body),
         ("POST", "/outcomes") => add_rules::<OutcomeRule>(body, |r| app.add_outcome(r)),
         ("POST", "/timings") => add_rules::<TimingRule>(body, |r| app.add_timing(r)),
         ("DELETE", "/faults" | "/outcomes" | "/timings") => {

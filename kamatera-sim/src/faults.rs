@@ -1,5 +1,7 @@
 //! Fault injection rules for API endpoints and their evaluation.
 
+use std::collections::BTreeMap;
+
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
@@ -53,6 +55,29 @@ pub enum FaultAction {
         /// Raw body, used when `json` is absent.
         #[serde(default)]
         text: Option<String>,
+        /// Extra response headers, e.g. `Retry-After`.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        headers: BTreeMap<String, String>,
+        /// The `Content-Type` to send. When absent: `application/json` for `json`, and for
+        /// `text` `application/json` if it parses as JSON, else `text/plain`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_type: Option<String>,
+    },
+    /// Answer 200 with a JSON-typed body of exactly `bytes` bytes that looks like a server
+    /// list (`[` then rows), streamed in chunks and never held in memory whole.
+    HugeBody {
+        /// Length of the body.
+        bytes: u64,
+        /// Send a correct `Content-Length`; otherwise the body is chunked.
+        #[serde(default)]
+        declare_length: bool,
+    },
+    /// Answer 200 with JSON headers at once, then one byte of a JSON array every
+    /// `interval_ms` (wall-clock) milliseconds, for ever: until the client hangs up or the
+    /// simulator shuts down.
+    Trickle {
+        /// Milliseconds between two bytes.
+        interval_ms: u64,
     },
     /// Add real (wall-clock) latency before handling; other rules still apply.
     Delay {
@@ -180,6 +205,8 @@ impl FaultRule {
                 status,
                 json: Some(json),
                 text: None,
+                headers: BTreeMap::new(),
+                content_type: None,
             },
         )
     }
@@ -194,8 +221,109 @@ impl FaultRule {
                 status,
                 json: None,
                 text: Some(text.into()),
+                headers: BTreeMap::new(),
+                content_type: None,
             },
         )
+    }
+
+    /// Answer 429 as a rate-limiting proxy does (Laravel's throttle: `{"message":"Too Many
+    /// Attempts."}` with the limit headers), with `Retry-After` when `retry_after_secs` is set.
+    #[must_use]
+    pub fn rate_limited(method: &str, path: &str, retry_after_secs: Option<u64>) -> Self {
+        let rule = Self::respond_json(
+            method,
+            path,
+            429,
+            serde_json::json!({"message": "Too Many Attempts."}),
+        )
+        .header("X-RateLimit-Limit", "60")
+        .header("X-RateLimit-Remaining", "0");
+        match retry_after_secs {
+            Some(secs) => rule.header("Retry-After", &secs.to_string()),
+            None => rule,
+        }
+    }
+
+    /// Answer `status` with the HTML error page a reverse proxy (nginx) serves when its
+    /// upstream fails, typed `text/html`. Use 200 for a proxy that answers its page as success.
+    #[must_use]
+    pub fn html_page(method: &str, path: &str, status: u16) -> Self {
+        let reason = axum::http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error");
+        let title = format!("{status} {reason}");
+        let page = format!(
+            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n\
+             <center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n\
+             </body>\r\n</html>\r\n"
+        );
+        Self::respond_text(method, path, status, page).content_type("text/html")
+    }
+
+    /// Answer 200 with a streamed JSON-typed body of `bytes` bytes ([`FaultAction::HugeBody`]).
+    #[must_use]
+    pub fn huge_body(method: &str, path: &str, bytes: u64, declare_length: bool) -> Self {
+        Self::new(
+            method,
+            path,
+            FaultAction::HugeBody {
+                bytes,
+                declare_length,
+            },
+        )
+    }
+
+    /// Answer 200 and then one byte every `interval_ms` for ever ([`FaultAction::Trickle`]).
+    #[must_use]
+    pub fn trickle(method: &str, path: &str, interval_ms: u64) -> Self {
+        Self::new(method, path, FaultAction::Trickle { interval_ms })
+    }
+
+    /// Adds a response header to a `respond` rule (other actions are left as they are).
+    #[must_use]
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let FaultAction::Respond { headers, .. } = &mut self.action {
+            headers.insert(name.to_owned(), value.to_owned());
+        }
+        self
+    }
+
+    /// Sets the `Content-Type` of a `respond` rule (other actions are left as they are).
+    #[must_use]
+    pub fn content_type(mut self, content_type: &str) -> Self {
+        if let FaultAction::Respond {
+            content_type: ct, ..
+        } = &mut self.action
+        {
+            *ct = Some(content_type.to_owned());
+        }
+        self
+    }
+
+    /// Checks what the rule would put on the wire: header names and values and the
+    /// content type must be valid HTTP. Returns what is wrong.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let FaultAction::Respond {
+            headers,
+            content_type,
+            ..
+        } = &self.action
+        else {
+            return Ok(());
+        };
+        for (name, value) in headers {
+            axum::http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid header name {name:?}"))?;
+            axum::http::HeaderValue::from_str(value)
+                .map_err(|_| format!("invalid value {value:?} of header {name:?}"))?;
+        }
+        if let Some(ct) = content_type {
+            axum::http::HeaderValue::from_str(ct)
+                .map_err(|_| format!("invalid content type {ct:?}"))?;
+        }
+        Ok(())
     }
 
     /// The transient info failure seen in the wild: 500 `Failed to run command method (serversInfo)`.
@@ -396,6 +524,65 @@ mod tests {
         let object = serde_json::json!({"name": "a-1"});
         assert_eq!(omit.edit_rows(object.clone()), object);
         assert!(omit.edits_rows() && !FaultAction::DropAfterApply.edits_rows());
+    }
+
+    #[test]
+    fn respond_rules_from_before_headers_still_parse() {
+        let rule: FaultRule = serde_json::from_value(serde_json::json!({
+            "path": "*", "action": {"type": "respond", "status": 504, "text": "Gateway Timeout"}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            rule,
+            FaultRule {
+                method: None,
+                ..FaultRule::respond_text("GET", "*", 504, "Gateway Timeout")
+            }
+        );
+        let back = serde_json::to_value(&rule).unwrap_or_default();
+        assert!(back["action"].get("headers").is_none(), "{back}");
+    }
+
+    #[test]
+    fn shorthands_build_the_hostile_answers() {
+        let FaultAction::Respond {
+            status,
+            json,
+            headers,
+            content_type,
+            ..
+        } = FaultRule::rate_limited("GET", "/service/servers", Some(30)).action
+        else {
+            panic!("not a respond rule");
+        };
+        assert_eq!(status, 429);
+        assert_eq!(
+            json,
+            Some(serde_json::json!({"message": "Too Many Attempts."}))
+        );
+        assert_eq!(headers.get("Retry-After").map(String::as_str), Some("30"));
+        assert_eq!(content_type, None);
+        let FaultAction::Respond {
+            text, content_type, ..
+        } = FaultRule::html_page("GET", "/service/servers", 504).action
+        else {
+            panic!("not a respond rule");
+        };
+        assert_eq!(content_type.as_deref(), Some("text/html"));
+        assert!(
+            text.unwrap_or_default()
+                .contains("<h1>504 Gateway Timeout</h1>")
+        );
+        // Header setters leave other actions alone.
+        let trickle = FaultRule::trickle("GET", "*", 5).header("Retry-After", "1");
+        assert_eq!(trickle.action, FaultAction::Trickle { interval_ms: 5 });
+        assert!(trickle.check().is_ok());
+        assert!(
+            FaultRule::rate_limited("GET", "*", None)
+                .header("Bad Name", "1")
+                .check()
+                .is_err_and(|e| e.contains("Bad Name"))
+        );
     }
 
     #[test]

@@ -152,6 +152,17 @@ impl SimHandle {
         change(&mut self.app.lock().behaviour);
     }
 
+    /// Replaces the credentials the API accepts, as when a key is rotated or revoked in the
+    /// console: calls with the old ones fail authentication from now on, in the way
+    /// [`Behaviour::auth_error_mode`] says. `PATCH /__sim/behaviour` with
+    /// `{"credentials": {"client_id": ..., "secret": ...}}` does the same.
+    pub fn set_credentials(&self, client_id: impl Into<String>, secret: impl Into<String>) {
+        self.app.lock().behaviour.credentials = Some(crate::config::Credentials {
+            client_id: client_id.into(),
+            secret: secret.into(),
+        });
+    }
+
     /// Adds a pre-existing server; returns its id.
     ///
     /// # Errors

@@ -101,6 +101,11 @@
 //! {"method":"GET","path":"/service/servers","action":{"type":"omit_rows","name":"k8s-ng1-.*"},"times":1}
 //! {"method":"GET","path":"/service/servers","action":{"type":"add_rows","rows":[{"id":"x","name":"odd","datacenter":null,"power":"on"}]}}
 //! {"kind":"terminate","outcome":{"type":"complete_keeps_server"},"times":1}
+//! {"method":"GET","path":"/service/servers","action":{"type":"respond","status":429,"json":{"message":"Too Many Attempts."},"headers":{"Retry-After":"5"}}}
+//! {"method":"GET","path":"/service/servers","action":{"type":"respond","status":200,"text":"<html>...</html>","content_type":"text/html"}}
+//! {"method":"GET","path":"/service/servers","action":{"type":"huge_body","bytes":104857600,"declare_length":false}}
+//! {"method":"GET","path":"/service/servers","action":{"type":"trickle","interval_ms":1000}}
+//! {"kind":"create","durations":{"pending_ms":18446744073709551615,"progress_ms":0}}
 //! ```
 //!
 //! # Faults, outcomes and switches
@@ -108,7 +113,8 @@
 //! Request pipeline: count and log the request, evaluate fault rules (so faults fire even for
 //! bad credentials), check credentials, run the handler.
 //!
-//! * Fault actions: `respond` (status plus `json`, or raw `text`; [`faults::MALFORMED_LIST`],
+//! * Fault actions: `respond` (status plus `json`, or raw `text`, with optional extra
+//!   `headers` and `content_type`; [`faults::MALFORMED_LIST`],
 //!   [`faults::MALFORMED_COMMAND_IDS`], [`faults::MALFORMED_TAGS`] and [`faults::MALFORMED_QUEUE`]
 //!   hold the bad payloads, [`FaultRule::info_transient`] the flaky-info answer), `delay` (real
 //!   time, so client timeouts can be exercised), `drop_after_apply` (the handler runs, then the
@@ -120,13 +126,32 @@
 //!   [`FaultRule::list_without`], [`FaultRule::list_with_extra_rows`] and
 //!   [`FaultRule::tags_missing`] (a tag answer without the tags). `times` limits a rule to the next N matching calls; `probability` fires
 //!   it from the RNG seeded by [`SimConfig::seed`]. Delays add up; the first other firing rule wins.
+//!
+//! ## Fault modes for issue 23 (a failing API)
+//!
+//! * Rate limits: [`FaultRule::rate_limited`] answers 429 `{"message":"Too Many Attempts."}`
+//!   with `Retry-After: N` or without it.
+//! * Proxy pages and odd bodies: [`FaultRule::html_page`] (nginx's error page as
+//!   `text/html`, on any status, 200 included); `respond` with `text` for plain text,
+//!   truncated or non-JSON bodies, and `content_type` to send JSON under the wrong type.
+//! * Huge bodies: `huge_body` ([`FaultRule::huge_body`]) streams a 200 JSON list of exactly
+//!   `bytes` bytes, with a `Content-Length` (`declare_length`) or chunked; it is never held
+//!   in memory.
+//! * Bodies that never end: `trickle` ([`FaultRule::trickle`]) sends the 200 headers at
+//!   once and then one byte of a JSON array every `interval_ms`, until the client hangs up.
+//!   Both streamed modes are never wrapped by `X-CLOUDCLI-STATUSINJSON` and stop at shutdown.
+//! * Commands that never complete: [`TimingRule::never_completes`] keeps commands of a kind
+//!   `pending` for ever on either clock (an [`Outcome::Stuck`] one stays in `progress`).
+//! * Rotated or revoked keys: [`SimHandle::set_credentials`] (or `PATCH /__sim/behaviour`
+//!   with `credentials`) changes the accepted key at once; `auth_failure` refuses every key;
+//!   [`AuthErrorMode`] picks 401, 403 or the proxy's 200 `{"errors":[...]}` on `GET`.
 //! * Outcomes ([`Outcome`]): `complete`, `error` / `cancelled` (with `log`, e.g.
 //!   `Insufficient resources`), `missing_status` (items lack the `status` key; the effect still
 //!   happens), `stuck` (`progress` for ever), `error_keeps_server` (a create reports `error`
 //!   but leaves its server listed, powered off, with its tags) and `complete_keeps_server`
 //!   (a terminate reports `complete` and the server stays listed).
 //! * [`Behaviour`] switches: `credentials`, `auth_failure` (every call fails auth),
-//!   `auth_error_mode` (`unauthorized` or `ok_with_errors_on_get`), `legacy_tag_rows`,
+//!   `auth_error_mode` (`unauthorized`, `forbidden` or `ok_with_errors_on_get`), `legacy_tag_rows`,
 //!   `queue_hidden_polls` with `queue_hidden_mode` (`empty_array` or `not_found`), the visibility
 //!   modes, `name_collision` and `timings`.
 //! * `X-CLOUDCLI-STATUSINJSON: true` wraps any answer as HTTP 200 `{"response": ..., "status": ...}`.

@@ -511,6 +511,14 @@ impl TimingRule {
         }
     }
 
+    /// Commands of `kind` stay `pending` for ever on either clock: their effect never
+    /// happens (a create whose server never comes up, a terminate that never ends). Unlike
+    /// [`Outcome::Stuck`] (in `progress` for ever) they never even start.
+    #[must_use]
+    pub fn never_completes(kind: OpKind) -> Self {
+        Self::new(Duration::MAX, Duration::ZERO).kind(kind)
+    }
+
     /// Restricts the rule to one operation kind.
     #[must_use]
     pub fn kind(mut self, kind: OpKind) -> Self {

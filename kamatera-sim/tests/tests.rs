@@ -9,6 +9,8 @@ mod auth;
 mod control;
 mod create;
 mod faults;
+/// The fault modes of issue 23.
+mod hostile;
 /// Fixes found by judging the simulator against Apache Libcloud's recorded answers.
 mod libcloud_fidelity;
 mod lifecycle;

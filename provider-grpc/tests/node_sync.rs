@@ -1,9 +1,6 @@
-//! Node sync against a fake Kubernetes API server (`node_sync/fake_kube.rs`) and an engine
+//! Node sync against a fake Kubernetes API server (`test_support::fake_kube`) and an engine
 //! on a simulated cloud: provider ids, parked servers' Nodes, watch restarts, API errors and
 //! cancellation.
-
-#[path = "node_sync/fake_kube.rs"]
-mod fake_kube;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +19,7 @@ use test_support::CloudConfigFixture;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use fake_kube::{Call, FakeKube, node};
+use test_support::fake_kube::{Call, FakeKube, node};
 
 const CLUSTER_TAGS: [&str; 2] = ["k8sca-c1", "k8scang-ng1"];
 const MANAGED: &str = "k8s-ng1-aaaaaaaaaa1";
@@ -67,6 +64,18 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// [`wait_for`] on paused time: polls every `step` of simulated time, for up to ten
+/// seconds of wall time. Paused time moves on to the next timer whenever the runtime waits
+/// for the loopback sockets, so a round trip costs simulated time in steps of the poll's:
+/// a wait that is measured polls in small steps.
+async fn wait_paused(what: &str, step: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(step).await;
     }
 }
 
@@ -798,8 +807,12 @@ fn non_watch_requests(kube: &FakeKube) -> usize {
         .count()
 }
 
-#[tokio::test]
+// On paused time: the delays compared below are tokio's simulated ones, which a loaded
+// machine cannot stretch.
+#[tokio::test(start_paused = true)]
 async fn should_not_let_a_failing_node_delay_another_nodes_patch() {
+    // Waits whose length is not measured poll in coarse steps, so they take little wall time.
+    const COARSE: Duration = Duration::from_millis(50);
     let mut w = World::new().await;
     for name in [MANAGED, MANAGED_2, MANAGED_3] {
         w.seed_managed(name);
@@ -810,26 +823,27 @@ async fn should_not_let_a_failing_node_delay_another_nodes_patch() {
     w.kube.hang_patches_of(MANAGED_3);
     w.kube.add_node(node(MANAGED, None, "True"));
     w.kube.add_node(node(MANAGED_3, None, "True"));
-    // Wide enough that a loaded machine still patches the other Node well within it.
-    let min_delay = Duration::from_millis(600);
-    let request_timeout = Duration::from_secs(3);
+    // Simulated time costs nothing, so the delays are long: a patch that waited for the
+    // failing Node's retries or the hanging request could not pass for a prompt one.
+    let min_delay = Duration::from_secs(5);
+    let request_timeout = Duration::from_secs(20);
     w.start(NodeSyncSettings {
         retry_min_delay: min_delay,
-        retry_max_delay: Duration::from_millis(900),
+        retry_max_delay: Duration::from_secs(8),
         request_timeout,
         // Resyncs far more often than the failing Node's backoff allows a retry.
         ..settings(ParkedNodeAction::Delete)
     });
-    wait_for("the failing and the hanging patch", || {
+    wait_paused("the failing and the hanging patch", COARSE, || {
         !w.kube.requests_to(MANAGED).is_empty() && !w.kube.requests_to(MANAGED_3).is_empty()
     })
     .await;
 
     // A Node that registers now is patched at once: it waits neither for the failing
     // Node's retries nor for the hanging request.
-    let added = Instant::now();
+    let added = tokio::time::Instant::now();
     w.kube.add_node(node(MANAGED_2, None, "True"));
-    wait_for("the other node's patch", || {
+    wait_paused("the other node's patch", Duration::from_millis(1), || {
         w.provider_id(MANAGED_2) == Some(id(MANAGED_2))
     })
     .await;
@@ -842,7 +856,7 @@ async fn should_not_let_a_failing_node_delay_another_nodes_patch() {
 
     // The failing Node is tried again and again, each time after its own growing delay,
     // not at every resync.
-    wait_for("three tries of the failing node", || {
+    wait_paused("three tries of the failing node", COARSE, || {
         w.kube.requests_to(MANAGED).len() >= 3
     })
     .await;
@@ -860,13 +874,13 @@ async fn should_not_let_a_failing_node_delay_another_nodes_patch() {
 
     // Once the API accepts it, the next try succeeds.
     w.kube.heal(MANAGED);
-    wait_for("the patch after healing", || {
+    wait_paused("the patch after healing", COARSE, || {
         w.provider_id(MANAGED) == Some(id(MANAGED))
     })
     .await;
     // Shutdown is prompt even with a request still hanging.
     assert_eq!(w.provider_id(MANAGED_3), None);
-    let stopping = Instant::now();
+    let stopping = tokio::time::Instant::now();
     w.stop().await;
     assert!(stopping.elapsed() < Duration::from_millis(800));
 }

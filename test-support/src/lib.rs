@@ -4,7 +4,11 @@
 //!   the usual server defaults, and node groups, so that tests state only what matters to
 //!   them instead of copying INI text.
 //! - [`LogCapture`] collects what `tracing` logs, for tests that check log lines.
+//! - `fake_kube` (feature `fake-kube`): a fake Kubernetes API for node sync, shared by the
+//!   node-sync tests and the node-sync bench.
 
+#[cfg(feature = "fake-kube")]
+pub mod fake_kube;
 mod fixture;
 mod logs;
 

@@ -58,6 +58,9 @@ mod api_refusals;
 /// Stuck work: a create that never completes is given up and cleaned up once.
 mod stuck_work;
 
+/// Hostile bodies from every endpoint: HTML, text, truncated, huge, trickling.
+mod hostile_bodies;
+
 /// Robustness (docs/engine-robustness.md): one odd API answer changes nothing; no billed server is left behind.
 mod robustness;
 

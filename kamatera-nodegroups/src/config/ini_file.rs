@@ -574,4 +574,76 @@ mod tests {
         assert_eq!(lines, [Some(1), Some(2), Some(4), Some(6)], "{problems:?}");
         assert!(problems[2].message.contains("did you mean [global]"));
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Lines the text has, counting CRLF, LF and a lone CR as line ends (as rust-ini).
+        fn line_count(text: &str) -> usize {
+            text.replace("\r\n", "\n").split(['\n', '\r']).count()
+        }
+
+        /// Text made of what the INI grammar reacts to, and anything else.
+        fn ini_text() -> impl Strategy<Value = String> {
+            let grammar = prop_oneof![
+                Just("[global]\n".to_owned()),
+                Just("[nodegroup \"ng1\"]\n".to_owned()),
+                Just("[nodegroup ng1]\n".to_owned()),
+                Just("min-size = 1\n".to_owned()),
+                Just("cluster-name=c ; comment\n".to_owned()),
+                Just("  ; indented\n".to_owned()),
+                Just("value \\\n".to_owned()),
+                Just("\r\n".to_owned()),
+                "[\\[\\]\"'=:;#\\\\ \t\r\na1-]{0,8}",
+                any::<String>(),
+            ];
+            proptest::collection::vec(grammar, 0..24).prop_map(|parts| parts.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 512,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            /// The reader never panics; every problem it reports has a line in the text,
+            /// and what it keeps remembers the line of every value and group.
+            #[test]
+            fn any_text_is_read_or_refused_with_lines(text in ini_text()) {
+                let mut problems = Vec::new();
+                let raw = read(&text, &mut problems);
+                let lines = line_count(&text);
+                for problem in &problems {
+                    let line = problem.line;
+                    prop_assert!(
+                        line.is_some_and(|l| (1..=lines + 1).contains(&l)),
+                        "{problem:?} in {text:?}"
+                    );
+                }
+                match raw {
+                    None => prop_assert!(!problems.is_empty(), "refused without a reason: {text:?}"),
+                    Some(raw) => {
+                        let values = raw
+                            .global
+                            .values
+                            .values()
+                            .chain(raw.groups.iter().flat_map(|g| g.values.values()))
+                            .flatten();
+                        for value in values {
+                            prop_assert!(
+                                value.line.is_some_and(|l| (1..=lines + 1).contains(&l)),
+                                "value {:?} without its line in {text:?}", value.text
+                            );
+                        }
+                        for group in &raw.groups {
+                            prop_assert!(group.line.is_some(), "group {} without a line", group.name);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

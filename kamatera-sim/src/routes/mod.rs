@@ -17,15 +17,17 @@ mod server_admin;
 mod server_details;
 mod servers;
 mod snapshots;
+mod streams;
 mod usage;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State as AxState;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -103,11 +105,29 @@ async fn entry(
             edit = Some(action);
             false
         }
-        Some(FaultAction::Respond { status, json, text }) => {
-            let response = fault_response(status, json, text);
+        Some(FaultAction::Respond {
+            status,
+            json,
+            text,
+            headers: extra,
+            content_type,
+        }) => {
+            let response = fault_response(status, json, text, &extra, content_type.as_deref());
             app.lock()
                 .set_request_status(seq, response.status().as_u16());
             return wrap_if_requested(&headers, response).await;
+        }
+        // Streamed answers are never wrapped: that would mean holding them whole.
+        Some(FaultAction::HugeBody {
+            bytes,
+            declare_length,
+        }) => {
+            app.lock().set_request_status(seq, 200);
+            return streams::huge_body(bytes, declare_length, app.shutdown.clone());
+        }
+        Some(FaultAction::Trickle { interval_ms }) => {
+            app.lock().set_request_status(seq, 200);
+            return streams::trickle(Duration::from_millis(interval_ms), app.shutdown.clone());
         }
         Some(FaultAction::DropBeforeApply) => return dropped_connection(),
         Some(FaultAction::DropAfterApply) => true,
@@ -296,15 +316,23 @@ fn check_auth(st: &State, method: &Method, path: &str, headers: &HeaderMap) -> O
     if b.auth_error_mode == AuthErrorMode::OkWithErrorsOnGet && *method == Method::GET {
         return Some(raw_json(StatusCode::OK, NOT_LOGGED_IN.to_owned()));
     }
-    Some(json_response(
-        StatusCode::UNAUTHORIZED,
-        &json!({ "message": NOT_LOGGED_IN }),
-    ))
+    let status = if b.auth_error_mode == AuthErrorMode::Forbidden {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    Some(json_response(status, &json!({ "message": NOT_LOGGED_IN })))
 }
 
-fn fault_response(status: u16, json: Option<Value>, text: Option<String>) -> Response {
+fn fault_response(
+    status: u16,
+    json: Option<Value>,
+    text: Option<String>,
+    extra: &BTreeMap<String, String>,
+    content_type: Option<&str>,
+) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    match (json, text) {
+    let mut response = match (json, text) {
         (Some(v), _) => json_response(status, &v),
         (None, Some(t)) => {
             let ct = if serde_json::from_str::<Value>(&t).is_ok() {
@@ -318,7 +346,25 @@ fn fault_response(status: u16, json: Option<Value>, text: Option<String>) -> Res
             r
         }
         (None, None) => status.into_response(),
+    };
+    let headers = response.headers_mut();
+    // The control API refuses invalid names and values (`FaultRule::check`); a rule added
+    // from Rust with one sends the answer without it.
+    if let Some(ct) = content_type.and_then(|ct| HeaderValue::from_str(ct).ok()) {
+        headers.insert(header::CONTENT_TYPE, ct);
     }
+    for (name, value) in extra {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => {
+                headers.insert(name, value);
+            }
+            _ => tracing::warn!(name, "fault rule header is not valid HTTP; left out"),
+        }
+    }
+    response
 }
 
 /// A response whose body fails immediately, which makes hyper abort the connection before the

@@ -12,7 +12,6 @@ pub mod api_cost;
 pub mod bare;
 pub mod big_list;
 pub mod cold_start;
-pub mod fake_kube;
 pub mod growth;
 pub mod grpc;
 pub mod idle;

@@ -21,9 +21,9 @@ use kube::api::{Api, ListParams};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::fake_kube::{self, FakeKube};
 use super::growth::peak_rss_kib;
 use super::{config, engine, ms, seed_members, start_sim};
+use test_support::fake_kube::{self, Counts, FakeKube};
 
 /// The scenario's shape.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -106,7 +106,7 @@ fn nodes(config: &CloudConfig, params: &Params) -> Vec<serde_json::Value> {
             let without =
                 params.missing > 0 && i % stride.max(1) == 0 && i / stride < params.missing;
             let id = kamatera_nodegroups::naming::provider_id(&config.provider_id_prefix, &name);
-            fake_kube::node(&name, (!without).then_some(id.as_str()), &labels[&group])
+            fake_kube::node_with_labels(&name, (!without).then_some(id.as_str()), &labels[&group])
         })
         .collect()
 }
@@ -123,7 +123,7 @@ where
     seed_members(&sim, params.groups, params.nodes);
     let sim_url = sim.url().as_str().to_owned();
     let config = config(&sim_url, params.groups, params.nodes);
-    let kube = FakeKube::start(
+    let kube = FakeKube::start_with(
         nodes(&config, &params),
         Duration::from_millis(params.latency_ms),
     )
@@ -205,9 +205,9 @@ pub async fn measure(sim_url: &str, kube_url: &str, params: Params) -> Measured 
 
     // Idle: the watch delivers our own changes, then two resyncs check every Node again.
     let window = Duration::from_millis(params.resync_ms * 2 + params.resync_ms / 2);
-    let before = fake_kube::remote_counts(kube_url).await;
+    let before = remote_counts(kube_url).await;
     tokio::time::sleep(window).await;
-    let after = fake_kube::remote_counts(kube_url).await;
+    let after = remote_counts(kube_url).await;
     assert!(
         metrics.resyncs.get() >= 2,
         "the idle window spans two resyncs"
@@ -223,4 +223,14 @@ pub async fn measure(sim_url: &str, kube_url: &str, params: Params) -> Measured 
         rss_before_kib,
         rss_after_kib: peak_rss_kib(),
     }
+}
+
+/// The fake's counters, read over HTTP (the provider runs in a child process).
+async fn remote_counts(url: &str) -> Counts {
+    reqwest::get(format!("{url}/_fake/counts"))
+        .await
+        .expect("counts answer")
+        .json()
+        .await
+        .expect("counts decode")
 }

@@ -232,4 +232,117 @@ mod tests {
         assert_eq!(problems[0].key.as_deref(), Some("password"));
         assert!(!problems[0].message.contains("TooShort1"), "{problems:?}");
     }
+
+    mod props {
+        use std::collections::{BTreeMap, BTreeSet};
+
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::config::keys;
+
+        /// A value as a user might mistype it: no line ends, comment or continuation
+        /// characters, so the line structure of the file stays as generated.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-zA-Z0-9=,:./*%+_ -]{0,12}",
+                "[0-9]{1,4}(m|Mi|Gi|A|B|T|D)?",
+                "size=[0-9a-z-]{0,4}(,id=[0-9x]{0,2})?",
+                "name=[a-z]{0,5}(,ip=[0-9.]{0,15})?",
+                "[a-z0-9]{1,6}=[a-z0-9]{0,6}(:(NoSchedule|NoExecute|Bad))?",
+                "\"[a-z =]{0,6}\"?",
+                "(yes|no|true|false|-1|0|99999999999999999999|1e3|NaN)",
+                any::<String>().prop_map(|s| s.replace(['\n', '\r', ';', '#', '\\'], "")),
+            ]
+        }
+
+        fn lines_of(
+            names: Vec<&'static str>,
+        ) -> impl Strategy<Value = Vec<(&'static str, String)>> {
+            proptest::collection::vec((proptest::sample::select(names), value()), 0..8)
+        }
+
+        /// BASE, then random `[global]` keys, then a group with random keys; and, per
+        /// `(section, key)`, the lines each was written on.
+        fn file(
+            global: &[(&'static str, String)],
+            group: &[(&'static str, String)],
+        ) -> (String, BTreeMap<(String, String), BTreeSet<usize>>) {
+            let mut text = BASE.to_owned();
+            let mut written = BTreeMap::<(String, String), BTreeSet<usize>>::new();
+            let mut line = BASE.lines().count();
+            for (key, value) in global {
+                line += 1;
+                text.push_str(&format!("{key} = {value}\n"));
+                written
+                    .entry(("global".to_owned(), (*key).to_owned()))
+                    .or_default()
+                    .insert(line);
+            }
+            text.push_str("[nodegroup \"g\"]\n");
+            line += 1;
+            for (key, value) in group {
+                line += 1;
+                text.push_str(&format!("{key} = {value}\n"));
+                written
+                    .entry(("nodegroup \"g\"".to_owned(), (*key).to_owned()))
+                    .or_default()
+                    .insert(line);
+            }
+            (text, written)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 512,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            /// Any value of any key resolves or is refused, never panics; every problem
+            /// has a location, and a problem about a key written in the file points at
+            /// a line the key was written on.
+            #[test]
+            fn every_problem_of_a_written_key_points_at_its_line(
+                global in lines_of(keys::global_key_names().collect()),
+                group in lines_of(keys::group_key_names().collect()),
+            ) {
+                let (text, written) = file(&global, &group);
+                let mut problems = Vec::new();
+                let Some(raw) = ini_file::read(&text, &mut problems) else {
+                    prop_assert!(problems.iter().all(|p| p.line.is_some()), "{problems:?}");
+                    return Ok(());
+                };
+                if let Err(more) = resolve(&raw, &empty_env) {
+                    prop_assert!(!more.is_empty());
+                    problems.extend(more);
+                }
+                for problem in &problems {
+                    prop_assert!(
+                        problem.line.is_some() || problem.key.is_some() || !problem.section.is_empty(),
+                        "no location: {problem:?}\n{text}"
+                    );
+                    let Some(key) = &problem.key else { continue };
+                    // A key whose last value is empty is unset (the last line wins): its
+                    // problems ("required", "set one without the other") may point at the
+                    // section instead.
+                    let set = if problem.section == GLOBAL {
+                        keys::global_key(key).and_then(|k| last_set(raw.global.values.get(&k)))
+                    } else {
+                        keys::group_key(key)
+                            .and_then(|k| last_set(raw.groups.first().and_then(|g| g.values.get(&k))))
+                    };
+                    if set.is_none() {
+                        continue;
+                    }
+                    if let Some(lines) = written.get(&(problem.section.clone(), key.clone())) {
+                        prop_assert!(
+                            problem.line.is_some_and(|l| lines.contains(&l)),
+                            "{problem:?} is about a key written on lines {lines:?}\n{text}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,11 +1,19 @@
 //! A fake Kubernetes API server with just enough of `/api/v1/nodes` for node sync: list
 //! (with a resource version), streaming watch, get, merge patch and delete (with
 //! preconditions), injected failures (the next few calls of a kind, or every write to one
-//! Node, or patches of one Node that never answer), and a log of every request.
+//! Node, or patches of one Node that never answer), an injected latency, a log of every
+//! request and counters by kind. One fake for the node-sync tests and the node-sync bench.
+//!
+//! `GET /_fake/counts` answers the counters as JSON ([`Counts`]), so a provider in a child
+//! process can be measured by its parent.
+
+// A fixture that cannot start or is misused fails the test using it, at once.
+#![expect(clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -13,19 +21,26 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 
 /// One request as the fake received it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// HTTP method.
     pub method: Method,
+    /// Path without the query.
     pub path: String,
+    /// Raw query string (empty when none).
     pub query: String,
+    /// The request's `Content-Type` (empty when none).
     pub content_type: String,
+    /// The body as JSON (`null` when empty or not JSON).
     pub body: Value,
-    /// When it arrived.
-    pub at: std::time::Instant,
+    /// When it arrived, on tokio's clock (so paused-time tests can measure gaps).
+    pub at: Instant,
 }
 
 impl Recorded {
@@ -39,11 +54,53 @@ impl Recorded {
 /// A kind of call failures can be injected into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Call {
+    /// `GET /api/v1/nodes`.
     List,
+    /// `GET /api/v1/nodes?watch=true`.
     Watch,
+    /// `GET /api/v1/nodes/<name>`.
     Get,
+    /// `PATCH /api/v1/nodes/<name>`.
     Patch,
+    /// `DELETE /api/v1/nodes/<name>`.
     Delete,
+}
+
+/// Requests the fake received, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// `GET /api/v1/nodes` without `watch`.
+    pub lists: u64,
+    /// `GET /api/v1/nodes?watch=true`.
+    pub watches: u64,
+    /// `GET /api/v1/nodes/<name>`.
+    pub gets: u64,
+    /// `PATCH /api/v1/nodes/<name>`.
+    pub patches: u64,
+    /// `DELETE /api/v1/nodes/<name>`.
+    pub deletes: u64,
+    /// Anything the fake does not serve.
+    pub other: u64,
+}
+
+impl Counts {
+    /// Requests about one Node (get, patch, delete, anything else).
+    #[must_use]
+    pub fn per_node(&self) -> u64 {
+        self.gets + self.patches + self.deletes + self.other
+    }
+
+    fn count(&mut self, call: Option<Call>) {
+        let counter = match call {
+            Some(Call::List) => &mut self.lists,
+            Some(Call::Watch) => &mut self.watches,
+            Some(Call::Get) => &mut self.gets,
+            Some(Call::Patch) => &mut self.patches,
+            Some(Call::Delete) => &mut self.deletes,
+            None => &mut self.other,
+        };
+        *counter += 1;
+    }
 }
 
 #[derive(Default)]
@@ -58,6 +115,7 @@ struct Inner {
     /// Nodes whose patches are never answered.
     hanging_nodes: HashSet<String>,
     next_uid: u64,
+    counts: Counts,
 }
 
 struct Shared {
@@ -66,6 +124,17 @@ struct Shared {
     events: broadcast::Sender<(u64, String)>,
     /// Bumped to end every open watch stream.
     closer: watch::Sender<u64>,
+    /// How long lists, gets and patches take to be answered.
+    latency: Duration,
+}
+
+impl Shared {
+    /// Waits the injected latency (nothing, not even a yield, when there is none).
+    async fn answer_delay(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
 }
 
 impl Shared {
@@ -90,15 +159,42 @@ impl Drop for FakeKube {
 }
 
 impl FakeKube {
-    /// Starts the fake on a free loopback port.
+    /// Starts an empty fake on a free loopback port, answering at once.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound.
     pub async fn start() -> Self {
+        Self::start_with(Vec::new(), Duration::ZERO).await
+    }
+
+    /// Starts the fake with `nodes` stored (uids and resource versions assigned, no watch
+    /// events: as if they had been there before any client came); every list, get and
+    /// patch is answered `latency` after it arrived.
+    ///
+    /// # Panics
+    /// When a Node has no name or no loopback port can be bound.
+    pub async fn start_with(nodes: Vec<Value>, latency: Duration) -> Self {
+        let mut inner = Inner {
+            resource_version: 100,
+            ..Inner::default()
+        };
+        for mut node in nodes {
+            inner.next_uid += 1;
+            inner.resource_version += 1;
+            node["metadata"]["uid"] = json!(format!("uid-{}", inner.next_uid));
+            node["metadata"]["resourceVersion"] = json!(inner.resource_version.to_string());
+            let name = node["metadata"]["name"]
+                .as_str()
+                .expect("a Node has a name")
+                .to_owned();
+            inner.nodes.insert(name, node);
+        }
         let shared = Arc::new(Shared {
-            inner: Mutex::new(Inner {
-                resource_version: 100,
-                ..Inner::default()
-            }),
-            events: broadcast::channel(1024).0,
+            inner: Mutex::new(inner),
+            // Larger than any burst of the bench, so that no watcher lags and re-watches.
+            events: broadcast::channel(16_384).0,
             closer: watch::channel(0).0,
+            latency,
         });
         let app = Router::new()
             .route("/api/v1/nodes", get(list_or_watch))
@@ -106,12 +202,19 @@ impl FakeKube {
                 "/api/v1/nodes/{name}",
                 get(get_node).patch(patch_node).delete(delete_node),
             )
+            .route("/_fake/counts", get(counts))
             .fallback(unexpected)
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake Kubernetes API");
+        let url = format!(
+            "http://{}",
+            listener.local_addr().expect("the fake's local address")
+        );
         let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            // Ends only when aborted (on drop) or when the listener fails.
+            let _ = axum::serve(listener, app).await;
         });
         Self {
             url,
@@ -125,40 +228,58 @@ impl FakeKube {
         &self.url
     }
 
-    /// A client without auth over plain HTTP, as the tests need.
+    /// A client without auth over plain HTTP, as node sync gets from a kubeconfig.
+    #[must_use]
     pub fn client(&self) -> kube::Client {
-        let config = kube::Config::new(self.url.parse().unwrap());
-        kube::Client::try_from(config).unwrap()
+        client(&self.url)
     }
 
     /// Adds a Node (uid and resource version assigned) and sends `ADDED`.
+    ///
+    /// # Panics
+    /// When the Node has no name.
     pub fn add_node(&self, mut node: Value) {
         let mut inner = self.shared.lock();
         inner.next_uid += 1;
         node["metadata"]["uid"] = json!(format!("uid-{}", inner.next_uid));
-        let name = node["metadata"]["name"].as_str().unwrap().to_owned();
+        let name = node["metadata"]["name"]
+            .as_str()
+            .expect("a Node has a name")
+            .to_owned();
         self.commit(&mut inner, "ADDED", name, node);
     }
 
     /// Changes a Node as the kubelet or a user would, and sends `MODIFIED`.
+    ///
+    /// # Panics
+    /// When there is no such Node.
     pub fn modify_node(&self, name: &str, change: impl FnOnce(&mut Value)) {
         let mut inner = self.shared.lock();
-        let mut node = inner.nodes.get(name).cloned().unwrap();
+        let mut node = inner.nodes.get(name).cloned().expect("the Node exists");
         change(&mut node);
         self.commit(&mut inner, "MODIFIED", name.to_owned(), node);
     }
 
+    /// The requests received so far, by kind.
+    #[must_use]
+    pub fn counts(&self) -> Counts {
+        self.shared.lock().counts
+    }
+
     /// The Node as stored now.
+    #[must_use]
     pub fn node(&self, name: &str) -> Option<Value> {
         self.shared.lock().nodes.get(name).cloned()
     }
 
     /// Every request so far.
+    #[must_use]
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.lock().requests.clone()
     }
 
     /// Writes (PATCH and DELETE) so far, in order.
+    #[must_use]
     pub fn writes(&self) -> Vec<Recorded> {
         self.requests()
             .into_iter()
@@ -167,6 +288,7 @@ impl FakeKube {
     }
 
     /// Watch requests so far.
+    #[must_use]
     pub fn watches(&self) -> usize {
         self.requests().iter().filter(|r| r.is_watch()).count()
     }
@@ -201,6 +323,7 @@ impl FakeKube {
     }
 
     /// Requests to `/api/v1/nodes/<name>` so far, in order.
+    #[must_use]
     pub fn requests_to(&self, name: &str) -> Vec<Recorded> {
         let path = format!("/api/v1/nodes/{name}");
         self.requests()
@@ -210,6 +333,7 @@ impl FakeKube {
     }
 
     /// Injected failures not used yet.
+    #[must_use]
     pub fn pending_faults(&self, call: Call) -> usize {
         self.shared
             .lock()
@@ -228,6 +352,16 @@ impl FakeKube {
     fn commit(&self, inner: &mut Inner, kind: &str, name: String, node: Value) {
         commit(&self.shared, inner, kind, name, node);
     }
+}
+
+/// A client of the fake at `url` without auth, over plain HTTP.
+///
+/// # Panics
+/// When `url` is not a URL.
+#[must_use]
+pub fn client(url: &str) -> kube::Client {
+    let config = kube::Config::new(url.parse().expect("the fake's URL"));
+    kube::Client::try_from(config).expect("a kube client for the fake")
 }
 
 /// Stores (or, for `DELETED`, removes) a Node under a new resource version and sends the
@@ -266,11 +400,16 @@ fn status(code: u16, reason: &str, message: &str) -> Response {
         "code": code,
     });
     (
-        StatusCode::from_u16(code).unwrap(),
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
         .into_response()
+}
+
+async fn counts(State(shared): State<Arc<Shared>>) -> Response {
+    let counts = shared.lock().counts;
+    object(&json!(counts))
 }
 
 fn object(value: &Value) -> Response {
@@ -292,6 +431,7 @@ fn record(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Option<Response> {
+    inner.counts.count(Some(call));
     inner.requests.push(Recorded {
         method,
         path,
@@ -302,7 +442,7 @@ fn record(
             .unwrap_or_default()
             .to_owned(),
         body: serde_json::from_slice(body).unwrap_or(Value::Null),
-        at: std::time::Instant::now(),
+        at: Instant::now(),
     });
     if matches!(call, Call::Patch | Call::Delete)
         && let Some(name) = inner
@@ -325,6 +465,9 @@ async fn list_or_watch(
     let query = query.unwrap_or_default();
     let is_watch = matches!(query_param(&query, "watch"), Some("true" | "1"));
     let call = if is_watch { Call::Watch } else { Call::List };
+    if !is_watch {
+        shared.answer_delay().await;
+    }
     let mut inner = shared.lock();
     let path = "/api/v1/nodes".to_owned();
     if let Some(failure) = record(
@@ -387,7 +530,7 @@ async fn list_or_watch(
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from_stream(rx))
-        .unwrap()
+        .unwrap_or_else(|_| status(500, "InternalError", "the watch response"))
 }
 
 async fn get_node(
@@ -396,6 +539,7 @@ async fn get_node(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    shared.answer_delay().await;
     let mut inner = shared.lock();
     let path = format!("/api/v1/nodes/{name}");
     let query = query.unwrap_or_default();
@@ -437,12 +581,13 @@ fn merge(target: &mut Value, patch: &Value) {
     if !target.is_object() {
         *target = json!({});
     }
-    let object = target.as_object_mut().unwrap();
-    for (key, value) in fields {
-        if value.is_null() {
-            object.remove(key);
-        } else {
-            merge(object.entry(key.clone()).or_insert(Value::Null), value);
+    if let Some(object) = target.as_object_mut() {
+        for (key, value) in fields {
+            if value.is_null() {
+                object.remove(key);
+            } else {
+                merge(object.entry(key.clone()).or_insert(Value::Null), value);
+            }
         }
     }
 }
@@ -454,6 +599,7 @@ async fn patch_node(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    shared.answer_delay().await;
     match patch_locked(&shared, name, query, &headers, &body) {
         Some(response) => response,
         // A hanging patch: the client gives up (its request timeout) and drops it.
@@ -471,13 +617,14 @@ fn patch_locked(
 ) -> Option<Response> {
     let mut inner = shared.lock();
     if inner.hanging_nodes.contains(&name) {
+        inner.counts.count(Some(Call::Patch));
         inner.requests.push(Recorded {
             method: Method::PATCH,
             path: format!("/api/v1/nodes/{name}"),
             query: query.unwrap_or_default(),
             content_type: String::new(),
             body: serde_json::from_slice(body).unwrap_or(Value::Null),
-            at: std::time::Instant::now(),
+            at: Instant::now(),
         });
         return None;
     }
@@ -593,6 +740,7 @@ async fn unexpected(
     body: Bytes,
 ) -> Response {
     let mut inner = shared.lock();
+    inner.counts.count(None);
     inner.requests.push(Recorded {
         method: method.clone(),
         path: uri.path().to_owned(),
@@ -603,7 +751,7 @@ async fn unexpected(
             .unwrap_or_default()
             .to_owned(),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        at: std::time::Instant::now(),
+        at: Instant::now(),
     });
     status(
         404,
@@ -614,6 +762,7 @@ async fn unexpected(
 
 /// A Node as the kubelet registers it: a name, an optional provider id, and a Ready
 /// condition with the given status (`"True"`, `"False"`, `"Unknown"`).
+#[must_use]
 pub fn node(name: &str, provider_id: Option<&str>, ready: &str) -> Value {
     let mut spec = json!({});
     if let Some(id) = provider_id {
@@ -626,4 +775,54 @@ pub fn node(name: &str, provider_id: Option<&str>, ready: &str) -> Value {
         "spec": spec,
         "status": {"conditions": [{"type": "Ready", "status": ready}]},
     })
+}
+
+/// A Ready Node with `labels` besides its hostname label, and a provider id when given.
+#[must_use]
+pub fn node_with_labels(
+    name: &str,
+    provider_id: Option<&str>,
+    labels: &BTreeMap<String, String>,
+) -> Value {
+    let mut node = node(name, provider_id, "True");
+    for (key, value) in labels {
+        node["metadata"]["labels"][key] = json!(value);
+    }
+    node
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patches_set_replace_and_remove() {
+        let mut target = json!({"a": 1, "b": {"c": 2, "d": 3}});
+        merge(&mut target, &json!({"a": null, "b": {"c": 5}, "e": [1]}));
+        assert_eq!(target, json!({"b": {"c": 5, "d": 3}, "e": [1]}));
+    }
+
+    #[test]
+    fn labelled_nodes_keep_the_hostname_label() {
+        let labels = BTreeMap::from([("role".to_owned(), "worker".to_owned())]);
+        let node = node_with_labels("n1", Some("kamatera://n1"), &labels);
+        assert_eq!(node["metadata"]["labels"]["kubernetes.io/hostname"], "n1");
+        assert_eq!(node["metadata"]["labels"]["role"], "worker");
+        assert_eq!(node["spec"]["providerID"], "kamatera://n1");
+    }
+
+    #[test]
+    fn counts_sum_the_requests_about_one_node() {
+        let mut counts = Counts::default();
+        for call in [
+            Some(Call::List),
+            Some(Call::Get),
+            Some(Call::Patch),
+            Some(Call::Delete),
+            None,
+        ] {
+            counts.count(call);
+        }
+        assert_eq!((counts.lists, counts.per_node()), (1, 4));
+    }
 }
