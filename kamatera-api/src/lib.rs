@@ -68,6 +68,8 @@ mod client;
 mod decode;
 pub mod endpoint;
 pub mod error;
+#[cfg(test)]
+mod input_properties;
 mod lenient;
 pub mod model;
 mod newtype;

@@ -42,4 +42,8 @@ pub use subnets::{CreatedSubnet, Ipv4Subnet, Subnet, SubnetFields, SubnetId, Sub
 #[cfg(test)]
 pub(crate) mod decoders_for_tests {
     pub(crate) use super::commands::decoders::{command_ids, created};
+    pub(crate) use super::server_records::DescriptionRow;
+    pub(crate) use super::servers::decode_compact;
+    pub(crate) use super::snapshots::decode_tree;
+    pub(crate) use super::statistics::decode_points;
 }

@@ -165,7 +165,7 @@ fn month<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
 
 /// The overview row the description call answers with.
 #[derive(Deserialize)]
-struct DescriptionRow {
+pub(crate) struct DescriptionRow {
     #[serde(default, deserialize_with = "crate::lenient::optional_text")]
     description: Option<String>,
 }

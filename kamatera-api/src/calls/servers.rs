@@ -50,16 +50,8 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn list_servers_compact(&self) -> Result<CompactServerList, Error> {
-        self.call_with(Call::read(Endpoint::ListServers), |endpoint, body| {
-            // The usual answer decodes strictly in one go; only an answer with an odd row
-            // pays for decoding row by row.
-            match CompactServerList::decode_strict(body) {
-                Ok(list) => Ok(list),
-                Err(_) => decode::<Vec<Value>>(endpoint, body)
-                    .map(|rows| ServerList::from_rows(rows).into()),
-            }
-        })
-        .await
+        self.call_with(Call::read(Endpoint::ListServers), decode_compact)
+            .await
     }
 
     /// Full details of the servers `selector` matches (`POST /service/server/info`).
@@ -163,6 +155,17 @@ pub struct SkippedRow {
     pub id: Option<ServerId>,
     /// The row's `name`, when it is a string.
     pub name: Option<String>,
+}
+
+/// Decodes a list answer into a compact list. The usual answer decodes strictly in one
+/// go; only an answer with an odd row pays for decoding row by row.
+pub(crate) fn decode_compact(endpoint: Endpoint, body: &[u8]) -> Result<CompactServerList, Error> {
+    match CompactServerList::decode_strict(body) {
+        Ok(list) => Ok(list),
+        Err(_) => {
+            decode::<Vec<Value>>(endpoint, body).map(|rows| ServerList::from_rows(rows).into())
+        }
+    }
 }
 
 impl ServerList {

@@ -211,6 +211,11 @@ impl<'t> IntoIterator for &'t SnapshotTree {
     }
 }
 
+/// Decodes a snapshot list answer into the tree.
+pub(crate) fn decode_tree(endpoint: Endpoint, body: &[u8]) -> Result<SnapshotTree, Error> {
+    SnapshotTree::from_rows(endpoint, decode(endpoint, body)?)
+}
+
 /// A row of the snapshot list as the wire has it.
 #[derive(Deserialize)]
 struct SnapshotRow {
@@ -267,12 +272,7 @@ impl Snapshots<'_> {
     /// ```
     pub async fn list(&self) -> Result<SnapshotTree, Error> {
         let call = self.server.read(Endpoint::Snapshots)?;
-        self.server
-            .client
-            .call_with(call, |endpoint, body| {
-                SnapshotTree::from_rows(endpoint, decode(endpoint, body)?)
-            })
-            .await
+        self.server.client.call_with(call, decode_tree).await
     }
 
     /// Starts taking a snapshot named `name`; sent once, never retried.

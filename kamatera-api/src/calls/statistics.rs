@@ -309,7 +309,7 @@ impl Series {
 }
 
 /// Decodes either answer shape (see the module docs), naming the JSON path that fails.
-fn decode_points(endpoint: Endpoint, body: &[u8]) -> Result<Vec<StatisticPoint>, Error> {
+pub(crate) fn decode_points(endpoint: Endpoint, body: &[u8]) -> Result<Vec<StatisticPoint>, Error> {
     let items: Vec<Value> = decode(endpoint, body)?;
     let mut points = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
