@@ -34,13 +34,6 @@ fn setup(groups: &str) -> Setup {
     setup
 }
 
-async fn started(setup: Setup) -> (Running, Ca) {
-    let provider = setup.start().await;
-    let mut ca = provider.client().await;
-    provider.ready(&mut ca).await;
-    (provider, ca)
-}
-
 /// Create requests the simulator received (accepted or refused).
 fn create_requests(sim: &SimHandle) -> Vec<u16> {
     sim.requests()
@@ -75,7 +68,7 @@ async fn status_of(provider: &Running) -> pb::status::StatusResponse {
 
 #[tokio::test]
 async fn a_create_refused_for_revoked_keys_is_sent_once_the_keys_work_again() {
-    let (provider, mut ca) = started(setup(ONE_GROUP)).await;
+    let (provider, mut ca) = setup(ONE_GROUP).started().await;
     revoke_keys(&provider.sim, true);
     increase(&mut ca, "ng1", 1).await;
     eventually("the create was refused twice", || {
@@ -111,7 +104,7 @@ async fn a_create_refused_for_revoked_keys_is_sent_once_the_keys_work_again() {
 
 #[tokio::test]
 async fn a_create_answered_429_is_sent_again_and_never_twice() {
-    let (provider, mut ca) = started(setup(ONE_GROUP)).await;
+    let (provider, mut ca) = setup(ONE_GROUP).started().await;
     provider.sim.add_fault(
         FaultRule::respond_json(
             "POST",
@@ -146,7 +139,7 @@ async fn a_create_answered_429_is_sent_again_and_never_twice() {
 #[tokio::test]
 async fn a_create_refused_past_the_provision_time_fails_and_leaves_nothing() {
     let groups = format!("{ONE_GROUP}max-node-provision-time = 1s\n");
-    let (provider, mut ca) = started(setup(&groups)).await;
+    let (provider, mut ca) = setup(&groups).started().await;
     revoke_keys(&provider.sim, true);
     increase(&mut ca, "ng1", 1).await;
     eventually("the refused create is given up", || {
@@ -181,7 +174,7 @@ async fn revoked_keys_are_logged_once_and_named_by_readyz_status_and_metrics() {
     let mut setup = setup(ONE_GROUP);
     // Stale at once, so that every Refresh fails while the keys are refused.
     setup.engine.stale_after = Duration::from_millis(100);
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     revoke_keys(&provider.sim, true);
     // cluster-autoscaler's loop, much faster than its 10 s: 100 failing Refresh calls.
     let mut failures = 0;

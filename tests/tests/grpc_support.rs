@@ -62,13 +62,20 @@ name-prefix = k8s-small
 
 /// The cloud config of the test cloud, pointed at the simulator at `url`.
 pub fn cloud_config(url: &str, groups: &str) -> CloudConfig {
-    let text = CloudConfigFixture::new("e2e")
+    cloud_config_with(url, groups, &[])
+}
+
+/// [`cloud_config`] with more `[global]` keys.
+pub fn cloud_config_with(url: &str, groups: &str, global: &[(&str, String)]) -> CloudConfig {
+    let mut fixture = CloudConfigFixture::new("e2e")
         .credentials(CLIENT_ID, SECRET)
         .api_url(url)
         .global_key("default-password", PASSWORD)
-        .global_key("default-script-base64", SCRIPT_B64)
-        .raw(groups)
-        .render();
+        .global_key("default-script-base64", SCRIPT_B64);
+    for (key, value) in global {
+        fixture = fixture.global_key(key, value);
+    }
+    let text = fixture.raw(groups).render();
     CloudConfig::parse(&text, "e2e.ini", &empty_env).expect("test config parses")
 }
 
@@ -106,6 +113,8 @@ pub struct Setup {
     pub sim: SimConfig,
     /// Timeout of one Kamatera API request (`--api-timeout`).
     pub api_timeout: Duration,
+    /// More `[global]` keys of the cloud config.
+    pub global: Vec<(&'static str, String)>,
 }
 
 impl Default for Setup {
@@ -116,6 +125,7 @@ impl Default for Setup {
             engine: engine_options(),
             sim: SimConfig::default(),
             api_timeout: Duration::from_secs(5),
+            global: Vec::new(),
         }
     }
 }
@@ -129,6 +139,15 @@ impl Setup {
         self.start_on(sim).await
     }
 
+    /// Starts the provider and waits until it answers `Refresh`: a provider as
+    /// cluster-autoscaler finds it, with a client connected.
+    pub async fn started(self) -> (Running, Ca) {
+        let provider = self.start().await;
+        let mut ca = provider.client().await;
+        provider.ready(&mut ca).await;
+        (provider, ca)
+    }
+
     /// Serves a provider over an already running simulator (`self.sim` is ignored), as a
     /// restarted process finds the cloud its predecessor left.
     pub async fn start_on(self, sim: SimHandle) -> Running {
@@ -139,7 +158,7 @@ impl Setup {
     /// The provider's configuration for the simulator behind `sim`.
     pub fn serve_config(self, sim: &SimHandle) -> ServeConfig {
         ServeConfig {
-            cloud_config: cloud_config(sim.url().as_str(), &self.groups),
+            cloud_config: cloud_config_with(sim.url().as_str(), &self.groups, &self.global),
             tls: self.tls,
             engine: self.engine,
             api_timeout: self.api_timeout,

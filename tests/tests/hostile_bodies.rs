@@ -12,8 +12,8 @@ use kamatera_provider_grpc::pb::instance_status::InstanceState::InstanceDeleting
 use kamatera_sim::{FaultAction, FaultRule, OpKind, SimHandle};
 
 use crate::grpc_support::{
-    Ca, Running, Setup, converge, counter, creates, delete, increase, nodes, server_name, state,
-    target, targets_of,
+    Ca, Setup, converge, counter, creates, delete, increase, nodes, server_name, state, target,
+    targets_of,
 };
 
 const GROUP: &str = "[nodegroup \"ng1\"]
@@ -76,13 +76,6 @@ fn setup() -> Setup {
     setup
 }
 
-async fn started(setup: Setup) -> (Running, Ca) {
-    let provider = setup.start().await;
-    let mut ca = provider.client().await;
-    provider.ready(&mut ca).await;
-    (provider, ca)
-}
-
 /// The fewest members and the lowest target cluster-autoscaler saw while it read the group
 /// every few milliseconds for `window`, and whether any read failed.
 async fn lowest_seen(ca: &mut Ca, window: Duration) -> (i32, usize) {
@@ -140,7 +133,7 @@ fn terminated_exactly(sim: &SimHandle, asked: &[String], shape: &str) {
 /// Reads: one hostile answer to a read the engine makes every pass changes nothing.
 async fn a_hostile_read_changes_nothing(method: &str, path: &str, setup: Setup) {
     let key = format!("{method} {path}");
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     let sim = provider.sim.clone();
     increase(&mut ca, "ng1", 2).await;
     converge(&sim, &mut ca, &[("ng1", 2)]).await;
@@ -175,7 +168,7 @@ async fn a_hostile_tag_answer_changes_nothing() {
 
 #[tokio::test]
 async fn a_hostile_info_answer_for_a_member_missing_from_one_list_keeps_it() {
-    let (provider, mut ca) = started(setup()).await;
+    let (provider, mut ca) = setup().started().await;
     let sim = provider.sim.clone();
     increase(&mut ca, "ng1", 2).await;
     let two = converge(&sim, &mut ca, &[("ng1", 2)]).await;
@@ -201,7 +194,7 @@ async fn a_hostile_info_answer_for_a_member_missing_from_one_list_keeps_it() {
 
 #[tokio::test]
 async fn a_hostile_queue_answer_fails_no_create_and_repeats_none() {
-    let (provider, mut ca) = started(setup()).await;
+    let (provider, mut ca) = setup().started().await;
     let sim = provider.sim.clone();
     let mut members = 0;
     for (shape, rule) in shapes("GET", "/service/queue") {
@@ -220,7 +213,7 @@ async fn a_hostile_queue_answer_fails_no_create_and_repeats_none() {
 
 #[tokio::test]
 async fn a_hostile_create_answer_ends_in_one_server_per_increase() {
-    let (provider, mut ca) = started(setup()).await;
+    let (provider, mut ca) = setup().started().await;
     let sim = provider.sim.clone();
     let mut members = 0;
     for (shape, rule) in shapes("POST", "/service/server") {
@@ -242,7 +235,7 @@ async fn a_hostile_create_answer_ends_in_one_server_per_increase() {
 /// cluster-autoscaler named are powered off and terminated, each terminated once.
 async fn hostile_scale_down_steps(path: &str) {
     let shapes = shapes("POST", path);
-    let (provider, mut ca) = started(setup()).await;
+    let (provider, mut ca) = setup().started().await;
     let sim = provider.sim.clone();
     let mut members = shapes.len() + 1;
     increase(&mut ca, "ng1", i32::try_from(members).unwrap()).await;
@@ -290,7 +283,7 @@ async fn a_hostile_terminate_answer_terminates_only_what_was_asked() {
 /// rule stays, at least `lists` list requests are made in the 1.5 s it is watched: a
 /// provider that gives up on the answer at once lists again on its next pass.
 async fn an_unending_list_leaves_the_last_snapshot(rule: FaultRule, setup: Setup, lists: u64) {
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     let sim = provider.sim.clone();
     increase(&mut ca, "ng1", 2).await;
     converge(&sim, &mut ca, &[("ng1", 2)]).await;
@@ -325,11 +318,15 @@ async fn an_unending_list_leaves_the_last_snapshot(rule: FaultRule, setup: Setup
     provider.stop().await.unwrap();
 }
 
-/// Setup for the huge bodies: a deadline short enough to end a read the provider does
-/// not cut short itself, so the test stays quick either way.
+/// Setup for the huge bodies: the answer cap an operator sets in the cloud config
+/// (`kamatera-api-max-response-mib`) at 1 MiB, so a refusal at the cap is quick whatever
+/// the machine's load (reading the default 64 MiB of a debug build under a full test run
+/// takes longer than the window watched); and a deadline short enough to end a read the
+/// provider would not cut short itself, which then shows as too few lists.
 fn huge_setup() -> Setup {
     let mut setup = setup();
     setup.api_timeout = Duration::from_secs(3);
+    setup.global = vec![("kamatera-api-max-response-mib", "1".to_owned())];
     setup
 }
 

@@ -32,13 +32,6 @@ max-size = 3
 name-prefix = k8s-ng2
 ";
 
-async fn started(setup: Setup) -> (Running, Ca) {
-    let provider = setup.start().await;
-    let mut ca = provider.client().await;
-    provider.ready(&mut ca).await;
-    (provider, ca)
-}
-
 /// The engine's retry timers run on real time: they are shortened so that a scenario's
 /// retries fit in the wait limit of [`converge`].
 fn setup() -> Setup {
@@ -117,7 +110,7 @@ fn has_error(instance: &pb::Instance) -> bool {
 
 #[tokio::test]
 async fn scale_up_and_terminate_scale_down_converge_without_orphans() {
-    let (provider, mut ca) = started(setup()).await;
+    let (provider, mut ca) = setup().started().await;
     increase(&mut ca, "ng1", 3).await;
     let three = converge(&provider.sim, &mut ca, &[("ng1", 3)]).await;
     assert_eq!(creates(&provider.sim), 3, "one create per requested node");
@@ -153,7 +146,7 @@ poweroff-on-scale-down = true
 poweron-on-scale-up = true
 "
     .to_owned();
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     increase(&mut ca, "ng1", 2).await;
     let two = converge(&provider.sim, &mut ca, &[("ng1", 2)]).await;
     delete(&mut ca, "ng1", &two[..1]).await;
@@ -183,7 +176,7 @@ poweron-on-scale-up = true
 /// Scenarios 4, 8: a create ending in `error` or `cancelled` is reported with its error,
 /// CA deletes it, and a second scale-up completes; nothing is left behind.
 async fn failed_create_is_reported_then_replaced(outcome: Outcome) {
-    let (provider, mut ca) = started(setup()).await;
+    let (provider, mut ca) = setup().started().await;
     provider
         .sim
         .add_outcome_rule(OutcomeRule::new(outcome).kind(OpKind::Create).times(1))
@@ -215,7 +208,7 @@ async fn a_cancelled_create_is_a_terminal_failure() {
 
 #[tokio::test]
 async fn a_slow_create_is_counted_in_the_target_until_it_finishes() {
-    let (provider, mut ca) = started(setup()).await;
+    let (provider, mut ca) = setup().started().await;
     provider
         .sim
         .add_timing_rule(
@@ -241,7 +234,7 @@ async fn a_slow_create_is_counted_in_the_target_until_it_finishes() {
 
 #[tokio::test]
 async fn transient_api_errors_are_ridden_out() {
-    let (provider, mut ca) = started(setup()).await;
+    let (provider, mut ca) = setup().started().await;
     let sim = &provider.sim;
     sim.add_fault(
         FaultRule::respond_text("GET", "/service/servers", 504, "Gateway Timeout").times(3),
@@ -258,7 +251,7 @@ async fn transient_api_errors_are_ridden_out() {
 
 #[tokio::test]
 async fn a_create_rejected_for_one_of_n_does_not_stop_the_others() {
-    let (provider, mut ca) = started(setup()).await;
+    let (provider, mut ca) = setup().started().await;
     provider.sim.add_fault(
         FaultRule::respond_json(
             "POST",
@@ -279,7 +272,7 @@ async fn a_create_rejected_for_one_of_n_does_not_stop_the_others() {
 
 #[tokio::test]
 async fn a_lost_create_response_is_found_by_name_not_created_twice() {
-    let (provider, mut ca) = started(setup()).await;
+    let (provider, mut ca) = setup().started().await;
     provider
         .sim
         .add_fault(FaultRule::new("POST", "/service/server", FaultAction::DropAfterApply).times(1));
@@ -298,7 +291,7 @@ async fn a_lost_create_response_is_found_by_name_not_created_twice() {
 async fn an_auth_failure_fails_cleanly_and_nothing_is_created() {
     let mut setup = setup();
     setup.engine.stale_after = Duration::from_millis(300);
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     provider.sim.update_behaviour(|b| b.auth_failure = true);
     eventually("Refresh reports the failing API", || {
         let mut ca = ca.clone();
@@ -336,7 +329,7 @@ async fn an_auth_failure_fails_cleanly_and_nothing_is_created() {
 async fn a_list_failing_for_several_passes_reports_stale_then_recovers() {
     let mut setup = setup();
     setup.engine.stale_after = Duration::from_millis(300);
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     increase(&mut ca, "ng1", 2).await;
     let two = converge(&provider.sim, &mut ca, &[("ng1", 2)]).await;
     let outage = provider.sim.add_fault(FaultRule::respond_text(
@@ -365,7 +358,7 @@ async fn a_list_failing_for_several_passes_reports_stale_then_recovers() {
 async fn a_queue_answering_empty_for_new_commands_is_waited_out() {
     let mut setup = setup();
     setup.sim.behaviour.queue_hidden_polls = 3;
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     up_and_down(&provider, &mut ca).await;
     assert_eq!(creates(&provider.sim), 2);
     provider.stop().await.unwrap();
@@ -373,7 +366,7 @@ async fn a_queue_answering_empty_for_new_commands_is_waited_out() {
 
 /// Scale-up and scale-down of two groups while `rule` fires on every endpoint.
 async fn cycle_under(setup: Setup, rule: FaultRule) {
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     provider.sim.add_fault(rule);
     increase(&mut ca, "ng1", 3).await;
     increase(&mut ca, "ng2", 2).await;
@@ -415,7 +408,7 @@ async fn ten_percent_random_5xx_on_every_endpoint_still_converges() {
 async fn latency_spikes_beyond_the_api_timeout_neither_duplicate_nor_leak() {
     let mut setup = setup();
     setup.api_timeout = Duration::from_millis(250);
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     let spike = |method: &str, path: &str| {
         FaultRule::new(method, path, FaultAction::Delay { ms: 600 }).times(1)
     };
@@ -436,7 +429,7 @@ async fn latency_spikes_beyond_the_api_timeout_neither_duplicate_nor_leak() {
 
 #[tokio::test]
 async fn malformed_payloads_on_every_endpoint_are_survived() {
-    let (provider, mut ca) = started(setup()).await;
+    let (provider, mut ca) = setup().started().await;
     let sim = &provider.sim;
     let malformed = |method: &str, path: &str, bodies: &[&str]| {
         for body in bodies {
@@ -465,7 +458,7 @@ async fn malformed_payloads_on_every_endpoint_are_survived() {
 async fn instances_are_running_only_after_their_create_completed() {
     // The target counts a creating instance at once, and Nodes never calls it running
     // before the simulator finished the create (no premature registration timeouts).
-    let (provider, mut ca) = started(setup()).await;
+    let (provider, mut ca) = setup().started().await;
     increase(&mut ca, "ng2", 1).await;
     assert_eq!(target(&mut ca, "ng2").await, 1);
     let _ = ca.refresh(pb::RefreshRequest {}).await;

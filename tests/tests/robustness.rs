@@ -45,13 +45,6 @@ fn setup(groups: &str) -> Setup {
     setup
 }
 
-async fn started(setup: Setup) -> (Running, Ca) {
-    let provider = setup.start().await;
-    let mut ca = provider.client().await;
-    provider.ready(&mut ca).await;
-    (provider, ca)
-}
-
 /// Delays the next two list answers, so that whatever the engine makes of the first
 /// (the odd one) stays visible for [`GLITCH_WINDOW_MS`] at least.
 fn hold_the_next_lists(sim: &SimHandle) {
@@ -122,7 +115,7 @@ fn sim_id(sim: &SimHandle, name: &str) -> String {
 
 #[tokio::test]
 async fn an_empty_list_once_drops_no_member_and_no_target() {
-    let (provider, mut ca) = started(setup(ONE_GROUP)).await;
+    let (provider, mut ca) = setup(ONE_GROUP).started().await;
     increase(&mut ca, "ng1", 3).await;
     converge(&provider.sim, &mut ca, &[("ng1", 3)]).await;
     hold_the_next_lists(&provider.sim);
@@ -138,7 +131,7 @@ async fn an_empty_list_once_drops_no_member_and_no_target() {
 
 #[tokio::test]
 async fn a_list_missing_one_running_member_once_keeps_it() {
-    let (provider, mut ca) = started(setup(ONE_GROUP)).await;
+    let (provider, mut ca) = setup(ONE_GROUP).started().await;
     increase(&mut ca, "ng1", 3).await;
     let three = converge(&provider.sim, &mut ca, &[("ng1", 3)]).await;
     let lookups = counter(&provider.sim, "POST /service/server/info");
@@ -159,7 +152,7 @@ async fn a_list_missing_one_running_member_once_keeps_it() {
 
 #[tokio::test]
 async fn a_creating_instance_missing_from_one_list_is_not_failed() {
-    let (provider, mut ca) = started(setup(ONE_GROUP)).await;
+    let (provider, mut ca) = setup(ONE_GROUP).started().await;
     provider
         .sim
         .add_timing_rule(
@@ -191,7 +184,7 @@ async fn a_tag_answer_without_the_tags_drops_no_member() {
     let mut setup = setup(ONE_GROUP);
     // Tags are re-read often, so that one bad answer would show for a while.
     setup.engine.tag_refresh_interval = Duration::from_millis(GLITCH_WINDOW_MS);
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     increase(&mut ca, "ng1", 2).await;
     let two = converge(&provider.sim, &mut ca, &[("ng1", 2)]).await;
     let id = sim_id(&provider.sim, server_name(&two[0]));
@@ -210,7 +203,7 @@ async fn a_tag_answer_without_the_tags_drops_no_member() {
 
 #[tokio::test]
 async fn a_deletion_goes_on_after_one_tag_answer_without_the_tags() {
-    let (provider, mut ca) = started(setup(ONE_GROUP)).await;
+    let (provider, mut ca) = setup(ONE_GROUP).started().await;
     increase(&mut ca, "ng1", 2).await;
     let two = converge(&provider.sim, &mut ca, &[("ng1", 2)]).await;
     let victim = server_name(&two[0]).to_owned();
@@ -225,7 +218,7 @@ async fn a_deletion_goes_on_after_one_tag_answer_without_the_tags() {
 
 #[tokio::test]
 async fn odd_rows_do_not_stop_refresh_and_a_member_behind_one_keeps_its_state() {
-    let (provider, mut ca) = started(setup(ONE_GROUP)).await;
+    let (provider, mut ca) = setup(ONE_GROUP).started().await;
     // A foreign server with an unexpected value, in every list from now on.
     provider
         .sim
@@ -266,7 +259,7 @@ max-size = 5
 name-prefix = k8s-ng1
 poweroff-on-scale-down = true
 ";
-    let (provider, mut ca) = started(setup(groups)).await;
+    let (provider, mut ca) = setup(groups).started().await;
     let sim = provider.sim.clone();
     increase(&mut ca, "ng1", 2).await;
     let two = converge(&sim, &mut ca, &[("ng1", 2)]).await;
@@ -390,7 +383,7 @@ async fn cold_start_is_ready_only_once_every_member_is_known() {
 async fn a_terminate_that_leaves_its_server_listed_is_sent_again() {
     let mut setup = setup(ONE_GROUP);
     setup.engine.command_timeout = Duration::from_millis(300);
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     increase(&mut ca, "ng1", 2).await;
     let two = converge(&provider.sim, &mut ca, &[("ng1", 2)]).await;
     provider
@@ -416,7 +409,7 @@ async fn a_terminate_that_leaves_its_server_listed_is_sent_again() {
 async fn a_failed_create_that_leaves_a_server_is_found_and_terminated() {
     let mut setup = setup(ONE_GROUP);
     setup.sim.behaviour.create_visibility = CreateVisibility::AtCompletion;
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     let sim = provider.sim.clone();
     sim.add_timing_rule(
         TimingRule::new(Duration::from_secs(1), Duration::from_secs(60)).kind(OpKind::Create),
@@ -586,7 +579,7 @@ async fn mixed_run(seed: u64) {
     setup.engine.name_seed = Some(seed);
     setup.engine.command_timeout = Duration::from_millis(300);
     setup.engine.tag_refresh_interval = Duration::from_millis(200);
-    let (provider, mut ca) = started(setup).await;
+    let (provider, mut ca) = setup.started().await;
     let sim = provider.sim.clone();
     let mut random_delay =
         FaultRule::new("GET", "*", FaultAction::Delay { ms: 15 }).probability(0.2);
