@@ -127,7 +127,7 @@
 //!   [`FaultRule::tags_missing`] (a tag answer without the tags). `times` limits a rule to the next N matching calls; `probability` fires
 //!   it from the RNG seeded by [`SimConfig::seed`]. Delays add up; the first other firing rule wins.
 //!
-//! ## Fault modes for issue 23 (a failing API)
+//! ## Fault modes of a failing API
 //!
 //! * Rate limits: [`FaultRule::rate_limited`] answers 429 `{"message":"Too Many Attempts."}`
 //!   with `Retry-After: N` or without it.

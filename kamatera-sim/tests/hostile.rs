@@ -1,4 +1,4 @@
-//! The fault modes of issue 23: rate limits, proxy pages, huge and trickling bodies,
+//! The fault modes of a failing API: rate limits, proxy pages, huge and trickling bodies,
 //! commands that never complete, and rotated or revoked credentials.
 
 use std::time::Duration;

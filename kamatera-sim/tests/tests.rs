@@ -9,7 +9,7 @@ mod auth;
 mod control;
 mod create;
 mod faults;
-/// The fault modes of issue 23.
+/// The fault modes of a failing API.
 mod hostile;
 /// Fixes found by judging the simulator against Apache Libcloud's recorded answers.
 mod libcloud_fidelity;
