@@ -35,6 +35,7 @@ mod actions;
 mod error;
 mod fast_hash;
 mod instances;
+mod leadership;
 mod listing;
 mod model;
 mod name_index;
@@ -60,6 +61,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 pub use error::{Error, Result};
+pub use leadership::{Adopted, GroupServer, InFlight, Role};
 pub use model::{ErrorClass, ErrorCode, InstanceError, InstanceState, InstanceView};
 pub use options::EngineOptions;
 pub use reconciler::{PassReport, Reconciler};
@@ -465,6 +467,37 @@ impl Engine {
     pub fn decrease_target_size(&self, group: &str, delta: i64) -> Result<(), Error> {
         self.shared
             .update(|state| state.decrease_target_size(group, delta))
+    }
+
+    /// Leader or standby.
+    pub fn role(&self) -> Role {
+        self.shared.with_state(|state| state.leadership.role())
+    }
+
+    /// The work in flight that a successor would need: to be kept where the next leader
+    /// reads it (see [`InFlight`]).
+    pub fn in_flight(&self) -> InFlight {
+        self.shared.with_state(|state| state.in_flight())
+    }
+
+    /// Becomes the leader after `left` (the predecessor's last [`InFlight`]): its creates
+    /// are looked for by name, never sent again; its power-ons are sent again; its
+    /// scale-downs are finished. Nothing is changed before the next pass has listed the
+    /// servers and re-read every server's tags; that pass starts at once.
+    pub fn take_leadership(&self, left: &InFlight) -> Adopted {
+        let adopted = self.shared.update(|state| {
+            let adopted = state.take_leadership(left, Instant::now());
+            state.pass_requested = true;
+            adopted
+        });
+        self.shared.wake.notify_one();
+        adopted
+    }
+
+    /// Becomes a standby: no new change is sent (calls already sent finish), and passes
+    /// only keep the snapshot warm.
+    pub fn step_down(&self) {
+        self.shared.update(State::step_down);
     }
 
     /// Reconciler counters.

@@ -41,6 +41,12 @@ pub struct EngineOptions {
     pub active_window: Duration,
     /// Seed for generated server names (tests); `None` uses the OS's randomness.
     pub name_seed: Option<u64>,
+    /// Start as a standby (leader election decides; default false: a single replica
+    /// leads from the start). See [`Engine::take_leadership`](super::Engine::take_leadership).
+    pub start_as_standby: bool,
+    /// Interval of the standby's passes, which only keep its snapshot warm (default
+    /// 5 s; keep it below `stale_after` so that a new leader serves `Refresh` at once).
+    pub standby_reconcile_interval: Duration,
 }
 
 impl Default for EngineOptions {
@@ -62,6 +68,8 @@ impl Default for EngineOptions {
             require_active_caller: true,
             active_window: Duration::from_secs(120),
             name_seed: None,
+            start_as_standby: false,
+            standby_reconcile_interval: Duration::from_secs(5),
         }
     }
 }

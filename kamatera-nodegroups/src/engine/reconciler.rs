@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::EngineCore;
 use super::actions::Action;
 use super::error::Error;
+use super::state::State;
 
 /// How long shutdown waits for API calls in flight before abandoning them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -60,7 +61,6 @@ impl Reconciler {
     /// request) until `cancel` fires; then waits briefly for calls in flight.
     pub async fn run(mut self, cancel: CancellationToken) {
         self.stopping = cancel.clone();
-        let interval = self.shared.options.reconcile_interval;
         let mut next_pass = Instant::now();
         loop {
             tokio::select! {
@@ -71,10 +71,14 @@ impl Reconciler {
                     if let Err(err) = self.run_pass().await {
                         tracing::debug!(error = %err, "reconcile pass failed");
                     }
-                    next_pass = Instant::now() + interval;
+                    next_pass = Instant::now() + self.interval();
                 }
                 () = self.shared.wake.notified() => {
-                    self.dispatch();
+                    if self.shared.with_state(|state| std::mem::take(&mut state.pass_requested)) {
+                        next_pass = Instant::now();
+                    } else {
+                        self.dispatch();
+                    }
                 }
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
             }
@@ -89,6 +93,17 @@ impl Reconciler {
                 "API calls still in flight at shutdown were abandoned"
             );
             self.tasks.abort_all();
+        }
+    }
+
+    /// The time to the next pass: a standby only keeps its snapshot warm.
+    fn interval(&self) -> Duration {
+        let options = &self.shared.options;
+        match self.shared.with_state(|state| state.leadership.role()) {
+            super::leadership::Role::Leader => options.reconcile_interval,
+            super::leadership::Role::Standby => options
+                .standby_reconcile_interval
+                .max(options.reconcile_interval),
         }
     }
 
@@ -139,13 +154,15 @@ impl Reconciler {
             .with_state(|state| state.trouble.recovered(listed_at));
         // Nothing is published until the pass has adopted what it listed: a snapshot that
         // knows the servers but not yet their groups would show empty groups as fresh.
-        let (need_tags, look_up) = self.shared.with_state(|state| {
+        let (need_tags, look_up, rereading) = self.shared.with_state(|state| {
             let verdict = state.apply_list(&listed, request, listed_at);
             report.servers = state.servers.len();
-            (state.servers_needing_tags(listed_at), verdict.look_up)
+            let need_tags = state.servers_needing_tags(listed_at);
+            let rereading = std::mem::take(&mut state.reread_all_tags);
+            (need_tags, verdict.look_up, rereading)
         });
         report.tag_reads = need_tags.len();
-        self.read_tags(need_tags).await;
+        self.read_tags(need_tags, rereading).await;
         self.look_up_missing(look_up).await;
 
         let commands = self.shared.with_state(|state| state.outstanding_commands());
@@ -178,7 +195,9 @@ impl Reconciler {
         Ok(report)
     }
 
-    async fn read_tags(&self, servers: Vec<ServerId>) {
+    /// Reads the tags of `servers`. When `rereading` (a new leader's first pass), a read
+    /// that fails holds changes back for one more pass that reads them all again.
+    async fn read_tags(&self, servers: Vec<ServerId>, rereading: bool) {
         let client = &self.client;
         let mut reads = futures::stream::iter(servers)
             .map(|id| async move {
@@ -197,6 +216,9 @@ impl Reconciler {
                 // The server was deleted since the list: the next list drops it.
                 Err(err) if err.is_not_found() => {}
                 Err(err) => {
+                    if rereading {
+                        self.shared.with_state(State::reread_failed);
+                    }
                     tracing::warn!(server = %id, error = %err, "reading tags failed; will retry")
                 }
             }

@@ -163,6 +163,13 @@ pub(crate) struct State {
     pub(crate) trouble: super::trouble::TroubleLog,
     /// By group, the last changes found made to its servers outside the provider.
     pub(crate) findings: BTreeMap<String, Arc<[Finding]>>,
+    /// Leader or standby (see `leadership.rs`).
+    pub(crate) leadership: super::leadership::Leadership,
+    /// The next pass reads the tags of every server, not only the unread and stale ones:
+    /// a new leader must see the markers its predecessor wrote.
+    pub(crate) reread_all_tags: bool,
+    /// Set when a pass should run at once rather than at the next interval.
+    pub(crate) pass_requested: bool,
 }
 
 impl State {
@@ -191,6 +198,11 @@ impl State {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
         };
+        let leadership = if options.start_as_standby {
+            super::leadership::Leadership::Standby
+        } else {
+            super::leadership::Leadership::Leader { after_request: 0 }
+        };
         Ok(Self {
             config,
             options,
@@ -213,6 +225,9 @@ impl State {
             counters: Default::default(),
             trouble: Default::default(),
             findings: BTreeMap::new(),
+            leadership,
+            reread_all_tags: false,
+            pass_requested: false,
         })
     }
 
@@ -237,7 +252,7 @@ impl State {
     /// True while a cluster-autoscaler has called `Refresh` recently (or when the engine
     /// is configured not to wait for one).
     pub(crate) fn is_active(&self, now: Instant) -> bool {
-        if self.suspended {
+        if self.suspended || !self.may_change_the_cloud() {
             return false;
         }
         !self.options.require_active_caller
@@ -254,11 +269,16 @@ impl State {
     }
 
     /// Servers whose tags must be read: never read, or read longer ago than the refresh
-    /// interval (at most `budget` of those per pass, so re-reads spread out).
+    /// interval (at most `budget` of those per pass, so re-reads spread out); every
+    /// server once after this replica became the leader.
     pub(crate) fn servers_needing_tags(&self, now: Instant) -> Vec<ServerId> {
         let mut unread = Vec::new();
         let mut stale = Vec::new();
         for (id, server) in &self.servers {
+            if self.reread_all_tags {
+                unread.push(id.clone());
+                continue;
+            }
             match server.tags_read_at {
                 None => unread.push(id.clone()),
                 Some(at)
