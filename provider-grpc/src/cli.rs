@@ -34,7 +34,7 @@ pub enum Command {
 
     /// Serve cluster-autoscaler's externalgrpc protocol (gRPC), plus `/healthz`, `/readyz`
     /// and `/metrics` on a plaintext HTTP port. Stops cleanly on SIGTERM or SIGINT.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 }
 
 /// Arguments of `serve`.
@@ -112,14 +112,47 @@ pub struct ServeArgs {
     #[arg(long, env = "KAMATERA_NODE_SYNC", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub node_sync: bool,
 
-    /// Kubeconfig for node sync (default: the pod's service account, in-cluster).
+    /// Kubeconfig for node sync and leader election (default: the pod's service account,
+    /// in-cluster).
+    #[arg(long, env = "KAMATERA_KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Run as one of several replicas: the leader, chosen on a Kubernetes Lease, changes
+    /// the cloud and is the only ready one; the others keep a warm snapshot (needs RBAC
+    /// on leases; see docs/high-availability.md).
+    #[arg(long, env = "KAMATERA_LEADER_ELECT", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub leader_elect: bool,
+
+    /// Name of the Lease.
     #[arg(
         long,
-        env = "KAMATERA_KUBECONFIG",
-        value_name = "FILE",
-        requires = "node_sync"
+        env = "KAMATERA_LEADER_ELECT_LEASE",
+        default_value = "kamatera-provider-grpc",
+        requires = "leader_elect"
     )]
-    pub kubeconfig: Option<PathBuf>,
+    pub leader_elect_lease: String,
+
+    /// Namespace of the Lease (default: the pod's namespace, from `POD_NAMESPACE` or the
+    /// service account).
+    #[arg(
+        long,
+        env = "KAMATERA_LEADER_ELECT_NAMESPACE",
+        requires = "leader_elect"
+    )]
+    pub leader_elect_namespace: Option<String>,
+
+    /// This replica's identity in the Lease (default: `POD_NAME`, else the host name).
+    #[arg(
+        long,
+        env = "KAMATERA_LEADER_ELECT_IDENTITY",
+        requires = "leader_elect"
+    )]
+    pub leader_elect_identity: Option<String>,
+
+    /// How long the lease holds without renewal; a standby takes over at most about this
+    /// long after the leader died (the renew deadline is two thirds of it).
+    #[arg(long, env = "KAMATERA_LEADER_ELECT_LEASE_DURATION", value_parser = humantime::parse_duration, default_value = "15s", requires = "leader_elect")]
+    pub leader_elect_lease_duration: Duration,
 
     /// What node sync does with a parked server's Node: delete it (the kubelet registers it
     /// again on power-on), or keep it and clear cluster-autoscaler's scale-down marks.

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use kamatera_nodegroups::engine::Role;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -156,6 +157,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
             None => "ready\n".to_owned(),
         };
         (StatusCode::OK, body).into_response()
+    } else if state.background.engine().role() == Role::Standby {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: a standby (leader election); another replica leads\n",
+        )
+            .into_response()
     } else {
         let why =
             trouble.unwrap_or_else(|| "the Kamatera servers have not been listed yet".to_owned());

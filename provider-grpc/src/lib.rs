@@ -29,6 +29,7 @@ pub mod credentials_reload;
 pub mod error_chain;
 pub mod http_port;
 pub mod inspect;
+pub mod leader_election;
 pub mod logging;
 pub mod metrics;
 pub mod node_sync;

@@ -12,8 +12,11 @@ use kamatera_nodegroups::config::process_env;
 use kamatera_nodegroups::{CloudConfig, EngineOptions};
 use kamatera_provider_grpc::credentials_reload::CredentialsReload;
 use kamatera_provider_grpc::inspect;
+use kamatera_provider_grpc::leader_election::LeaderElectionConfig;
 use kamatera_provider_grpc::logging;
-use kamatera_provider_grpc::serve::{self, Listeners, NodeSyncConfig, ServeConfig};
+use kamatera_provider_grpc::serve::{
+    self, LeaderElectionSettings, Listeners, NodeSyncConfig, ServeConfig,
+};
 use kamatera_provider_grpc::tls::{TlsFiles, TlsSettings};
 use tokio_util::sync::CancellationToken;
 
@@ -24,7 +27,7 @@ fn main() -> anyhow::Result<ExitCode> {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::CheckConfig(args) => Ok(check_config::run(&args)),
-        cli::Command::Serve(args) => serve_command(args),
+        cli::Command::Serve(args) => serve_command(*args),
         cli::Command::Status(args) => status_command(&args),
     }
 }
@@ -93,6 +96,7 @@ fn serve_command(args: cli::ServeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
+    let leader_election = leader_election(&args)?;
     let tls = TlsFiles {
         cert: args.tls_cert,
         key: args.tls_key,
@@ -129,6 +133,7 @@ fn serve_command(args: cli::ServeArgs) -> anyhow::Result<ExitCode> {
             path: args.cloud_config.clone(),
             interval: args.config_reload_interval,
         }),
+        leader_election,
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -175,3 +180,42 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     }
     shutdown.cancel();
 }
+
+/// The leader election `serve` was asked for, with the pod's namespace and name as
+/// defaults (the deploy kit passes them through the downward API).
+fn leader_election(args: &cli::ServeArgs) -> anyhow::Result<Option<LeaderElectionSettings>> {
+    if !args.leader_elect {
+        return Ok(None);
+    }
+    let namespace = match &args.leader_elect_namespace {
+        Some(namespace) => namespace.clone(),
+        None => match std::env::var("POD_NAMESPACE") {
+            Ok(namespace) if !namespace.is_empty() => namespace,
+            _ => std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
+                .map(|text| text.trim().to_owned())
+                .with_context(|| format!("--leader-elect: no --leader-elect-namespace, no POD_NAMESPACE and no {SERVICE_ACCOUNT_NAMESPACE}"))?,
+        },
+    };
+    let identity = match &args.leader_elect_identity {
+        Some(identity) => identity.clone(),
+        None => ["POD_NAME", "HOSTNAME"]
+            .iter()
+            .find_map(|key| std::env::var(key).ok().filter(|v| !v.is_empty()))
+            .context("--leader-elect: no --leader-elect-identity, and neither POD_NAME nor HOSTNAME is set")?,
+    };
+    let mut election =
+        LeaderElectionConfig::new(namespace, args.leader_elect_lease.clone(), identity);
+    let duration = args
+        .leader_elect_lease_duration
+        .max(std::time::Duration::from_secs(3));
+    election.lease_duration = duration;
+    election.renew_deadline = duration * 2 / 3;
+    election.renew_period = (duration / 7).max(std::time::Duration::from_millis(500));
+    Ok(Some(LeaderElectionSettings {
+        kubeconfig: args.kubeconfig.clone(),
+        election,
+    }))
+}
+
+/// Where a pod's service account tells its namespace.
+const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";

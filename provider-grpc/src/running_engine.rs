@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kamatera_api::Client;
-use kamatera_nodegroups::engine::Error;
+use kamatera_nodegroups::engine::{Error, Role};
 use kamatera_nodegroups::{CloudConfig, Engine, EngineOptions};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -87,6 +87,11 @@ impl RunningEngine {
     /// Service, which drops pods that are not ready, so a provider turning unready on
     /// `Cleanup` could never receive the `Refresh` that restarts its work.
     pub fn is_ready(&self) -> bool {
+        // A standby (leader election) is never ready: the Service sends
+        // cluster-autoscaler to the leader alone.
+        if self.engine.role() != Role::Leader {
+            return false;
+        }
         if self.listed_once.load(Ordering::Acquire) {
             return true;
         }

@@ -16,6 +16,7 @@ use tonic_health::ServingStatus;
 
 use crate::credentials_reload::CredentialsReload;
 use crate::inspect::StatusService;
+use crate::leader_election::{LeaderElection, LeaderElectionConfig};
 use crate::metrics::Metrics;
 use crate::node_sync::{self, NodeSyncError, NodeSyncSettings, ParkedNodeAction};
 use crate::pb::cloud_provider_server::CloudProviderServer;
@@ -63,6 +64,17 @@ pub struct ServeConfig {
     /// Read the cloud-config file again for rotated API keys, when set (never with
     /// `simulate`).
     pub credentials_reload: Option<CredentialsReload>,
+    /// Run as one of several replicas, the leader chosen on a Kubernetes Lease, when set.
+    pub leader_election: Option<LeaderElectionSettings>,
+}
+
+/// Settings of leader election in `serve`.
+#[derive(Debug, Clone)]
+pub struct LeaderElectionSettings {
+    /// Kubeconfig file; `None` uses the in-cluster service account.
+    pub kubeconfig: Option<PathBuf>,
+    /// The Lease and its timings.
+    pub election: LeaderElectionConfig,
 }
 
 /// Settings of node sync in `serve`.
@@ -101,6 +113,9 @@ pub enum ServeError {
     /// Node sync could not reach Kubernetes.
     #[error("node sync")]
     NodeSync(#[source] NodeSyncError),
+    /// Leader election could not build its Kubernetes client.
+    #[error("leader election")]
+    LeaderElection(#[source] NodeSyncError),
     /// The simulator could not be started.
     #[cfg(feature = "simulate")]
     #[error("cannot start the simulated Kamatera API")]
@@ -316,6 +331,17 @@ pub async fn run(
         ),
         None => None,
     };
+    let election_kube = match &config.leader_election {
+        Some(settings) => Some(
+            node_sync::kube_client(settings.kubeconfig.as_deref())
+                .await
+                .map_err(ServeError::LeaderElection)?,
+        ),
+        None => None,
+    };
+    // With leader election every replica starts as a standby: none changes the cloud
+    // before it holds the lease.
+    config.engine.start_as_standby = config.leader_election.is_some();
     let sim = if config.simulate {
         Some(simulator::start(&mut config.cloud_config).await?)
     } else {
@@ -378,8 +404,29 @@ pub async fn run(
         _ => None,
     };
 
+    // Stopped after the reconciler, so that the lease is released with the last work in
+    // flight once nothing more is sent.
+    let election_stop = CancellationToken::new();
+    let election = match (election_kube, &config.leader_election) {
+        (Some(client), Some(settings)) => {
+            let election =
+                LeaderElection::new(settings.election.clone(), client, background.engine());
+            tracing::info!(
+                lease = %settings.election.lease_name,
+                namespace = %settings.election.namespace,
+                identity = %settings.election.identity,
+                "leader election on; starting as a standby"
+            );
+            let task = tokio::spawn(election.clone().run(election_stop.clone()));
+            Some((election, task))
+        }
+        _ => None,
+    };
     let (reporter, health_service) = tonic_health::server::health_reporter();
-    let provider = Provider::new(background.clone(), metrics.grpc.clone());
+    let mut provider = Provider::new(background.clone(), metrics.grpc.clone());
+    if let Some((election, _)) = &election {
+        provider = provider.with_leader_election(election.clone());
+    }
     let grpc_shutdown = shutdown.clone();
     let router = builder
         .add_service(health_service)
@@ -453,6 +500,12 @@ pub async fn run(
         tracing::warn!(%error, "node sync did not stop cleanly");
     }
     background.stop().await;
+    election_stop.cancel();
+    if let Some((_, task)) = election
+        && let Err(error) = task.await
+    {
+        tracing::warn!(%error, "leader election did not stop cleanly");
+    }
     health.abort();
     if let Some(sim) = sim {
         simulator::stop(sim).await;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kamatera_nodegroups::engine::Role;
 use kamatera_nodegroups::log_gate::LogGate;
 use kamatera_nodegroups::{NodeRef, pricing};
 use prost::Message as _;
@@ -13,6 +14,7 @@ use tokio::time::Instant;
 use tonic::{Code, Request, Response, Status};
 
 use crate::convert;
+use crate::leader_election::LeaderElection;
 use crate::metrics::GrpcMetrics;
 use crate::pb;
 use crate::pb::cloud_provider_server::CloudProvider;
@@ -39,6 +41,9 @@ pub struct Provider {
     background: Arc<RunningEngine>,
     metrics: GrpcMetrics,
     failures: Arc<Mutex<LogGate<(&'static str, Code)>>>,
+    /// With leader election: where accepted scale requests are recorded before the
+    /// answer (docs/high-availability.md).
+    election: Option<Arc<LeaderElection>>,
 }
 
 impl Provider {
@@ -48,7 +53,36 @@ impl Provider {
             background,
             metrics,
             failures: Arc::new(Mutex::new(LogGate::new(REPEAT_LOG_EVERY))),
+            election: None,
         }
+    }
+
+    /// Records every accepted scale request in `election`'s lease before answering.
+    #[must_use]
+    pub fn with_leader_election(mut self, election: Arc<LeaderElection>) -> Self {
+        self.election = Some(election);
+        self
+    }
+
+    /// A scale request: `call` records it in the engine; with leader election the work
+    /// in flight is then written into the lease before the answer, so that a successor
+    /// knows of it. A request the lease cannot record fails (UNAVAILABLE).
+    async fn scale<T>(
+        &self,
+        method: &'static str,
+        call: impl FnOnce() -> Result<T, Status>,
+    ) -> Result<Response<T>, Status> {
+        let started = Instant::now();
+        let mut result = call();
+        if result.is_ok()
+            && let Some(election) = &self.election
+            && let Err(error) = election.persist().await
+        {
+            result = Err(Status::unavailable(format!(
+                "the request was not recorded in the leader lease: {error}"
+            )));
+        }
+        self.finish(method, started, result)
     }
 
     /// Runs one RPC: times `call`, and records its outcome in metrics and logs failures.
@@ -59,7 +93,17 @@ impl Provider {
         call: impl FnOnce() -> Result<T, Status>,
     ) -> Result<Response<T>, Status> {
         let started = Instant::now();
-        let result = call();
+        self.finish(method, started, call())
+    }
+
+    /// Records an RPC's outcome in metrics and logs (failures at most once a minute per
+    /// method and code).
+    fn finish<T>(
+        &self,
+        method: &'static str,
+        started: Instant,
+        result: Result<T, Status>,
+    ) -> Result<Response<T>, Status> {
         // Messages can quote caller input (node names, provider ids); a huge one would not
         // fit in the HTTP/2 trailer and would tear down the connection with every call on it.
         let result = result.map_err(crate::status::bounded);
@@ -129,6 +173,11 @@ impl Provider {
     /// Scale requests wait for `Refresh` after `Cleanup`: the cluster-autoscaler that
     /// sent `Cleanup` is going away, and the next one starts with `Refresh`.
     fn active(&self) -> Result<(), Status> {
+        if self.background.engine().role() == Role::Standby {
+            return Err(Status::unavailable(
+                "this replica is a standby (leader election): scale requests go to the leader",
+            ));
+        }
         if self.background.is_running() {
             Ok(())
         } else {
@@ -383,7 +432,7 @@ impl CloudProvider for Provider {
         request: Request<pb::NodeGroupIncreaseSizeRequest>,
     ) -> Result<Response<pb::NodeGroupIncreaseSizeResponse>, Status> {
         let request = request.get_ref();
-        self.answer("NodeGroupIncreaseSize", || {
+        self.scale("NodeGroupIncreaseSize", || {
             required_id(&request.id).and_then(|id| {
                 self.active()?;
                 self.background
@@ -395,6 +444,7 @@ impl CloudProvider for Provider {
                 Ok(pb::NodeGroupIncreaseSizeResponse {})
             })
         })
+        .await
     }
 
     async fn node_group_delete_nodes(
@@ -402,7 +452,7 @@ impl CloudProvider for Provider {
         request: Request<pb::NodeGroupDeleteNodesRequest>,
     ) -> Result<Response<pb::NodeGroupDeleteNodesResponse>, Status> {
         let request = request.get_ref();
-        self.answer("NodeGroupDeleteNodes", || {
+        self.scale("NodeGroupDeleteNodes", || {
             required_id(&request.id).and_then(|id| {
                 let nodes = request
                     .nodes
@@ -419,6 +469,7 @@ impl CloudProvider for Provider {
                 Ok(pb::NodeGroupDeleteNodesResponse {})
             })
         })
+        .await
     }
 
     async fn node_group_decrease_target_size(
@@ -426,7 +477,7 @@ impl CloudProvider for Provider {
         request: Request<pb::NodeGroupDecreaseTargetSizeRequest>,
     ) -> Result<Response<pb::NodeGroupDecreaseTargetSizeResponse>, Status> {
         let request = request.get_ref();
-        self.answer("NodeGroupDecreaseTargetSize", || {
+        self.scale("NodeGroupDecreaseTargetSize", || {
             required_id(&request.id).and_then(|id| {
                 self.active()?;
                 self.background
@@ -436,6 +487,7 @@ impl CloudProvider for Provider {
                     .map_err(engine_status)
             })
         })
+        .await
     }
 
     async fn node_group_nodes(

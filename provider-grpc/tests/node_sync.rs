@@ -240,32 +240,9 @@ impl World {
 
 /// A kubeconfig file pointing at the fake API server; returns its folder and path.
 fn write_kubeconfig(kube: &FakeKube) -> (std::path::PathBuf, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("node-sync-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!(
-        "kubeconfig-{}",
-        kube.url().rsplit(':').next().unwrap()
-    ));
-    let kubeconfig = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster:
-    server: {}
-users:
-- name: nobody
-  user: {{}}
-contexts:
-- name: fake
-  context:
-    cluster: fake
-    user: nobody
-current-context: fake
-",
-        kube.url()
-    );
-    std::fs::write(&path, kubeconfig).unwrap();
+    let port = kube.url().rsplit(':').next().unwrap();
+    let dir = std::env::temp_dir().join(format!("node-sync-{}-{port}", std::process::id()));
+    let path = kube.write_kubeconfig(&dir);
     (dir, path)
 }
 
@@ -762,6 +739,7 @@ async fn serve_runs_node_sync_and_exports_its_metrics() {
             parked_node_action: ParkedNodeAction::Delete,
         }),
         credentials_reload: None,
+        leader_election: None,
     };
     let listeners = Listeners {
         grpc: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),

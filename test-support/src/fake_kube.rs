@@ -149,6 +149,7 @@ impl Shared {
 pub struct FakeKube {
     url: String,
     shared: Arc<Shared>,
+    leases: crate::fake_leases::Leases,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -196,6 +197,7 @@ impl FakeKube {
             closer: watch::channel(0).0,
             latency,
         });
+        let leases = crate::fake_leases::Leases::default();
         let app = Router::new()
             .route("/api/v1/nodes", get(list_or_watch))
             .route(
@@ -203,6 +205,7 @@ impl FakeKube {
                 get(get_node).patch(patch_node).delete(delete_node),
             )
             .route("/_fake/counts", get(counts))
+            .merge(crate::fake_leases::router(leases.clone()))
             .fallback(unexpected)
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -219,8 +222,31 @@ impl FakeKube {
         Self {
             url,
             shared,
+            leases,
             server,
         }
+    }
+
+    /// The fake's Leases (coordination.k8s.io/v1).
+    #[must_use]
+    pub fn leases(&self) -> &crate::fake_leases::Leases {
+        &self.leases
+    }
+
+    /// Writes a kubeconfig pointing at the fake into `dir` and returns its path.
+    ///
+    /// # Panics
+    /// When the file cannot be written.
+    #[must_use]
+    pub fn write_kubeconfig(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {url}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {{}}\n",
+            url = self.url
+        );
+        std::fs::create_dir_all(dir).expect("the kubeconfig's folder");
+        let path = dir.join("kubeconfig");
+        std::fs::write(&path, text).expect("write the kubeconfig");
+        path
     }
 
     /// `http://127.0.0.1:<port>`.

@@ -61,6 +61,7 @@ async fn start_example() -> Running {
         shutdown_grace: Duration::from_secs(5),
         node_sync: None,
         credentials_reload: None,
+        leader_election: None,
     };
     serve_on(sim, config).await
 }

@@ -9,7 +9,9 @@ use kamatera_nodegroups::config::empty_env;
 use kamatera_nodegroups::{CloudConfig, EngineOptions};
 use kamatera_provider_grpc::pb;
 use kamatera_provider_grpc::pb::cloud_provider_client::CloudProviderClient;
-use kamatera_provider_grpc::serve::{self, Listeners, ServeConfig, ServeError};
+use kamatera_provider_grpc::serve::{
+    self, LeaderElectionSettings, Listeners, ServeConfig, ServeError,
+};
 use kamatera_provider_grpc::tls::TlsSettings;
 use kamatera_sim::{Power, SimConfig, SimHandle, Simulator};
 use test_support::{CloudConfigFixture, LogCapture};
@@ -115,6 +117,8 @@ pub struct Setup {
     pub api_timeout: Duration,
     /// More `[global]` keys of the cloud config.
     pub global: Vec<(&'static str, String)>,
+    /// Leader election, when the test runs several replicas.
+    pub leader_election: Option<LeaderElectionSettings>,
 }
 
 impl Default for Setup {
@@ -126,6 +130,7 @@ impl Default for Setup {
             sim: SimConfig::default(),
             api_timeout: Duration::from_secs(5),
             global: Vec::new(),
+            leader_election: None,
         }
     }
 }
@@ -166,6 +171,7 @@ impl Setup {
             shutdown_grace: Duration::from_secs(5),
             node_sync: None,
             credentials_reload: None,
+            leader_election: self.leader_election,
         }
     }
 
@@ -280,7 +286,7 @@ impl Drop for Process {
 }
 
 /// A plaintext channel to a gRPC port.
-async fn plaintext_channel(addr: SocketAddr) -> Channel {
+pub async fn plaintext_channel(addr: SocketAddr) -> Channel {
     Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
         .timeout(Duration::from_secs(5))

@@ -229,6 +229,7 @@ async fn an_unusable_key_fails_the_start_instead_of_serving_plaintext() {
         shutdown_grace: Duration::from_secs(1),
         node_sync: None,
         credentials_reload: None,
+        leader_election: None,
     };
     let listeners = Listeners {
         grpc: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),

@@ -68,3 +68,6 @@ mod robustness;
 mod cold_start;
 /// Human hands (docs/engine-robustness.md): members terminated, untagged, renamed or powered off in the console, and a foreign server tagged.
 mod human_hands;
+
+/// Two replicas, one leader (docs/high-availability.md): the leader killed mid scale-up and mid scale-down, SIGTERM handover, a leader cut off from the API server.
+mod leader_failover;

@@ -72,6 +72,7 @@ pub async fn serve_provider(cloud_config: &CloudConfig) -> Served {
         shutdown_grace: Duration::from_secs(5),
         node_sync: None,
         credentials_reload: None,
+        leader_election: None,
     };
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();

@@ -1,0 +1,249 @@
+//! Two replicas, one leader (docs/high-availability.md): two provider processes over one
+//! simulated cloud and one fake Kubernetes API holding the Lease. The leader is killed
+//! (`kill -9`) in the middle of a scale-up and of a scale-down; the standby takes over
+//! and finishes the work: no create sent twice, no scale-down lost, and the target size
+//! read through "the Service" (whichever replica is ready) never goes backwards.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use kamatera_provider_grpc::leader_election::LeaderElectionConfig;
+use kamatera_provider_grpc::pb;
+use kamatera_provider_grpc::serve::LeaderElectionSettings;
+use kamatera_sim::{SimConfig, SimHandle, Simulator};
+use test_support::fake_kube::FakeKube;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::grpc_support::{
+    Ca, Process, Setup, converge, creates, delete, fake_node, increase, plaintext_channel, target,
+};
+use crate::support::{CLIENT_ID, SECRET};
+
+const NAMESPACE: &str = "kube-system";
+const LEASE: &str = "kamatera-provider-grpc";
+const LEASE_DURATION: Duration = Duration::from_secs(3);
+
+const GROUPS: &str = "[nodegroup \"ng1\"]
+min-size = 0
+max-size = 4
+name-prefix = k8s-ng1
+";
+
+fn election(identity: &str, kubeconfig: &std::path::Path) -> LeaderElectionSettings {
+    let mut election =
+        LeaderElectionConfig::new(NAMESPACE.into(), LEASE.into(), identity.to_owned());
+    election.lease_duration = LEASE_DURATION;
+    election.renew_deadline = Duration::from_secs(2);
+    election.renew_period = Duration::from_millis(300);
+    election.standby_period = Duration::from_millis(200);
+    LeaderElectionSettings {
+        kubeconfig: Some(kubeconfig.to_owned()),
+        election,
+    }
+}
+
+/// A replica named `identity` over `sim`, electing on `kube`'s Lease.
+fn replica(sim: &SimHandle, kube: &FakeKube, identity: &str, seed: u64) -> Process {
+    let dir = std::env::temp_dir().join(format!(
+        "leader-failover-{}-{}",
+        std::process::id(),
+        kube.url().rsplit(':').next().unwrap_or("0")
+    ));
+    let mut setup = Setup {
+        groups: GROUPS.to_owned(),
+        leader_election: Some(election(identity, &kube.write_kubeconfig(&dir))),
+        ..Setup::default()
+    };
+    setup.engine.name_seed = Some(seed);
+    // A create adopted from a dead leader and never seen is given up quickly here.
+    setup.engine.lost_create_grace = Duration::from_secs(5);
+    setup.spawn_process(sim)
+}
+
+/// Whether the replica at `addr` reports itself serving (ready, so the leader).
+async fn serving(addr: SocketAddr) -> bool {
+    let mut health = HealthClient::new(plaintext_channel(addr).await);
+    health
+        .check(HealthCheckRequest {
+            service: pb::SERVICE_NAME.to_owned(),
+        })
+        .await
+        .is_ok_and(|answer| answer.into_inner().status == 1)
+}
+
+/// Waits until the replica at `addr` is the ready leader; returns how long that took.
+async fn until_leading(addr: SocketAddr, limit: Duration) -> Duration {
+    let started = tokio::time::Instant::now();
+    while !serving(addr).await {
+        assert!(
+            started.elapsed() < limit,
+            "{addr} did not become the leader within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    started.elapsed()
+}
+
+async fn new_cloud() -> SimHandle {
+    let (_, sim) = Simulator::start(SimConfig::default().with_credentials(CLIENT_ID, SECRET))
+        .await
+        .expect("simulator starts");
+    sim
+}
+
+/// Reads the target through the new leader until it has served `Refresh` for a while,
+/// checking that it never goes below `floor`.
+async fn target_never_below(ca: &mut Ca, floor: i32) {
+    for _ in 0..20 {
+        let _ = ca.refresh(pb::RefreshRequest {}).await;
+        let seen = target(ca, "ng1").await;
+        assert!(
+            seen >= floor,
+            "the target went back to {seen} (was {floor})"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_finishes_a_scale_up_whose_leader_was_killed_without_creating_twice() {
+    let sim = new_cloud().await;
+    let kube = FakeKube::start().await;
+    let first = replica(&sim, &kube, "replica-a", 1);
+    until_leading(first.grpc, Duration::from_secs(10)).await;
+    let second = replica(&sim, &kube, "replica-b", 2);
+    // The standby warms up but is not ready, so the Service sends nothing to it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!serving(second.grpc).await, "a standby is ready");
+    let mut ca = first.client().await;
+    ca.refresh(pb::RefreshRequest {}).await.expect("Refresh");
+    increase(&mut ca, "ng1", 2).await;
+    assert_eq!(target(&mut ca, "ng1").await, 2);
+    // The work in flight is in the lease before the increase was answered.
+    let lease = kube.leases().get(NAMESPACE, LEASE).expect("the lease");
+    let record = lease["metadata"]["annotations"]["autoscaler.kamatera.com/in-flight"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(record.matches("k8s-ng1").count(), 2, "{record}");
+    // Killed once the first create reached the cloud, before the servers came up.
+    let started = tokio::time::Instant::now();
+    while creates(&sim) == 0 {
+        let _ = ca.refresh(pb::RefreshRequest {}).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no create was sent"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.kill();
+
+    let failover = until_leading(second.grpc, LEASE_DURATION * 4).await;
+    println!("failover took {failover:?} (lease duration {LEASE_DURATION:?})");
+    assert_eq!(
+        kube.leases().holder(NAMESPACE, LEASE).as_deref(),
+        Some("replica-b")
+    );
+    let mut ca = second.client().await;
+    target_never_below(&mut ca, 2).await;
+    converge(&sim, &mut ca, &[("ng1", 2)]).await;
+    assert_eq!(creates(&sim), 2, "a create was sent twice");
+    second.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_finishes_a_scale_down_whose_leader_was_killed() {
+    let sim = new_cloud().await;
+    let kube = FakeKube::start().await;
+    let first = replica(&sim, &kube, "replica-a", 1);
+    until_leading(first.grpc, Duration::from_secs(10)).await;
+    let second = replica(&sim, &kube, "replica-b", 2);
+    let mut ca = first.client().await;
+    ca.refresh(pb::RefreshRequest {}).await.expect("Refresh");
+    increase(&mut ca, "ng1", 2).await;
+    let instances = converge(&sim, &mut ca, &[("ng1", 2)]).await;
+    let victim = instances[0].clone();
+    let kept = instances[1].clone();
+    delete(&mut ca, "ng1", std::slice::from_ref(&victim)).await;
+    first.kill();
+
+    until_leading(second.grpc, LEASE_DURATION * 4).await;
+    let mut ca = second.client().await;
+    converge(&sim, &mut ca, &[("ng1", 1)]).await;
+    let names: Vec<String> = sim.servers().into_iter().map(|s| s.name).collect();
+    let name = |instance: &pb::Instance| instance.id.rsplit('/').next().unwrap_or("").to_owned();
+    assert!(
+        !names.contains(&name(&victim)),
+        "the scale-down was lost: {names:?}"
+    );
+    assert!(
+        names.contains(&name(&kept)),
+        "the wrong server went: {names:?}"
+    );
+    assert_eq!(creates(&sim), 2, "nothing re-created");
+    // The node CA asked to delete is gone; asking again finds nothing to delete.
+    let again = ca
+        .node_group_delete_nodes(pb::NodeGroupDeleteNodesRequest {
+            nodes: vec![fake_node(&victim.id)],
+            id: "ng1".into(),
+        })
+        .await;
+    assert!(again.is_err(), "a node already deleted was accepted again");
+    second.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_hands_the_lease_over_at_once() {
+    let sim = new_cloud().await;
+    let kube = FakeKube::start().await;
+    let first = replica(&sim, &kube, "replica-a", 1);
+    until_leading(first.grpc, Duration::from_secs(10)).await;
+    let second = replica(&sim, &kube, "replica-b", 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.terminate().await;
+    assert_eq!(
+        kube.leases().holder(NAMESPACE, LEASE),
+        None,
+        "the lease was not released"
+    );
+    // Released, so the standby need not wait for it to expire.
+    let took = until_leading(second.grpc, LEASE_DURATION).await;
+    assert!(took < LEASE_DURATION, "handover took {took:?}");
+    second.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_cannot_renew_stops_before_the_lease_expires() {
+    let sim = new_cloud().await;
+    let kube = FakeKube::start().await;
+    let first = replica(&sim, &kube, "replica-a", 1);
+    until_leading(first.grpc, Duration::from_secs(10)).await;
+    let mut ca = first.client().await;
+    ca.refresh(pb::RefreshRequest {}).await.expect("Refresh");
+    kube.leases().outage(503);
+    // Within the renew deadline (2 s) plus a health poll, and before the lease (3 s)
+    // could be taken by anyone, the leader is not ready and refuses scale requests.
+    let started = tokio::time::Instant::now();
+    while serving(first.grpc).await {
+        assert!(
+            started.elapsed() < LEASE_DURATION + Duration::from_secs(1),
+            "still leading without a lease"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = ca
+        .node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
+            delta: 1,
+            id: "ng1".into(),
+        })
+        .await;
+    assert_eq!(
+        refused.map(|_| ()).map_err(|s| s.code()),
+        Err(tonic::Code::Unavailable)
+    );
+    assert_eq!(creates(&sim), 0);
+    kube.leases().heal();
+    until_leading(first.grpc, Duration::from_secs(10)).await;
+    first.kill();
+}
