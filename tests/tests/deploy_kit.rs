@@ -806,9 +806,21 @@ fn neither_pod_can_be_evicted_by_the_autoscaler_or_a_drain() {
         assert_eq!(budgets.len(), 1, "{name}: one PodDisruptionBudget");
         let replicas = deployment["spec"]["replicas"].as_u64().unwrap();
         let spec = &budgets[0]["spec"];
-        let blocks_eviction = spec["minAvailable"].as_u64() == Some(replicas)
-            || spec["maxUnavailable"].as_u64() == Some(0);
-        assert!(blocks_eviction, "{name}: {spec}");
+        if replicas == 1 {
+            let blocks_eviction = spec["minAvailable"].as_u64() == Some(replicas)
+                || spec["maxUnavailable"].as_u64() == Some(0);
+            assert!(blocks_eviction, "{name}: {spec}");
+        } else {
+            // Several replicas only with a leader chosen among them, of which one
+            // always stays to take over.
+            let args = strings(&container(deployment)["args"]);
+            assert!(
+                args.iter().any(|a| a == "--leader-elect"),
+                "{name}: {replicas} replicas without --leader-elect"
+            );
+            let available = spec["minAvailable"].as_u64().unwrap_or(0);
+            assert!((1..replicas).contains(&available), "{name}: {spec}");
+        }
         assert_eq!(
             budgets[0]["metadata"]["namespace"],
             deployment["metadata"]["namespace"]
