@@ -5,7 +5,7 @@
 //!   them instead of copying INI text.
 //! - [`LogCapture`] collects what `tracing` logs, for tests that check log lines.
 //! - `fake_kube` (feature `fake-kube`): a fake Kubernetes API for node sync, shared by the
-//!   node-sync tests and the node-sync bench, with Leases ([`fake_leases`]) for leader
+//!   node-sync tests and the node-sync bench, with Leases (`fake_leases`) for leader
 //!   election.
 
 #[cfg(feature = "fake-kube")]

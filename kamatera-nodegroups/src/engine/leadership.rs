@@ -51,7 +51,7 @@ impl InFlight {
     }
 }
 
-/// What [`State::take_leadership`] did with a predecessor's [`InFlight`].
+/// What [`Engine::take_leadership`](super::Engine::take_leadership) did with a predecessor's [`InFlight`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Adopted {
     /// Creates whose server is not listed: looked for by name until the lost-create grace.
