@@ -246,26 +246,7 @@ fn write_kubeconfig(kube: &FakeKube) -> (std::path::PathBuf, std::path::PathBuf)
         "kubeconfig-{}",
         kube.url().rsplit(':').next().unwrap()
     ));
-    let kubeconfig = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster:
-    server: {}
-users:
-- name: nobody
-  user: {{}}
-contexts:
-- name: fake
-  context:
-    cluster: fake
-    user: nobody
-current-context: fake
-",
-        kube.url()
-    );
-    std::fs::write(&path, kubeconfig).unwrap();
+    std::fs::write(&path, kube.kubeconfig()).unwrap();
     (dir, path)
 }
 

@@ -349,6 +349,31 @@ impl FakeKube {
             .send_modify(|generation| *generation += 1);
     }
 
+    /// A kubeconfig (YAML) whose current context is this fake, without auth: for a
+    /// provider started as a process with `--kubeconfig`.
+    #[must_use]
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: {}
+users:
+- name: nobody
+  user: {{}}
+contexts:
+- name: fake
+  context:
+    cluster: fake
+    user: nobody
+current-context: fake
+",
+            self.url
+        )
+    }
+
     fn commit(&self, inner: &mut Inner, kind: &str, name: String, node: Value) {
         commit(&self.shared, inner, kind, name, node);
     }
