@@ -20,7 +20,7 @@ enum Cluster {
     /// A kubeconfig file.
     File(PathBuf),
     /// The pod's service account.
-    InCluster,
+    ServiceAccount,
     /// Not asked, and why.
     Skipped(String),
 }
@@ -38,7 +38,7 @@ fn cluster(args: &MigratePlanArgs) -> Cluster {
         return Cluster::File(path);
     }
     if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
-        return Cluster::InCluster;
+        return Cluster::ServiceAccount;
     }
     Cluster::Skipped("no kubeconfig (pass --kubeconfig or set KUBECONFIG)".to_owned())
 }
@@ -65,7 +65,7 @@ pub fn run(args: &MigratePlanArgs) -> ExitCode {
         let kube = match cluster(args) {
             Cluster::Skipped(why) => Err(why),
             Cluster::File(path) => Ok(node_sync::kube_client(Some(&path)).await),
-            Cluster::InCluster => Ok(node_sync::kube_client(None).await),
+            Cluster::ServiceAccount => Ok(node_sync::kube_client(None).await),
         };
         let nodes = match kube {
             Err(why) => Err(why),
