@@ -67,6 +67,15 @@ pub fn new_server_name(prefix: &str, rng: &mut impl Rng) -> String {
     }
 }
 
+/// True when `name` looks like a server name made with `prefix` (`<prefix>-…`, see
+/// [`new_server_name`]); every name fits an empty prefix.
+pub fn name_fits_prefix(prefix: &str, name: &str) -> bool {
+    prefix.is_empty()
+        || name
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('-'))
+}
+
 /// The instance id reported to cluster-autoscaler (and expected as the Node's
 /// `spec.providerID`): `<provider-id-prefix><server name>`.
 pub fn provider_id(prefix: &str, server_name: &str) -> String {
@@ -113,6 +122,14 @@ mod tests {
             assert!(!marker.starts_with(CLUSTER_TAG_PREFIX));
             assert!(!marker.starts_with(GROUP_TAG_PREFIX));
         }
+    }
+
+    #[test]
+    fn a_name_fits_its_prefix_and_a_dash() {
+        assert!(name_fits_prefix("k8s-ng1", "k8s-ng1-0123456789a"));
+        assert!(!name_fits_prefix("k8s-ng1", "k8s-ng10-0123456789a"));
+        assert!(!name_fits_prefix("k8s-ng1", "k8s-ng1"));
+        assert!(name_fits_prefix("", "web-1"));
     }
 
     #[test]

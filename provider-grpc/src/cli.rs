@@ -32,6 +32,14 @@ pub enum Command {
     /// with its state, age and error. Works through `kubectl exec` inside the pod.
     Status(StatusArgs),
 
+    /// Show what switching from the in-tree provider would do, before it happens: per node
+    /// group the servers adopted and left alone (and why), the changes of the first start,
+    /// the target size next to the cluster's Nodes, and what blocks a safe switch.
+    ///
+    /// Read-only. Exits 0 when nothing blocks the switch, 1 when something does, 2 for an
+    /// invalid config or refused credentials, 3 when the API or the cluster cannot be asked.
+    MigratePlan(MigratePlanArgs),
+
     /// Serve cluster-autoscaler's externalgrpc protocol (gRPC), plus `/healthz`, `/readyz`
     /// and `/metrics` on a plaintext HTTP port. Stops cleanly on SIGTERM or SIGINT.
     Serve(Box<ServeArgs>),
@@ -182,6 +190,33 @@ pub struct CheckConfigArgs {
     pub api_timeout: Duration,
 }
 
+/// Arguments of `migrate-plan`.
+#[derive(Debug, Args)]
+pub struct MigratePlanArgs {
+    /// The cloud-config INI file: the in-tree provider's as it is, or this provider's;
+    /// `-` reads standard input.
+    #[arg(long, env = "KAMATERA_CLOUD_CONFIG", value_name = "FILE")]
+    pub cloud_config: PathBuf,
+
+    /// Kubeconfig of the cluster, to compare its Nodes with the servers (default: the
+    /// first file of $KUBECONFIG, else the pod's service account inside a cluster, else
+    /// no comparison).
+    #[arg(long, env = "KAMATERA_KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Do not ask the cluster, even when a kubeconfig is available.
+    #[arg(long, conflicts_with = "kubeconfig")]
+    pub no_kubernetes: bool,
+
+    /// Tables for people, JSON for scripts.
+    #[arg(long, env = "KAMATERA_MIGRATE_PLAN_OUTPUT", value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+
+    /// Timeout of one Kamatera API request.
+    #[arg(long, env = "KAMATERA_API_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub api_timeout: Duration,
+}
+
 /// Arguments of `status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -220,7 +255,7 @@ pub struct StatusArgs {
     pub timeout: Duration,
 }
 
-/// Output format of `check-config` and `status`.
+/// Output format of `check-config`, `status` and `migrate-plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// A readable summary.
@@ -259,6 +294,39 @@ mod tests {
             Ok(other) => panic!("parsed as another command: {other:?}"),
             Err(error) => panic!("{error}"),
         }
+    }
+
+    #[test]
+    fn migrate_plan_parses_its_flags() {
+        let cli = Cli::try_parse_from([
+            "kamatera-provider-grpc",
+            "migrate-plan",
+            "--cloud-config",
+            "c.ini",
+            "--kubeconfig",
+            "k.yaml",
+            "--output",
+            "json",
+        ])
+        .unwrap();
+        let Command::MigratePlan(args) = cli.command else {
+            panic!("not migrate-plan");
+        };
+        assert_eq!(args.kubeconfig, Some(PathBuf::from("k.yaml")));
+        assert_eq!(args.output, Format::Json);
+        assert!(!args.no_kubernetes);
+        assert!(
+            Cli::try_parse_from([
+                "kamatera-provider-grpc",
+                "migrate-plan",
+                "--cloud-config",
+                "c.ini",
+                "--kubeconfig",
+                "k.yaml",
+                "--no-kubernetes",
+            ])
+            .is_err()
+        );
     }
 
     #[test]

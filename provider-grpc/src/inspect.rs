@@ -408,7 +408,7 @@ pub fn to_text(status: &wire::StatusResponse) -> String {
 }
 
 /// Left-aligned columns, two spaces apart; the last column is not padded.
-fn write_table(out: &mut String, rows: &[Vec<String>]) {
+pub(crate) fn write_table(out: &mut String, rows: &[Vec<String>]) {
     let columns = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {

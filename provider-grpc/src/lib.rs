@@ -17,6 +17,7 @@
 //! | [`running_engine`] | the engine and its reconciler task (changes suspended by `Cleanup` until the next `Refresh`) |
 //! | [`tls`] | plaintext, TLS or mTLS |
 //! | [`inspect`] | the read-only status service and the `status` command's rendering |
+//! | [`migrate_plan`] | `migrate-plan`: what switching from the in-tree provider would do |
 //! | [`online_check`] | `check-config --online`: the config against the API's server options |
 //! | [`http_port`] | `/healthz`, `/readyz`, `/metrics` |
 //! | [`metrics`] | Prometheus metrics |
@@ -32,6 +33,7 @@ pub mod inspect;
 pub mod leader_election;
 pub mod logging;
 pub mod metrics;
+pub mod migrate_plan;
 pub mod node_sync;
 pub mod online_check;
 pub mod pb;

@@ -3,6 +3,7 @@
 
 mod check_config;
 mod cli;
+mod migrate_plan_command;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,7 @@ fn main() -> anyhow::Result<ExitCode> {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::CheckConfig(args) => Ok(check_config::run(&args)),
+        cli::Command::MigratePlan(args) => Ok(migrate_plan_command::run(&args)),
         cli::Command::Serve(args) => serve_command(*args),
         cli::Command::Status(args) => status_command(&args),
     }

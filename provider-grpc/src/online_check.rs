@@ -47,7 +47,8 @@ pub enum OnlineError {
     Api(#[source] kamatera_api::Error),
 }
 
-fn api_error(error: kamatera_api::Error) -> OnlineError {
+/// Sorts an API failure into refused credentials and the rest.
+pub(crate) fn api_error(error: kamatera_api::Error) -> OnlineError {
     if error.is_authentication() {
         OnlineError::Credentials(error)
     } else {

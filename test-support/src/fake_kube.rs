@@ -233,16 +233,23 @@ impl FakeKube {
         &self.leases
     }
 
-    /// Writes a kubeconfig pointing at the fake into `dir` and returns its path.
+    /// A kubeconfig (YAML) whose current context is this fake, without auth: for a
+    /// provider started as a process with `--kubeconfig`.
+    #[must_use]
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {url}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {{}}\n",
+            url = self.url
+        )
+    }
+
+    /// Writes [`Self::kubeconfig`] into `dir` and returns its path.
     ///
     /// # Panics
     /// When the file cannot be written.
     #[must_use]
     pub fn write_kubeconfig(&self, dir: &std::path::Path) -> std::path::PathBuf {
-        let text = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {url}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user: {{}}\n",
-            url = self.url
-        );
+        let text = self.kubeconfig();
         std::fs::create_dir_all(dir).expect("the kubeconfig's folder");
         let path = dir.join("kubeconfig");
         std::fs::write(&path, text).expect("write the kubeconfig");

@@ -58,6 +58,9 @@ mod api_refusals;
 /// Stuck work: a create that never completes is given up and cleaned up once.
 mod stuck_work;
 
+/// `migrate-plan` run as a process against simulated in-tree clusters and a fake Kubernetes API.
+mod migrate_plan;
+
 /// Hostile bodies from every endpoint: HTML, text, truncated, huge, trickling.
 mod hostile_bodies;
 

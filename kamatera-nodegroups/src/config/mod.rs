@@ -32,6 +32,7 @@
 //! [`CloudConfig::credentials`] empty.
 
 mod error;
+mod in_tree;
 mod ini_file;
 mod keys;
 mod model;
@@ -43,6 +44,7 @@ mod validate;
 use std::path::Path;
 
 pub use error::{ConfigProblem, Error, Result};
+pub use in_tree::{InTreeReading, InTreeReadingKind, in_tree_readings};
 pub use model::{
     AutoscalingOptions, CloudConfig, Credentials, DEFAULT_API_URL, DEFAULT_MAX_PODS,
     DEFAULT_MAX_SIZE, DEFAULT_MIN_SIZE, DEFAULT_PROVIDER_ID_PREFIX, NodeGroupConfig,

@@ -24,7 +24,7 @@ use super::fast_hash::FastSet;
 use super::model::{DeleteStep, Phase};
 use super::snapshot::FindingKind;
 use super::state::{KnownServer, State, TagFacts};
-use crate::naming::provider_id;
+use crate::naming::{name_fits_prefix, provider_id};
 
 /// Counters of odd answers and of parked-pool trimming, exported as metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -368,13 +368,7 @@ impl State {
     fn group_fitting_name(&self, name: &str) -> Option<Arc<str>> {
         self.groups
             .values()
-            .find(|facts| {
-                let prefix = facts.config.server.name_prefix.as_str();
-                prefix.is_empty()
-                    || name
-                        .strip_prefix(prefix)
-                        .is_some_and(|rest| rest.starts_with('-'))
-            })
+            .find(|facts| name_fits_prefix(&facts.config.server.name_prefix, name))
             .map(|facts| facts.name.clone())
     }
 

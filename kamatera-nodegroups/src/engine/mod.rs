@@ -34,6 +34,7 @@
 mod actions;
 mod error;
 mod fast_hash;
+pub mod first_start;
 mod instances;
 mod leadership;
 mod listing;
