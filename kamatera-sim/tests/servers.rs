@@ -324,7 +324,10 @@ async fn info_answers_the_prices_a_test_sets_by_name_prefix() {
     let (_, info) = sim
         .post("/service/server/info", json!({"name": "k8s-a-1"}))
         .await;
-    assert_eq!(price(&info[0]), [json!("30.00"), json!("0.041"), json!("0.006")]);
+    assert_eq!(
+        price(&info[0]),
+        [json!("30.00"), json!("0.041"), json!("0.006")]
+    );
     // The longest prefix wins: the lookup fails for this one server only.
     let (_, info) = sim
         .post("/service/server/info", json!({"name": "k8s-a-broken"}))
