@@ -568,7 +568,9 @@ mod tests {
         let group = lines.iter().find(|l| l.starts_with("ng1 ")).unwrap();
         assert_eq!(
             group.split_whitespace().collect::<Vec<_>>(),
-            ["ng1", "0", "5", "2", "2", "1", "0.0875", "31.50", "0.0410", "(api)"]
+            [
+                "ng1", "0", "5", "2", "2", "1", "0.0875", "31.50", "0.0410", "(api)"
+            ]
         );
         let a = lines.iter().find(|l| l.contains("ng1-a")).unwrap();
         assert_eq!(

@@ -297,6 +297,22 @@ impl Collector for EngineCollector {
             instances,
         )?;
 
+        gauge_family(
+            &mut encoder,
+            "kamatera_node_group_parked_cap",
+            "How many parked servers the node group may keep (0 outside power-off mode; no series when poweroff-on-scale-down-max-servers is 0, no limit)",
+            groups.iter().filter_map(|g| {
+                let config = engine.group_config(&g.name).ok()?;
+                let cap = if !config.poweroff_on_scale_down {
+                    0
+                } else if config.poweroff_on_scale_down_max_servers == 0 {
+                    return None;
+                } else {
+                    config.poweroff_on_scale_down_max_servers
+                };
+                Some((vec![("node_group", g.name.clone())], f64::from(cap)))
+            }),
+        )?;
         encode_costs(&mut encoder, &groups)?;
 
         let stats = engine.stats();
