@@ -5,6 +5,7 @@
 //! the resolved [`CloudConfig`] it produces.
 
 pub mod config;
+pub mod cost;
 pub mod engine;
 pub mod log_gate;
 pub mod naming;

@@ -15,6 +15,11 @@ pub const DELETING_MARKER: &str = "k8scam-deleting";
 /// Marker tag of a server kept powered off for reuse (`poweroff-on-scale-down`).
 pub const PARKED_MARKER: &str = "k8scam-parked";
 
+/// Prefix of the tag a server is created with to record its creation hour (UTC) as
+/// `k8scat-YYYYMMDDHH`, so that a restarted provider still knows how long each member has
+/// been billed this month (see [`crate::cost`]).
+pub const CREATED_TAG_PREFIX: &str = "k8scat-";
+
 /// Number of random hex characters in a generated server name.
 pub const NAME_SUFFIX_LEN: usize = 11;
 

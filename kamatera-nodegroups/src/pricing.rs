@@ -78,13 +78,94 @@ impl PriceRates {
     pub fn group_hourly(&self, group: &NodeGroupConfig) -> f64 {
         group.hourly_price.unwrap_or_else(|| {
             let server = &group.server;
-            let disk_gb = server
-                .disks
-                .iter()
-                .map(|disk| u64::from(disk.size_gb()))
-                .sum();
-            self.server_hourly(u32::from(server.cpu.cores()), server.ram_mb, disk_gb)
+            self.server_hourly(u32::from(server.cpu.cores()), server.ram_mb, 0)
+                + self.group_off_hourly(group)
         })
+    }
+}
+
+/// A server's own hourly prices, as the API's server info answered them (`None` where it
+/// did not: see [`ServerPrices::from_info`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ServerPrices {
+    /// `priceHourlyOn`: what the server costs per hour while powered on.
+    pub hourly_on: Option<f64>,
+    /// `priceHourlyOff`: what it costs per hour while powered off (parked).
+    pub hourly_off: Option<f64>,
+}
+
+impl ServerPrices {
+    /// The prices of a server-info answer. A price the lookup failed for (`""`), or that
+    /// is not a finite number ≥ 0, is unknown. The API proxy fills `priceHourlyOff` with
+    /// the hourly on-price (docs/kamatera-api.md), so an off-price equal to the on-price
+    /// is taken for that bug and treated as unknown too: a powered-off server is billed
+    /// for its disks, not as if it ran.
+    pub fn from_info(info: &kamatera_api::ServerInfo) -> Self {
+        let hourly_on = parse_price(info.price_hourly_on.as_deref());
+        let hourly_off = parse_price(info.price_hourly_off.as_deref())
+            .filter(|off| hourly_on.is_none_or(|on| (off - on).abs() > f64::EPSILON * on.max(1.0)));
+        Self {
+            hourly_on,
+            hourly_off,
+        }
+    }
+
+    /// True when the answer carried no usable price at all.
+    pub fn is_unknown(&self) -> bool {
+        self.hourly_on.is_none() && self.hourly_off.is_none()
+    }
+}
+
+fn parse_price(text: Option<&str>) -> Option<f64> {
+    text?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|price| price.is_finite() && *price >= 0.0)
+}
+
+/// Where a node group's price came from, for `status` and the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PriceSource {
+    /// A member's own price from the API's server info.
+    Api,
+    /// The group's `hourly-price` (or `default-hourly-price`).
+    Configured,
+    /// Derived from cpu, ram and disks at the `price-per-*` rates.
+    Rates,
+}
+
+impl PriceSource {
+    /// `api`, `configured` or `rates`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriceSource::Api => "api",
+            PriceSource::Configured => "configured",
+            PriceSource::Rates => "rates",
+        }
+    }
+}
+
+impl PriceRates {
+    /// Where [`PriceRates::group_hourly`] takes the group's price from.
+    pub fn group_source(group: &NodeGroupConfig) -> PriceSource {
+        if group.hourly_price.is_some() {
+            PriceSource::Configured
+        } else {
+            PriceSource::Rates
+        }
+    }
+
+    /// Hourly price of a powered-off server of `group` when the API tells none: its disks
+    /// at the disk rate (a stopped Kamatera server is billed for its storage).
+    pub fn group_off_hourly(&self, group: &NodeGroupConfig) -> f64 {
+        let disk_gb: u64 = group
+            .server
+            .disks
+            .iter()
+            .map(|disk| u64::from(disk.size_gb()))
+            .sum();
+        self.server_hourly(0, 0, disk_gb)
     }
 }
 
@@ -119,5 +200,34 @@ mod tests {
         });
         assert!((whole - rates.server_hourly(2, 4096, 0)).abs() < 1e-12);
         assert!((price_for(0.5, 5400.0) - 0.75).abs() < 1e-12);
+    }
+
+    fn info(on: &str, off: &str) -> kamatera_api::ServerInfo {
+        serde_json::from_value(serde_json::json!({
+            "id": "id-1", "name": "n", "datacenter": "IL", "power": "on", "cpu": "1A",
+            "ram": 1024, "priceMonthlyOn": "", "priceHourlyOn": on, "priceHourlyOff": off,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn server_prices_drop_failed_lookups_and_the_copied_off_price() {
+        let real = ServerPrices::from_info(&info("0.041", "0.006"));
+        assert_eq!(
+            (real.hourly_on, real.hourly_off),
+            (Some(0.041), Some(0.006))
+        );
+        // The proxy's bug: the off-price is the on-price, so it says nothing.
+        let copied = ServerPrices::from_info(&info("0.033", "0.033"));
+        assert_eq!((copied.hourly_on, copied.hourly_off), (Some(0.033), None));
+        let failed = ServerPrices::from_info(&info("", ""));
+        assert!(failed.is_unknown());
+        for bad in ["abc", "-1", "NaN", "inf"] {
+            assert_eq!(
+                ServerPrices::from_info(&info(bad, "")).hourly_on,
+                None,
+                "{bad}"
+            );
+        }
     }
 }

@@ -37,7 +37,15 @@ async fn scale_up_is_recorded_at_once_and_created_in_the_background() {
         assert!(server.name.starts_with("k8s-ng1-"));
         assert_eq!(server.name.len(), "k8s-ng1-".len() + 11);
         let body = server.creation_request.as_ref().unwrap();
-        assert_eq!(body["tag"], "k8sca-c1 k8scang-ng1");
+        // The membership tags, then the creation hour (UTC) for the month-to-date cost.
+        let tags: Vec<&str> = body["tag"].as_str().unwrap().split(' ').collect();
+        assert_eq!(tags[..2], ["k8sca-c1", "k8scang-ng1"]);
+        assert_eq!(tags.len(), 3, "{tags:?}");
+        let created = kamatera_nodegroups::cost::parse_created_tag(tags[2]).unwrap();
+        let age = std::time::SystemTime::now()
+            .duration_since(created)
+            .unwrap();
+        assert!(age < std::time::Duration::from_secs(3600 + 60), "{tags:?}");
         assert_eq!(body["billingcycle"], "hourly");
         assert_eq!(body["poweronaftercreate"], "yes");
         assert_eq!(body["script-file"], "#!/bin/bash\necho join");

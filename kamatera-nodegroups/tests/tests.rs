@@ -13,6 +13,7 @@ mod config_support;
 mod engine_bugs;
 mod engine_concurrency;
 mod engine_flow;
+mod engine_prices;
 mod engine_restart;
 mod engine_safety;
 mod engine_scaling;

@@ -1,5 +1,6 @@
 //! Simulator configuration: fixed start-up settings plus the runtime-adjustable [`Behaviour`].
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -269,6 +270,26 @@ pub struct Behaviour {
     pub queue_hidden_polls: u32,
     /// How invisible commands are answered.
     pub queue_hidden_mode: QueueHiddenMode,
+    /// Prices `POST /service/server/info` answers, by server-name prefix (the longest
+    /// matching prefix wins); a server no prefix matches is priced from its shape.
+    pub prices: BTreeMap<String, PriceAnswer>,
+}
+
+/// The prices server info gives for the servers a [`Behaviour::prices`] prefix matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceAnswer {
+    /// These price strings, as sent (`priceMonthlyOn`, `priceHourlyOn`, `priceHourlyOff`).
+    Fixed {
+        /// `priceMonthlyOn`.
+        monthly_on: String,
+        /// `priceHourlyOn`.
+        hourly_on: String,
+        /// `priceHourlyOff` (the real proxy copies the on-price here).
+        hourly_off: String,
+    },
+    /// The API's price lookup fails: every price is `""`.
+    LookupFails,
 }
 
 pub(crate) mod duration_ms {

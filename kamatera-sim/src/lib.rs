@@ -181,7 +181,7 @@ mod state;
 
 pub use config::{
     AuthErrorMode, Behaviour, ClockMode, CreateVisibility, Credentials, NameCollision,
-    PhaseDurations, QueueHiddenMode, SimConfig, TerminateVisibility, Timings,
+    PhaseDurations, PriceAnswer, QueueHiddenMode, SimConfig, TerminateVisibility, Timings,
 };
 pub use error::SimError;
 pub use faults::{FaultAction, FaultRule};

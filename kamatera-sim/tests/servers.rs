@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use kamatera_sim::{Power, SeedServer};
+use kamatera_sim::{Power, PriceAnswer, SeedServer};
 use serde_json::{Value, json};
 
 use crate::common::{Sim, message};
@@ -294,4 +294,50 @@ async fn seeded_servers_carry_their_configuration_into_info() {
         (row["billing"].as_str(), row["traffic"].as_str()),
         (Some("monthly"), Some("t5000"))
     );
+}
+
+#[tokio::test]
+async fn info_answers_the_prices_a_test_sets_by_name_prefix() {
+    let sim = Sim::start().await;
+    for name in ["k8s-a-1", "k8s-a-broken", "other"] {
+        sim.handle.seed_server(SeedServer::new(name)).unwrap();
+    }
+    sim.handle.update_behaviour(|b| {
+        b.prices.insert(
+            "k8s-a-".into(),
+            PriceAnswer::Fixed {
+                monthly_on: "30.00".into(),
+                hourly_on: "0.041".into(),
+                hourly_off: "0.006".into(),
+            },
+        );
+        b.prices
+            .insert("k8s-a-broken".into(), PriceAnswer::LookupFails);
+    });
+    let price = |row: &Value| {
+        [
+            row["priceMonthlyOn"].clone(),
+            row["priceHourlyOn"].clone(),
+            row["priceHourlyOff"].clone(),
+        ]
+    };
+    let (_, info) = sim
+        .post("/service/server/info", json!({"name": "k8s-a-1"}))
+        .await;
+    assert_eq!(
+        price(&info[0]),
+        [json!("30.00"), json!("0.041"), json!("0.006")]
+    );
+    // The longest prefix wins: the lookup fails for this one server only.
+    let (_, info) = sim
+        .post("/service/server/info", json!({"name": "k8s-a-broken"}))
+        .await;
+    assert_eq!(price(&info[0]), [json!(""), json!(""), json!("")]);
+    // Unmatched servers keep the shape-derived price, with the proxy's off-price bug.
+    let (_, info) = sim
+        .post("/service/server/info", json!({"name": "other"}))
+        .await;
+    let [_, on, off] = price(&info[0]);
+    assert!(!on.as_str().unwrap().is_empty());
+    assert_eq!(on, off);
 }

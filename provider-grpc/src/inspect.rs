@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use kamatera_nodegroups::engine::InstanceState;
 use serde_json::json;
@@ -44,6 +44,14 @@ impl StatusService {
                 max_size: group.max_size,
                 target_size: group.target_size,
                 parked: group.parked,
+                node_hourly_price: group.cost.node_hourly,
+                price_source: group.cost.source.as_str().to_owned(),
+                hourly_cost: group.cost.hourly,
+                month_to_date_cost: group.cost.month_to_date(SystemTime::now()),
+                members_priced_by_api: u32::try_from(
+                    group.cost.members.iter().filter(|m| m.from_api).count(),
+                )
+                .unwrap_or(u32::MAX),
                 instances: group
                     .instances
                     .iter()
@@ -68,6 +76,7 @@ impl StatusService {
                             .map(|e| e.message.clone())
                             .unwrap_or_default(),
                         waiting: instance.waiting.clone().unwrap_or_default(),
+                        hourly_price: instance.hourly_price,
                     })
                     .collect(),
                 findings: group
@@ -280,10 +289,18 @@ pub fn to_json(status: &wire::StatusResponse) -> serde_json::Value {
             "max_size": group.max_size,
             "target_size": group.target_size,
             "parked": group.parked,
+            "cost": {
+                "node_hourly_price": group.node_hourly_price,
+                "price_source": group.price_source,
+                "hourly": group.hourly_cost,
+                "month_to_date": group.month_to_date_cost,
+                "members_priced_by_api": group.members_priced_by_api,
+            },
             "instances": group.instances.iter().map(|instance| json!({
                 "id": instance.id,
                 "name": instance.name,
                 "state": instance.state,
+                "hourly_price": instance.hourly_price,
                 "age_seconds": whole_seconds(instance.age.as_ref()),
                 "waiting": (!instance.waiting.is_empty()).then_some(&instance.waiting),
                 "error": (!instance.error_code.is_empty()).then(|| json!({
@@ -339,6 +356,9 @@ pub fn to_text(status: &wire::StatusResponse) -> String {
         "TARGET".to_owned(),
         "INSTANCES".to_owned(),
         "PARKED".to_owned(),
+        "COST/H".to_owned(),
+        "MONTH-TO-DATE".to_owned(),
+        "NODE PRICE/H".to_owned(),
     ]];
     for group in &status.node_groups {
         groups.push(vec![
@@ -348,6 +368,9 @@ pub fn to_text(status: &wire::StatusResponse) -> String {
             group.target_size.to_string(),
             group.instances.len().to_string(),
             group.parked.to_string(),
+            format!("{:.4}", group.hourly_cost),
+            format!("{:.2}", group.month_to_date_cost),
+            format!("{:.4} ({})", group.node_hourly_price, group.price_source),
         ]);
     }
     write_table(&mut out, &groups);
@@ -449,6 +472,11 @@ mod tests {
                 max_size: 5,
                 target_size: 2,
                 parked: 1,
+                node_hourly_price: 0.041,
+                price_source: "api".into(),
+                hourly_cost: 0.0875,
+                month_to_date_cost: 31.5,
+                members_priced_by_api: 1,
                 instances: vec![
                     wire::InstanceStatus {
                         id: "kamatera://ng1-a".into(),
@@ -540,7 +568,9 @@ mod tests {
         let group = lines.iter().find(|l| l.starts_with("ng1 ")).unwrap();
         assert_eq!(
             group.split_whitespace().collect::<Vec<_>>(),
-            ["ng1", "0", "5", "2", "2", "1"]
+            [
+                "ng1", "0", "5", "2", "2", "1", "0.0875", "31.50", "0.0410", "(api)"
+            ]
         );
         let a = lines.iter().find(|l| l.contains("ng1-a")).unwrap();
         assert_eq!(
@@ -568,6 +598,12 @@ mod tests {
         assert_eq!(value["seconds_since_last_list"], 4);
         let group = &value["node_groups"][0];
         assert_eq!(group["target_size"], 2);
+        assert_eq!(group["cost"]["price_source"], "api");
+        assert_eq!(group["cost"]["hourly"], 0.0875);
+        assert_eq!(group["cost"]["month_to_date"], 31.5);
+        assert_eq!(group["cost"]["node_hourly_price"], 0.041);
+        assert_eq!(group["cost"]["members_priced_by_api"], 1);
+        assert!(group["instances"][0]["hourly_price"].is_null());
         assert_eq!(group["instances"][0]["age_seconds"], 3 * 3600 + 120);
         assert!(group["instances"][0]["error"].is_null());
         assert_eq!(group["instances"][1]["error"]["code"], "CREATE_FAILED");

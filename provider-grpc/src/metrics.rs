@@ -297,6 +297,24 @@ impl Collector for EngineCollector {
             instances,
         )?;
 
+        gauge_family(
+            &mut encoder,
+            "kamatera_node_group_parked_cap",
+            "How many parked servers the node group may keep (0 outside power-off mode; no series when poweroff-on-scale-down-max-servers is 0, no limit)",
+            groups.iter().filter_map(|g| {
+                let config = engine.group_config(&g.name).ok()?;
+                let cap = if !config.poweroff_on_scale_down {
+                    0
+                } else if config.poweroff_on_scale_down_max_servers == 0 {
+                    return None;
+                } else {
+                    config.poweroff_on_scale_down_max_servers
+                };
+                Some((vec![("node_group", g.name.clone())], f64::from(cap)))
+            }),
+        )?;
+        encode_costs(&mut encoder, &groups)?;
+
         let stats = engine.stats();
         gauge_family(
             &mut encoder,
@@ -420,6 +438,47 @@ impl Collector for EngineCollector {
         )?;
         Ok(())
     }
+}
+
+/// The node groups' prices and costs (kamatera_nodegroups::cost).
+fn encode_costs(
+    encoder: &mut DescriptorEncoder<'_>,
+    groups: &[kamatera_nodegroups::engine::GroupView],
+) -> Result<(), fmt::Error> {
+    let group = |g: &kamatera_nodegroups::engine::GroupView| vec![("node_group", g.name.clone())];
+    gauge_family(
+        encoder,
+        "kamatera_node_group_node_hourly_price",
+        "Hourly price of one node of the node group (PricingNodePrice of its template node), by source: api (a member's own price from server info), configured (hourly-price), rates (derived from cpu, ram and disks)",
+        groups.iter().map(|g| {
+            let mut labels = group(g);
+            labels.push(("source", g.cost.source.as_str().to_owned()));
+            (labels, g.cost.node_hourly)
+        }),
+    )?;
+    gauge_family(
+        encoder,
+        "kamatera_node_group_hourly_cost",
+        "What the node group's member servers cost per hour now: powered on at their on-price, parked at their off-price (the account's other servers are not counted)",
+        groups.iter().map(|g| (group(g), g.cost.hourly)),
+    )?;
+    let now = SystemTime::now();
+    gauge_family(
+        encoder,
+        "kamatera_node_group_month_to_date_cost",
+        "Estimate of what the node group's current member servers cost since the start of the month (UTC), from their creation hours and current prices (the account's other servers, and servers deleted this month, are not counted)",
+        groups.iter().map(|g| (group(g), g.cost.month_to_date(now))),
+    )?;
+    gauge_family(
+        encoder,
+        "kamatera_node_group_members_priced_by_api",
+        "Member servers of the node group priced at their own price from the API's server info (the others are priced from the configuration)",
+        groups.iter().map(|g| {
+            let priced = g.cost.members.iter().filter(|m| m.from_api).count();
+            (group(g), as_f64(u64::try_from(priced).unwrap_or(u64::MAX)))
+        }),
+    )?;
+    Ok(())
 }
 
 fn unix_now() -> Option<Duration> {

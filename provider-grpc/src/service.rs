@@ -239,8 +239,19 @@ impl Provider {
                     node.name, node.provider_id
                 ))
             })?;
-        let config = engine.group_config(&group).map_err(engine_status)?;
-        let hourly = engine.config().price_rates.group_hourly(config);
+        // A real node at its server's own price from the API; a template node (or a node
+        // whose price is not known yet) at a member's price, else the configured or
+        // rate-derived one (docs/pricing.md).
+        let view = engine.node_group(&group).map_err(engine_status)?;
+        let own = view
+            .instances
+            .iter()
+            .find(|i| {
+                (!node.provider_id.is_empty() && i.provider_id == node.provider_id)
+                    || i.name == node.name
+            })
+            .and_then(|i| i.hourly_price);
+        let hourly = own.unwrap_or(view.cost.node_hourly);
         // CA 1.34.2 and newer send fields 4/5; older ones 2/3.
         let seconds = window_seconds(
             [

@@ -179,10 +179,13 @@ fn simulate_serves_until_sigterm_then_exits_0_without_printing_secrets() {
         .lines()
         .find(|l| l.starts_with("ng1 "))
         .unwrap_or_else(|| panic!("no ng1 row in\n{table_text}"));
+    let columns: Vec<&str> = ng1.split_whitespace().collect();
+    // Sizes, then no cost yet (no members), and the node price derived from the rates.
     assert_eq!(
-        ng1.split_whitespace().collect::<Vec<_>>(),
-        ["ng1", "0", "3", "0", "0", "0"]
+        columns[..8],
+        ["ng1", "0", "3", "0", "0", "0", "0.0000", "0.00"]
     );
+    assert_eq!(columns[9..], ["(rates)"], "{ng1}");
     let json = command(&["status", "--output", "json"])
         .env("KAMATERA_STATUS_ADDRESS", &grpc)
         .output()

@@ -318,6 +318,7 @@ fn every_kit_file_is_used_and_parses_with_known_kinds() {
         ("cert-manager.io/v1", "Issuer"),
         ("cert-manager.io/v1", "Certificate"),
         ("monitoring.coreos.com/v1", "PodMonitor"),
+        ("monitoring.coreos.com/v1", "PrometheusRule"),
     ]);
     let all = build(KIT);
     assert!(all.len() >= 22, "only {} objects", all.len());
@@ -346,7 +347,12 @@ fn every_kit_file_is_used_and_parses_with_known_kinds() {
         assert!(names.insert(key.clone()), "{key:?} defined twice");
     }
     // Optional extras, documented in kustomization.yaml.
-    let optional = BTreeSet::from([format!("{KIT}/podmonitor.yaml")]);
+    let optional = BTreeSet::from([
+        format!("{KIT}/podmonitor.yaml"),
+        format!("{KIT}/prometheusrule.yaml"),
+    ]);
+    // Not a manifest: checked by tests/tests/monitoring.rs.
+    let dashboard = format!("{KIT}/grafana-dashboard.json");
     for file in &optional {
         for doc in documents(file) {
             let pair = (
@@ -359,7 +365,7 @@ fn every_kit_file_is_used_and_parses_with_known_kinds() {
     let used = used_files(KIT);
     for file in kit_files(KIT) {
         assert!(
-            used.contains(&file) || optional.contains(&file),
+            used.contains(&file) || optional.contains(&file) || file == dashboard,
             "{file} is not used by any kustomization.yaml"
         );
     }

@@ -19,12 +19,16 @@ mod examples;
 mod helm_values;
 /// Apache Libcloud's Kamatera driver drives the simulator through a node lifecycle.
 mod libcloud_driver;
+/// The kit's Grafana dashboard and PrometheusRule against the provider's real metrics.
+mod monitoring;
 /// Dockerfile, release and CI workflows, LICENSE and CHANGELOG.
 mod release;
 
 /// The provider served in-process for the gRPC tests.
 mod grpc_support;
 
+/// Members' own prices from server info, through PricingNodePrice, metrics and status.
+mod grpc_cost;
 /// Scale-up and scale-down over gRPC, as cluster-autoscaler drives them.
 mod grpc_flow;
 /// The HTTP port, gRPC health and reflection, metrics and secret-free logs.

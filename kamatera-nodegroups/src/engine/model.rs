@@ -1,9 +1,12 @@
 //! What the engine knows about each server of a node group, and the views it gives out.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use kamatera_api::{CommandId, ServerId};
 use tokio::time::Instant;
+
+use crate::pricing::ServerPrices;
 
 /// The state of an instance as cluster-autoscaler sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,7 +88,7 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// One instance of a node group, as reported to cluster-autoscaler.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InstanceView {
     /// The instance id: `<provider-id-prefix><server name>`.
     pub provider_id: String,
@@ -101,6 +104,9 @@ pub struct InstanceView {
     /// Why the instance's next API call waits, when the API refused the last one without
     /// carrying it out (rate limit, credentials): it is sent again, it has not failed.
     pub waiting: Option<String>,
+    /// The server's own hourly on-price from the API's server info, once read (`None`
+    /// before, and when the API's price lookup failed).
+    pub hourly_price: Option<f64>,
 }
 
 /// Identity of an instance inside the engine (servers being created have no server id yet).
@@ -241,6 +247,15 @@ pub(crate) struct Instance {
     pub(crate) waiting: Option<String>,
     /// How many times in a row the API refused that call, for the back-off.
     pub(crate) refusals: u32,
+    /// The server's prices from its last server-info read.
+    pub(crate) prices: ServerPrices,
+    /// When the prices were last read (`None`: never).
+    pub(crate) prices_read_at: Option<Instant>,
+    /// The last read gave no price (failed call or failed lookup): read again sooner.
+    pub(crate) prices_failed: bool,
+    /// Since when the server is billed: its creation tag, else when the instance was
+    /// made here (scale-up or first list), in wall-clock time.
+    pub(crate) created_at: SystemTime,
 }
 
 impl Instance {
@@ -283,6 +298,10 @@ impl Instance {
             terminate_only: false,
             waiting: None,
             refusals: 0,
+            prices: ServerPrices::default(),
+            prices_read_at: None,
+            prices_failed: false,
+            created_at: SystemTime::now(),
         }
     }
 }

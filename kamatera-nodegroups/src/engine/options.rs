@@ -17,6 +17,12 @@ pub struct EngineOptions {
     pub tag_refresh_interval: Duration,
     /// At most this many tag re-reads per pass (default 50); first reads are not limited.
     pub tag_refresh_budget: usize,
+    /// A member's prices (server info) are read again after this long (default 6 h); a
+    /// failed price lookup is retried after `tag_refresh_interval`.
+    pub price_refresh_interval: Duration,
+    /// At most this many server-info reads for prices per pass (default 4), first reads
+    /// included: prices are slow to read and never needed for a decision.
+    pub price_read_budget: usize,
     /// Command ids per queue request (default 50).
     pub queue_batch: usize,
     /// Create, power and delete calls in flight at once (default 8).
@@ -58,6 +64,8 @@ impl Default for EngineOptions {
             tag_concurrency: 16,
             tag_refresh_interval: Duration::from_secs(600),
             tag_refresh_budget: 50,
+            price_refresh_interval: Duration::from_secs(6 * 3600),
+            price_read_budget: 4,
             queue_batch: 50,
             mutation_concurrency: 8,
             default_max_node_provision_time: Duration::from_secs(30 * 60),

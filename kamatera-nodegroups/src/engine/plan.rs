@@ -16,7 +16,14 @@ use crate::naming::PARKED_MARKER;
 pub(crate) fn create_request(
     group: &GroupFacts,
     name: &str,
+    created_at: std::time::SystemTime,
 ) -> Result<CreateServerRequest, kamatera_api::Error> {
+    // The creation hour travels with the server, for the month-to-date cost after a
+    // restart (crate::cost).
+    let mut tags = group.tags.to_vec();
+    tags.push(kamatera_api::Tag::new(crate::cost::created_tag(
+        created_at,
+    ))?);
     let server = &group.config.server;
     let mut builder = CreateServerRequest::builder(name, &server.datacenter, &server.image)
         .cpu(server.cpu)
@@ -29,7 +36,7 @@ pub(crate) fn create_request(
         .password(server.password.clone())
         .power_on_after_create(true)
         .script(server.script.clone())
-        .tags(group.tags.to_vec());
+        .tags(tags);
     if let Some(key) = &server.ssh_key {
         builder = builder.ssh_key(key.clone());
     }
@@ -141,13 +148,21 @@ impl State {
             if server.claimed_in == epoch {
                 continue;
             }
-            if let Some(group) = server.tags.as_ref().and_then(|t| t.group.as_ref()) {
+            if let Some(tags) = server.tags.as_ref()
+                && let Some(group) = tags.group.as_ref()
+            {
                 let phase = adoption_phase(server);
-                adopt.push((group.clone(), id.clone(), server.name.clone(), phase));
+                adopt.push((
+                    group.clone(),
+                    id.clone(),
+                    server.name.clone(),
+                    phase,
+                    tags.created,
+                ));
             }
         }
         let mut adopted = Vec::with_capacity(adopt.len());
-        for (group, id, name, phase) in adopt {
+        for (group, id, name, phase, created) in adopt {
             tracing::info!(group = &*group, server = %name, state = ?phase, "adopting existing server");
             let parked = phase == Phase::Parked;
             let off = phase == Phase::AwaitRunning;
@@ -155,6 +170,9 @@ impl State {
             adopted.push(key);
             if let Some(instance) = self.instances.get_mut(&key) {
                 instance.server_id = Some(id);
+                if let Some(created) = created {
+                    instance.created_at = created;
+                }
                 if parked {
                     instance.parked_at = Some(now);
                 }
@@ -287,6 +305,7 @@ impl State {
             .is_some_and(|at| now.saturating_duration_since(at) > self.options.command_timeout);
         let server_id = instance.server_id.clone();
         let name = instance.name.clone();
+        let created_at = instance.created_at;
         let delete_requested = instance.delete_requested;
         let adopted_off = instance.adopted_off;
         let search_after_request = instance.search_after_request;
@@ -324,7 +343,7 @@ impl State {
         let held = instance.waiting.is_some();
         match phase {
             Phase::CreateQueued | Phase::PowerOnQueued if held && !can_act => {}
-            Phase::CreateQueued if active => match create_request(group, &name) {
+            Phase::CreateQueued if active => match create_request(group, &name, created_at) {
                 Ok(request) => {
                     set_phase(self, Phase::CreateSending);
                     actions.push(Action::Create {

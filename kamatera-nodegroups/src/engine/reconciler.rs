@@ -26,6 +26,8 @@ pub struct PassReport {
     pub servers: usize,
     /// Tag reads made.
     pub tag_reads: usize,
+    /// Server-info reads made for members' prices.
+    pub price_reads: usize,
     /// Commands polled.
     pub commands_polled: usize,
     /// Queue requests made for them.
@@ -164,6 +166,11 @@ impl Reconciler {
         report.tag_reads = need_tags.len();
         self.read_tags(need_tags, rereading).await;
         self.look_up_missing(look_up).await;
+        let need_prices = self
+            .shared
+            .with_state(|state| state.members_needing_prices(Instant::now()));
+        report.price_reads = need_prices.len();
+        self.read_prices(need_prices).await;
 
         let commands = self.shared.with_state(|state| state.outstanding_commands());
         report.commands_polled = commands.len();
@@ -222,6 +229,35 @@ impl Reconciler {
                     tracing::warn!(server = %id, error = %err, "reading tags failed; will retry")
                 }
             }
+        }
+    }
+
+    /// Reads the prices of members from their server info (a bounded few per pass, see
+    /// `State::members_needing_prices`). A failure only means the group's price comes
+    /// from the configuration a while longer.
+    async fn read_prices(&self, members: Vec<(super::model::InstanceKey, ServerId)>) {
+        let client = &self.client;
+        let mut reads = futures::stream::iter(members)
+            .map(|(key, id)| async move {
+                let result = client
+                    .find_server_info(&ServerSelector::id(id.clone()))
+                    .await;
+                (key, id, result)
+            })
+            .buffer_unordered(self.shared.options.tag_concurrency.max(1));
+        while let Some((key, id, result)) = reads.next().await {
+            let prices = match result {
+                Ok(rows) => rows
+                    .iter()
+                    .find(|row| row.id == id)
+                    .map(crate::pricing::ServerPrices::from_info),
+                Err(err) => {
+                    tracing::debug!(server = %id, error = %err, "reading a member's prices failed; will retry");
+                    None
+                }
+            };
+            self.shared
+                .with_state(|state| state.apply_prices(key, prices, Instant::now()));
         }
     }
 

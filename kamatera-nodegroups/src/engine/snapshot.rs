@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::model::{InstanceState, InstanceView, Phase};
+use super::model::{Instance, InstanceState, InstanceView, Phase};
 use super::name_index::NameIndex;
-use super::state::State;
+use super::state::{GroupFacts, State};
+use crate::cost::{BilledMember, GroupCost};
 use crate::naming::provider_id;
+use crate::pricing::{PriceRates, PriceSource};
 
 /// One node group as the snapshot shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GroupView {
     /// Group name (its id for cluster-autoscaler).
     pub name: String,
@@ -32,6 +34,9 @@ pub struct GroupView {
     /// What the provider found done to the group's servers outside it, and what it did,
     /// oldest first (the last [`FINDINGS_KEPT`] of them).
     pub findings: Arc<[Finding]>,
+    /// What one node of the group costs, where that price came from, and what the
+    /// members cost.
+    pub cost: GroupCost,
 }
 
 /// How many findings each group keeps.
@@ -121,6 +126,10 @@ struct GroupBuild {
     target_size: u32,
     parked_servers: Vec<String>,
     instances: Vec<InstanceView>,
+    billed: Vec<BilledMember>,
+    hourly: f64,
+    /// The first member's own on-price, for the group's node price.
+    member_price: Option<f64>,
 }
 
 impl Snapshot {
@@ -159,6 +168,9 @@ impl Snapshot {
                 if instance.phase == Phase::Parked {
                     build.parked_servers.push(instance.name.clone());
                 }
+                if let Some(facts) = state.groups.get(&*instance.group) {
+                    bill(state, facts, instance, build);
+                }
                 let Some(reported) = instance.reported_state() else {
                     continue;
                 };
@@ -172,6 +184,7 @@ impl Snapshot {
                     error: instance.error.clone(),
                     since: instance.creating_since,
                     waiting: instance.waiting.clone(),
+                    hourly_price: instance.prices.hourly_on,
                 });
             }
         }
@@ -183,6 +196,20 @@ impl Snapshot {
                 None => {
                     let mut parked_servers = build.parked_servers;
                     parked_servers.sort_unstable();
+                    let rates = &state.config.price_rates;
+                    let (node_hourly, source) = match build.member_price {
+                        Some(price) => (price, PriceSource::Api),
+                        None => (
+                            rates.group_hourly(&facts.config),
+                            PriceRates::group_source(&facts.config),
+                        ),
+                    };
+                    let cost = GroupCost {
+                        node_hourly,
+                        source,
+                        hourly: build.hourly,
+                        members: build.billed.into(),
+                    };
                     let view = GroupView {
                         name: name.clone(),
                         min_size: facts.config.min_size,
@@ -192,6 +219,7 @@ impl Snapshot {
                         parked: parked_servers.len() as u32,
                         parked_servers,
                         findings: Arc::default(),
+                        cost,
                     };
                     (view, build.counts)
                 }
@@ -237,6 +265,41 @@ impl Snapshot {
         let name = provider_id.strip_prefix(prefix)?;
         self.by_name.get(name)
     }
+}
+
+/// Adds what `instance` costs to its group's build: a member with a server is billed at
+/// its own price when the API told one, else at the group's configured or rate-derived
+/// price; powered on at the on-price, off (parked) at the off-price (crate::cost).
+fn bill(state: &State, facts: &GroupFacts, instance: &Instance, build: &mut GroupBuild) {
+    let Some(id) = &instance.server_id else {
+        return;
+    };
+    let rates = &state.config.price_rates;
+    let on = match state.servers.get(id) {
+        Some(server) => server.power_on,
+        None => instance.phase != Phase::Parked,
+    };
+    let own = if on {
+        instance.prices.hourly_on
+    } else {
+        instance.prices.hourly_off
+    };
+    let hourly = own.unwrap_or_else(|| {
+        if on {
+            rates.group_hourly(&facts.config)
+        } else {
+            rates.group_off_hourly(&facts.config)
+        }
+    });
+    if build.member_price.is_none() {
+        build.member_price = instance.prices.hourly_on;
+    }
+    build.hourly += hourly;
+    build.billed.push(BilledMember {
+        hourly,
+        from_api: own.is_some(),
+        since: instance.created_at,
+    });
 }
 
 /// Finds a group's position in `State::groups` by the address of its interned name

@@ -82,6 +82,8 @@ pub(crate) struct TagFacts {
     pub(crate) other_groups: Box<[Arc<str>]>,
     pub(crate) parked_marker: bool,
     pub(crate) deleting_marker: bool,
+    /// The creation hour its `k8scat-` tag records.
+    pub(crate) created: Option<std::time::SystemTime>,
 }
 
 impl TagFacts {
@@ -299,6 +301,53 @@ impl State {
         unread
     }
 
+    /// Members whose prices should be read now: never read, read longer ago than
+    /// `price_refresh_interval`, or failed longer ago than `tag_refresh_interval`; the
+    /// never-read first, then the oldest, at most `price_read_budget` of them.
+    pub(crate) fn members_needing_prices(&self, now: Instant) -> Vec<(InstanceKey, ServerId)> {
+        let mut due: Vec<(Option<Instant>, InstanceKey, ServerId)> = self
+            .instances
+            .values()
+            .filter_map(|instance| {
+                let id = instance.server_id.as_ref()?;
+                let is_due = instance.prices_read_at.is_none_or(|at| {
+                    let wait = if instance.prices_failed {
+                        self.options.tag_refresh_interval
+                    } else {
+                        self.options.price_refresh_interval
+                    };
+                    now.saturating_duration_since(at) >= wait
+                });
+                is_due.then(|| (instance.prices_read_at, instance.key, id.clone()))
+            })
+            .collect();
+        // `None` (never read) sorts first.
+        due.sort_by_key(|(at, key, _)| (*at, *key));
+        due.into_iter()
+            .take(self.options.price_read_budget)
+            .map(|(_, key, id)| (key, id))
+            .collect()
+    }
+
+    /// Records a price read of instance `key`: `None` when the call failed. Prices known
+    /// from an earlier read are kept when this one tells none.
+    pub(crate) fn apply_prices(
+        &mut self,
+        key: InstanceKey,
+        prices: Option<crate::pricing::ServerPrices>,
+        now: Instant,
+    ) {
+        let Some(instance) = self.instances.get_mut(&key) else {
+            return;
+        };
+        let known = prices.filter(|p| !p.is_unknown());
+        instance.prices_failed = known.is_none();
+        if let Some(prices) = known {
+            instance.prices = prices;
+        }
+        instance.prices_read_at = Some(now);
+    }
+
     /// Records tags read for `server`, unconditionally.
     pub(crate) fn apply_tags(&mut self, server: &ServerId, tags: Vec<String>, now: Instant) {
         let facts = self.tag_facts(&tags);
@@ -313,6 +362,7 @@ impl State {
         let mut facts = TagFacts {
             parked_marker: tags.iter().any(|t| t == PARKED_MARKER),
             deleting_marker: tags.iter().any(|t| t == DELETING_MARKER),
+            created: crate::cost::created_from_tags(tags.iter().map(String::as_str)),
             ..TagFacts::default()
         };
         // A look-up by the group tag keeps this O(tags), not O(groups), per server.

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::params::{self, Params};
 use super::{error_500, json_response, method_failed, raw_json};
 use crate::clock::SimMillis;
+use crate::config::{Behaviour, PriceAnswer};
 use crate::model::SimServer;
 use crate::state::{Selector, State};
 
@@ -61,6 +62,30 @@ pub(super) fn list(st: &mut State) -> Response {
     raw_json(StatusCode::OK, st.list_body())
 }
 
+/// `priceMonthlyOn`, `priceHourlyOn` and `priceHourlyOff`: what the test set for the
+/// server's name prefix, else derived from its shape with the proxy's bug (the off-price is
+/// the on-price).
+fn prices(behaviour: &Behaviour, s: &SimServer) -> [String; 3] {
+    let set = behaviour
+        .prices
+        .iter()
+        .filter(|(prefix, _)| s.name.starts_with(prefix.as_str()))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, answer)| answer);
+    match set {
+        Some(PriceAnswer::Fixed {
+            monthly_on,
+            hourly_on,
+            hourly_off,
+        }) => [monthly_on.clone(), hourly_on.clone(), hourly_off.clone()],
+        Some(PriceAnswer::LookupFails) => Default::default(),
+        None => {
+            let (monthly, hourly) = price(s);
+            [monthly, hourly.clone(), hourly]
+        }
+    }
+}
+
 fn price(s: &SimServer) -> (String, String) {
     let cores: f64 = s
         .cpu
@@ -81,15 +106,14 @@ fn info_networks(s: &SimServer) -> Vec<Value> {
         .collect()
 }
 
-fn info_row(s: &SimServer) -> Value {
-    let (monthly, hourly) = price(s);
+fn info_row(behaviour: &Behaviour, s: &SimServer) -> Value {
+    let [monthly, hourly_on, hourly_off] = prices(behaviour, s);
     json!({
         "id": s.id, "name": s.name, "datacenter": s.datacenter, "power": s.power.as_str(),
         "cpu": s.cpu, "ram": s.ram_mb, "diskSizes": s.disks_gb, "networks": info_networks(s),
         "billing": s.billing, "traffic": s.traffic,
         "managed": if s.managed { "1" } else { "0" }, "backup": if s.backup { "1" } else { "0" },
-        // The proxy fills priceHourlyOff from the hourly-on price; mirror the bug.
-        "priceMonthlyOn": monthly, "priceHourlyOn": hourly, "priceHourlyOff": hourly,
+        "priceMonthlyOn": monthly, "priceHourlyOn": hourly_on, "priceHourlyOff": hourly_off,
     })
 }
 
@@ -104,7 +128,7 @@ pub(super) fn info(st: &mut State, p: &Params) -> Response {
     let rows: Vec<Value> = found
         .iter()
         .filter_map(|seq| st.server(*seq))
-        .map(info_row)
+        .map(|s| info_row(&st.behaviour, s))
         .collect();
     json_response(StatusCode::OK, &Value::Array(rows))
 }

@@ -72,6 +72,7 @@ mod tests {
             error,
             since: tokio::time::Instant::now(),
             waiting: None,
+            hourly_price: None,
         }
     }
 
@@ -137,6 +138,7 @@ mod tests {
             parked: 1,
             parked_servers: vec!["k8s-ng1-parked".into()],
             findings: std::sync::Arc::from([]),
+            cost: Default::default(),
         });
         assert_eq!(group.id, "ng1");
         assert_eq!(group.min_size, 0);

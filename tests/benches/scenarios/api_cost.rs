@@ -122,6 +122,21 @@ pub async fn run(params: Params) -> Report {
     .expect("engine builds");
 
     let cold_pass = measured_pass(&sim, &engine, &mut reconciler).await;
+    // The members' prices are read a few per pass after the start (server info, within
+    // the engine's budget); steady state begins once none is due.
+    let budget = defaults.price_read_budget.max(1);
+    let warm_up = params.servers.div_ceil(budget) + 1;
+    for pass in 0.. {
+        let report = reconciler.run_pass().await.expect("pass succeeds");
+        reconciler.settle().await;
+        if report.price_reads == 0 {
+            break;
+        }
+        assert!(
+            pass < warm_up,
+            "prices still being read after {pass} passes"
+        );
+    }
     let mut idle = Vec::with_capacity(params.passes);
     for _ in 0..params.passes {
         idle.push(measured_pass(&sim, &engine, &mut reconciler).await);
