@@ -19,7 +19,7 @@ mod examples;
 mod helm_values;
 /// Apache Libcloud's Kamatera driver drives the simulator through a node lifecycle.
 mod libcloud_driver;
-/// Dockerfile, release and CI workflows, LICENSE and CHANGELOG.
+/// Containerfile, `.ci/image`, release and CI workflows, LICENSE and CHANGELOG.
 mod release;
 
 /// The provider served in-process for the gRPC tests.
