@@ -60,17 +60,31 @@ fn the_containerfile_puts_the_host_build_into_an_empty_image() {
         .collect();
     assert_eq!(
         keywords,
-        ["FROM", "ARG", "ARG", "LABEL", "COPY", "COPY", "USER", "EXPOSE", "ENTRYPOINT", "CMD"],
+        [
+            "FROM",
+            "ARG",
+            "ARG",
+            "LABEL",
+            "COPY",
+            "COPY",
+            "USER",
+            "EXPOSE",
+            "ENTRYPOINT",
+            "CMD"
+        ],
         "no RUN: nothing runs at image build time"
     );
     assert_eq!(instructions[0], "FROM scratch");
     assert_eq!(instructions[1..3], ["ARG VERSION", "ARG COMMIT"]);
-    assert!(instructions.contains(
-        &"COPY kamatera-provider-grpc /usr/local/bin/kamatera-provider-grpc".to_owned()
-    ));
-    assert!(instructions.contains(
-        &"COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt".to_owned()
-    ));
+    assert!(
+        instructions.contains(
+            &"COPY kamatera-provider-grpc /usr/local/bin/kamatera-provider-grpc".to_owned()
+        )
+    );
+    assert!(
+        instructions
+            .contains(&"COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt".to_owned())
+    );
 
     let labels = instruction(&instructions, "LABEL");
     let cargo = read("Cargo.toml");
@@ -149,7 +163,10 @@ fn the_image_script_builds_the_release_binary_and_checks_the_containerfile_value
         "-p kamatera-provider-grpc",
         "--target",
     ] {
-        assert!(build.contains(flag), "cargo build in .ci/image lacks {flag}");
+        assert!(
+            build.contains(flag),
+            "cargo build in .ci/image lacks {flag}"
+        );
     }
     // --no-default-features leaves out exactly the simulator: it is the only default feature.
     assert!(
@@ -182,7 +199,12 @@ fn the_image_script_builds_the_release_binary_and_checks_the_containerfile_value
     assert!(script.contains(&format!("IMAGE_USER={user}\n")));
     let compact = |json: &str| json.replace(", ", ",");
     for keyword in ["ENTRYPOINT", "CMD"] {
-        let json = compact(instruction(&instructions, keyword).split_once(' ').unwrap().1);
+        let json = compact(
+            instruction(&instructions, keyword)
+                .split_once(' ')
+                .unwrap()
+                .1,
+        );
         assert!(
             script.contains(&format!("IMAGE_{keyword}='{json}'")),
             ".ci/image expects another {keyword} than {json}"
@@ -225,7 +247,9 @@ fn a_version_tag_publishes_the_image_the_kit_deploys() {
 
     // Each architecture is built and checked by the script CI runs, on its own machine kind.
     let image_job = &jobs["image"];
-    let matrix = image_job["strategy"]["matrix"]["include"].as_array().unwrap();
+    let matrix = image_job["strategy"]["matrix"]["include"]
+        .as_array()
+        .unwrap();
     let built: Vec<(&str, &str)> = matrix
         .iter()
         .map(|m| (m["target"].as_str().unwrap(), m["arch"].as_str().unwrap()))
@@ -241,10 +265,16 @@ fn a_version_tag_publishes_the_image_the_kit_deploys() {
         .iter()
         .map(|m| m["runner"].as_str().unwrap())
         .collect();
-    assert!(runners[1].ends_with("-arm"), "arm64 is built natively: {runners:?}");
+    assert!(
+        runners[1].ends_with("-arm"),
+        "arm64 is built natively: {runners:?}"
+    );
     let text = job_text(image_job);
     assert!(text.contains(".ci/image all \\\"$TARGET\\\""), "{text}");
-    assert!(text.contains("GITHUB_SHA"), "the commit labelled is the tag's");
+    assert!(
+        text.contains("GITHUB_SHA"),
+        "the commit labelled is the tag's"
+    );
     assert!(text.contains("upload-artifact"));
 
     // The archives checked are the ones pushed, with an SBOM and provenance.
