@@ -1,7 +1,7 @@
 //! Which build this is: the version and the source commit, fixed at compile time.
 //!
 //! Release builds set `KAMATERA_BUILD_VERSION` and `KAMATERA_BUILD_COMMIT` in the
-//! environment of `cargo build` (the Dockerfile passes them as build arguments); a plain
+//! environment of `cargo build` (`.ci/image` sets them from Cargo.toml and git); a plain
 //! `cargo build` falls back to the crate version and `unknown`.
 
 use std::sync::LazyLock;

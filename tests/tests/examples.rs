@@ -1,6 +1,6 @@
 //! The shipped examples are checked: the cloud config passes validation and the init
 //! scripts pass `bash -n` and shellcheck. The Kubernetes kit is checked in `deploy_kit`,
-//! the Helm values in `helm_values`, the Dockerfile and workflows in `release`.
+//! the Helm values in `helm_values`, the Containerfile and workflows in `release`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

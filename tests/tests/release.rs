@@ -1,6 +1,6 @@
-//! What a release is made of: the Dockerfile (cached dependency layer, digest-pinned bases,
-//! OCI labels, version and commit, no simulator), the release and CI workflows, the
-//! actionlint step of `.ci/run`, LICENSE and CHANGELOG.md.
+//! What a release is made of: the Containerfile (the host's musl build in an empty image,
+//! OCI labels, the kit's user and ports), `.ci/image` that builds and checks it, the release
+//! and CI workflows, the actionlint step of `.ci/run`, LICENSE and CHANGELOG.md.
 
 use std::process::Command;
 
@@ -21,11 +21,11 @@ fn kit_image() -> String {
     image.rsplit_once(':').unwrap().0.to_owned()
 }
 
-/// The Dockerfile's lines with `\` continuations joined.
-fn dockerfile_instructions() -> Vec<String> {
+/// The Containerfile's instructions, with `\` continuations joined.
+fn containerfile_instructions() -> Vec<String> {
     let mut instructions = Vec::new();
     let mut current = String::new();
-    for line in read("Dockerfile").lines() {
+    for line in read("Containerfile").lines() {
         let trimmed = line.trim();
         if current.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
             continue;
@@ -41,89 +41,52 @@ fn dockerfile_instructions() -> Vec<String> {
     instructions
 }
 
-fn position(instructions: &[String], what: &str) -> usize {
+fn instruction<'a>(instructions: &'a [String], keyword: &str) -> &'a str {
     instructions
         .iter()
-        .position(|i| i.contains(what))
-        .unwrap_or_else(|| panic!("Dockerfile has no `{what}`"))
+        .find(|i| i.starts_with(&format!("{keyword} ")))
+        .unwrap_or_else(|| panic!("Containerfile has no {keyword}"))
 }
 
+/// The image build itself compiles and pulls nothing: the binary `.ci/image` built on the
+/// host and the CA bundle go into an empty image. `.ci/image check` verifies the built
+/// image; this pins the file's shape against the kit and the workspace.
 #[test]
-fn the_dockerfile_caches_dependencies_and_pins_its_bases() {
-    let instructions = dockerfile_instructions();
-    let stages: Vec<&String> = instructions
+fn the_containerfile_puts_the_host_build_into_an_empty_image() {
+    let instructions = containerfile_instructions();
+    let keywords: Vec<&str> = instructions
         .iter()
-        .filter(|i| i.starts_with("FROM "))
+        .map(|i| i.split_whitespace().next().unwrap())
         .collect();
-    assert!(stages.len() >= 3, "{stages:?}");
-    for stage in &stages {
-        let image = stage.split_whitespace().nth(1).unwrap();
-        if let Some((name, digest)) = image.split_once("@sha256:") {
-            assert!(
-                name.contains(':'),
-                "{image}: keep the tag beside the digest"
-            );
-            assert!(
-                digest.len() == 64 && digest.chars().all(|c| c.is_ascii_hexdigit()),
-                "{image}"
-            );
-        } else {
-            // Not an image: a stage built earlier in this file.
-            let earlier = stages.iter().any(|s| s.ends_with(&format!(" AS {image}")));
-            assert!(earlier, "{image} is neither pinned by digest nor a stage");
-        }
-    }
-    let last = stages.last().unwrap();
-    assert!(last.contains("gcr.io/distroless/"), "small final image");
-
-    // Dependencies are built from the recipe alone, before the sources are copied in.
-    let cook = position(&instructions, "cargo chef cook");
-    let build = position(&instructions, "cargo build ");
-    let copy_sources = instructions
-        .iter()
-        .enumerate()
-        .skip(cook)
-        .find(|(_, i)| i.as_str() == "COPY . .")
-        .map(|(n, _)| n)
-        .expect("sources copied after the dependency layer");
-    assert!(cook < copy_sources && copy_sources < build);
-    for step in [cook, build] {
-        let text = &instructions[step];
-        for flag in [
-            "--release",
-            "--locked",
-            "--no-default-features",
-            "-p kamatera-provider-grpc",
-        ] {
-            assert!(text.contains(flag), "`{text}` lacks {flag}");
-        }
-    }
-    assert!(instructions[build].contains("target/release/kamatera-provider-grpc"));
-    // --no-default-features leaves out exactly the simulator: it is the only default feature.
-    let manifest = read("provider-grpc/Cargo.toml");
+    assert_eq!(
+        keywords,
+        [
+            "FROM",
+            "ARG",
+            "ARG",
+            "LABEL",
+            "COPY",
+            "COPY",
+            "USER",
+            "EXPOSE",
+            "ENTRYPOINT",
+            "CMD"
+        ],
+        "no RUN: nothing runs at image build time"
+    );
+    assert_eq!(instructions[0], "FROM scratch");
+    assert_eq!(instructions[1..3], ["ARG VERSION", "ARG COMMIT"]);
     assert!(
-        manifest.contains("default = [\"simulate\"]"),
-        "the quick start's --simulate needs the simulator in default builds"
+        instructions.contains(
+            &"COPY kamatera-provider-grpc /usr/local/bin/kamatera-provider-grpc".to_owned()
+        )
+    );
+    assert!(
+        instructions
+            .contains(&"COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt".to_owned())
     );
 
-    // Version and commit: build arguments, handed to the compiler after the dependency
-    // layer (so a new version does not rebuild the dependencies), and labelled.
-    for arg in ["ARG VERSION", "ARG COMMIT"] {
-        let at = position(&instructions, arg);
-        assert!(
-            cook < at && at < build,
-            "{arg} must come after the dependency layer"
-        );
-    }
-    let env = position(&instructions, "ENV KAMATERA_BUILD_VERSION");
-    assert!(env < build);
-    for (variable, arg) in BUILD_ENV.iter().zip(["VERSION", "COMMIT"]) {
-        assert!(
-            instructions[env].contains(&format!("{variable}=${{{arg}}}")),
-            "{variable} from {arg}"
-        );
-    }
-    let labels = &instructions[position(&instructions, "LABEL ")];
+    let labels = instruction(&instructions, "LABEL");
     let cargo = read("Cargo.toml");
     let license = cargo
         .lines()
@@ -145,21 +108,120 @@ fn the_dockerfile_caches_dependencies_and_pins_its_bases() {
     ] {
         assert!(labels.contains(&label), "missing label {label}");
     }
-    assert!(position(&instructions, "LABEL ") > position(&instructions, last));
 
-    assert!(instructions.iter().any(|i| i == "USER nonroot:nonroot"));
-    assert!(
-        instructions
-            .iter()
-            .any(|i| i == r#"ENTRYPOINT ["/usr/local/bin/kamatera-provider-grpc"]"#)
+    // The user and ports are the kit's: numeric, so runAsNonRoot can verify it.
+    let all = build(KIT);
+    let deployment = find(&all, "Deployment", "kamatera-provider-grpc");
+    let pod_security = &deployment["spec"]["template"]["spec"]["securityContext"];
+    assert_eq!(
+        instruction(&instructions, "USER"),
+        format!(
+            "USER {}:{}",
+            pod_security["runAsUser"], pod_security["runAsGroup"]
+        )
+    );
+    assert_ne!(pod_security["runAsUser"], 0);
+    let ports: Vec<String> = container(deployment)["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["containerPort"].to_string())
+        .collect();
+    assert_eq!(
+        instruction(&instructions, "EXPOSE"),
+        format!("EXPOSE {}", ports.join(" "))
+    );
+    assert_eq!(
+        instruction(&instructions, "ENTRYPOINT"),
+        r#"ENTRYPOINT ["/usr/local/bin/kamatera-provider-grpc"]"#
+    );
+    assert_eq!(
+        instruction(&instructions, "CMD"),
+        r#"CMD ["serve", "--cloud-config", "/etc/kamatera/config/cloud-config.ini"]"#
     );
     let manifest = read("provider-grpc/Cargo.toml");
     assert!(
         manifest.contains("name = \"kamatera-provider-grpc\""),
         "binary name changed"
     );
-    let ignore = read(".dockerignore");
-    assert!(ignore.lines().any(|l| l.trim() == "target"));
+}
+
+/// `.ci/image` builds the binary the Containerfile copies, checks the result the same way
+/// in CI and in release.yml, and expects what the Containerfile sets.
+#[test]
+fn the_image_script_builds_the_release_binary_and_checks_the_containerfile_values() {
+    let script = read(".ci/image");
+    let build = script
+        .split("cargo build ")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect(".ci/image runs cargo build");
+    for flag in [
+        "--release",
+        "--locked",
+        "--no-default-features",
+        "-p kamatera-provider-grpc",
+        "--target",
+    ] {
+        assert!(
+            build.contains(flag),
+            "cargo build in .ci/image lacks {flag}"
+        );
+    }
+    // --no-default-features leaves out exactly the simulator: it is the only default feature.
+    assert!(
+        read("provider-grpc/Cargo.toml").contains("default = [\"simulate\"]"),
+        "the quick start's --simulate needs the simulator in default builds"
+    );
+    for variable in BUILD_ENV {
+        assert!(script.contains(&format!("{variable}=")), "{variable}");
+    }
+    for needle in [
+        "CARGO_PROFILE_RELEASE_STRIP=symbols",
+        "--file Containerfile",
+        "--pull=never",
+        "--format oci-archive",
+        "--build-arg VERSION=",
+        "--build-arg COMMIT=",
+        "IMAGE_BUDGET_BYTES=",
+        "check-config --cloud-config examples/cloud-config.ini",
+        "serve --simulate",
+        "built without the simulator",
+    ] {
+        assert!(script.contains(needle), ".ci/image lacks {needle}");
+    }
+    // What the check expects is what the Containerfile says.
+    let instructions = containerfile_instructions();
+    let user = instruction(&instructions, "USER")
+        .strip_prefix("USER ")
+        .unwrap()
+        .to_owned();
+    assert!(script.contains(&format!("IMAGE_USER={user}\n")));
+    let compact = |json: &str| json.replace(", ", ",");
+    for keyword in ["ENTRYPOINT", "CMD"] {
+        let json = compact(
+            instruction(&instructions, keyword)
+                .split_once(' ')
+                .unwrap()
+                .1,
+        );
+        assert!(
+            script.contains(&format!("IMAGE_{keyword}='{json}'")),
+            ".ci/image expects another {keyword} than {json}"
+        );
+    }
+    let ports: Vec<String> = instruction(&instructions, "EXPOSE")
+        .split_whitespace()
+        .skip(1)
+        .map(|p| format!("\"{p}/tcp\""))
+        .collect();
+    assert!(script.contains(&format!("IMAGE_PORTS='[{}]'", ports.join(","))));
+
+    let run = read(".ci/run");
+    assert!(
+        run.lines().any(|l| l.trim() == ".ci/image"),
+        ".ci/run builds and checks the image"
+    );
 }
 
 fn workflow(name: &str) -> Value {
@@ -181,40 +243,63 @@ fn a_version_tag_publishes_the_image_the_kit_deploys() {
     assert_eq!(tags, ["v*"]);
     let image = release["env"]["IMAGE"].as_str().unwrap();
     assert_eq!(image, kit_image());
-
     let jobs = release["jobs"].as_object().unwrap();
+
+    // Each architecture is built and checked by the script CI runs, on its own machine kind.
     let image_job = &jobs["image"];
-    assert_eq!(image_job["permissions"]["packages"], "write");
-    let steps = image_job["steps"].as_array().unwrap();
-    let push = steps
+    let matrix = image_job["strategy"]["matrix"]["include"]
+        .as_array()
+        .unwrap();
+    let built: Vec<(&str, &str)> = matrix
         .iter()
-        .find(|s| {
-            s["uses"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("docker/build-push-action@"))
-        })
-        .expect("docker/build-push-action");
-    let with = &push["with"];
-    let platforms: Vec<&str> = with["platforms"].as_str().unwrap().split(',').collect();
-    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
-    assert_eq!(with["push"], true);
-    assert_eq!(with["sbom"], true);
-    assert!(with["provenance"].as_str().unwrap().starts_with("mode=max"));
-    assert!(
-        with["tags"]
-            .as_str()
-            .unwrap()
-            .starts_with("${{ env.IMAGE }}:${{ needs.version.outputs.version }}")
+        .map(|m| (m["target"].as_str().unwrap(), m["arch"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        built,
+        [
+            ("x86_64-unknown-linux-musl", "amd64"),
+            ("aarch64-unknown-linux-musl", "arm64")
+        ]
     );
-    let build_args = with["build-args"].as_str().unwrap();
-    assert!(build_args.contains("VERSION=${{ needs.version.outputs.version }}"));
-    assert!(build_args.contains("COMMIT=${{ github.sha }}"));
+    let runners: Vec<&str> = matrix
+        .iter()
+        .map(|m| m["runner"].as_str().unwrap())
+        .collect();
     assert!(
-        steps.iter().any(|s| s["uses"]
-            .as_str()
-            .is_some_and(|u| u.starts_with("docker/setup-qemu-action@"))),
-        "arm64 is built under emulation"
+        runners[1].ends_with("-arm"),
+        "arm64 is built natively: {runners:?}"
     );
+    let text = job_text(image_job);
+    assert!(text.contains(".ci/image all \\\"$TARGET\\\""), "{text}");
+    assert!(
+        text.contains("GITHUB_SHA"),
+        "the commit labelled is the tag's"
+    );
+    assert!(text.contains("upload-artifact"));
+
+    // The archives checked are the ones pushed, with an SBOM and provenance.
+    let publish = &jobs["publish"];
+    assert_eq!(publish["permissions"]["packages"], "write");
+    assert_eq!(publish["permissions"]["attestations"], "write");
+    assert_eq!(publish["permissions"]["id-token"], "write");
+    let needs = strings_at(&publish["needs"]);
+    assert!(needs.contains(&"image".to_owned()) && needs.contains(&"sbom".to_owned()));
+    let text = job_text(publish);
+    for needle in [
+        "oci-archive:dist/kamatera-provider-grpc-$arch.oci.tar",
+        "podman manifest push --all",
+        "docker://$IMAGE:$VERSION",
+        "test \\\"$pushed_config\\\" = \\\"$checked_config\\\"",
+        "actions/attest-sbom@",
+        "actions/attest-build-provenance@",
+        "push-to-registry",
+    ] {
+        assert!(text.contains(needle), "publish job lacks {needle}");
+    }
+    let sbom = job_text(&jobs["sbom"]);
+    for needle in ["cargo cyclonedx", "--no-default-features", "--target"] {
+        assert!(sbom.contains(needle), "sbom job lacks {needle}");
+    }
 
     // The version job refuses a tag that is not the workspace's version.
     let version_job = job_text(&jobs["version"]);
@@ -224,39 +309,20 @@ fn a_version_tag_publishes_the_image_the_kit_deploys() {
 }
 
 #[test]
-fn a_version_tag_attaches_static_binaries_without_the_simulator() {
+fn a_version_tag_attaches_the_checked_binaries_and_sboms() {
     let release = workflow("release.yml");
     let jobs = release["jobs"].as_object().unwrap();
-    let binaries = &jobs["binaries"];
-    let targets: Vec<&str> = binaries["strategy"]["matrix"]["include"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["target"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        targets,
-        ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"]
-    );
-    for variable in BUILD_ENV {
-        assert!(binaries["env"][variable].is_string(), "{variable}");
-    }
-    let text = job_text(binaries);
-    for needle in [
-        "cargo build --release --locked --no-default-features -p kamatera-provider-grpc --target",
-        "statically linked",
-        "--version",
-        "upload-artifact",
-    ] {
-        assert!(text.contains(needle), "binaries job lacks {needle}");
-    }
+    // The binaries attached are the ones taken out of the checked images.
+    let text = job_text(&jobs["image"]);
+    assert!(text.contains("rootfs/usr/local/bin/kamatera-provider-grpc"));
     let publish = &jobs["release"];
     assert_eq!(publish["permissions"]["contents"], "write");
     let needs = strings_at(&publish["needs"]);
-    assert!(needs.contains(&"binaries".to_owned()) && needs.contains(&"image".to_owned()));
+    assert!(needs.contains(&"publish".to_owned()));
     let text = job_text(publish);
     assert!(text.contains("gh release create"));
     assert!(text.contains("SHA256SUMS"));
+    assert!(text.contains("\"name\":\"sbom\""));
 }
 
 #[test]

@@ -21,7 +21,7 @@ mod helm_values;
 mod libcloud_driver;
 /// The kit's Grafana dashboard and PrometheusRule against the provider's real metrics.
 mod monitoring;
-/// Dockerfile, release and CI workflows, LICENSE and CHANGELOG.
+/// Containerfile, `.ci/image`, release and CI workflows, LICENSE and CHANGELOG.
 mod release;
 
 /// The provider served in-process for the gRPC tests.
