@@ -45,6 +45,14 @@ fn setup(groups: &str) -> Setup {
     setup
 }
 
+/// As [`setup`], without the members' price reads: they use `server/info` too, and the
+/// tests that count or delay `server/info` calls are about the look-ups and the park.
+fn setup_without_price_reads(groups: &str) -> Setup {
+    let mut setup = setup(groups);
+    setup.engine.price_read_budget = 0;
+    setup
+}
+
 /// Delays the next two list answers, so that whatever the engine makes of the first
 /// (the odd one) stays visible for [`GLITCH_WINDOW_MS`] at least.
 fn hold_the_next_lists(sim: &SimHandle) {
@@ -131,7 +139,7 @@ async fn an_empty_list_once_drops_no_member_and_no_target() {
 
 #[tokio::test]
 async fn a_list_missing_one_running_member_once_keeps_it() {
-    let (provider, mut ca) = setup(ONE_GROUP).started().await;
+    let (provider, mut ca) = setup_without_price_reads(ONE_GROUP).started().await;
     increase(&mut ca, "ng1", 3).await;
     let three = converge(&provider.sim, &mut ca, &[("ng1", 3)]).await;
     let lookups = counter(&provider.sim, "POST /service/server/info");
@@ -259,7 +267,7 @@ max-size = 5
 name-prefix = k8s-ng1
 poweroff-on-scale-down = true
 ";
-    let (provider, mut ca) = setup(groups).started().await;
+    let (provider, mut ca) = setup_without_price_reads(groups).started().await;
     let sim = provider.sim.clone();
     increase(&mut ca, "ng1", 2).await;
     let two = converge(&sim, &mut ca, &[("ng1", 2)]).await;
