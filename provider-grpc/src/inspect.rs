@@ -10,11 +10,12 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use kamatera_nodegroups::engine::InstanceState;
+use kamatera_nodegroups::engine::{InstanceState, Role};
 use serde_json::json;
 use tonic::{Request, Response, Status};
 
 use crate::build_info;
+use crate::leader_election::LeaderElection;
 use crate::pb::status as wire;
 use crate::running_engine::RunningEngine;
 
@@ -22,12 +23,23 @@ use crate::running_engine::RunningEngine;
 #[derive(Debug, Clone)]
 pub struct StatusService {
     background: Arc<RunningEngine>,
+    election: Option<Arc<LeaderElection>>,
 }
 
 impl StatusService {
     /// A service answering from `background`'s engine.
     pub fn new(background: Arc<RunningEngine>) -> Self {
-        Self { background }
+        Self {
+            background,
+            election: None,
+        }
+    }
+
+    /// Also reports this replica's part in `election` (leader or standby) and the holder.
+    #[must_use]
+    pub fn with_leader_election(mut self, election: Arc<LeaderElection>) -> Self {
+        self.election = Some(election);
+        self
     }
 
     /// The current status (what the RPC answers).
@@ -112,6 +124,17 @@ impl StatusService {
                 .as_ref()
                 .map(|t| t.kind.advice().to_owned())
                 .unwrap_or_default(),
+            leader_election_role: self
+                .election
+                .as_ref()
+                .map(|election| role_name(election.role()).to_owned())
+                .unwrap_or_default(),
+            lease_identity: self
+                .election
+                .as_ref()
+                .map(|election| election.config().identity.clone())
+                .unwrap_or_default(),
+            lease_holder: String::new(),
         }
     }
 }
@@ -122,7 +145,18 @@ impl wire::provider_status_server::ProviderStatus for StatusService {
         &self,
         _request: Request<wire::StatusRequest>,
     ) -> Result<Response<wire::StatusResponse>, Status> {
-        Ok(Response::new(self.snapshot()))
+        let mut status = self.snapshot();
+        if let Some(election) = &self.election {
+            status.lease_holder = election.holder().await.unwrap_or_default();
+        }
+        Ok(Response::new(status))
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Leader => "leader",
+        Role::Standby => "standby",
     }
 }
 
@@ -277,6 +311,11 @@ pub fn to_json(status: &wire::StatusResponse) -> serde_json::Value {
         "ready": status.ready,
         "background_running": status.background_running,
         "seconds_since_last_list": whole_seconds(status.since_last_list.as_ref()),
+        "leader_election": (!status.leader_election_role.is_empty()).then(|| json!({
+            "role": status.leader_election_role,
+            "identity": status.lease_identity,
+            "holder": (!status.lease_holder.is_empty()).then_some(&status.lease_holder),
+        })),
         "api_trouble": (!status.api_trouble.is_empty()).then(|| json!({
             "kind": status.api_trouble,
             "message": status.api_trouble_message,
@@ -339,6 +378,23 @@ pub fn to_text(status: &wire::StatusResponse) -> String {
         status.commit,
         if status.ready { "ready" } else { "NOT READY" },
     );
+    if !status.leader_election_role.is_empty() {
+        let holder = if status.lease_holder.is_empty() {
+            "nobody holds the lease".to_owned()
+        } else {
+            format!("the lease is held by {}", status.lease_holder)
+        };
+        let part = if status.leader_election_role == "leader" {
+            "the leader"
+        } else {
+            "a standby (changes nothing; scale requests go to the leader)"
+        };
+        let _ = writeln!(
+            out,
+            "leader election: this replica ({}) is {part}; {holder}",
+            status.lease_identity,
+        );
+    }
     if !status.api_trouble.is_empty() {
         let failing_for = whole_seconds(status.api_trouble_for.as_ref())
             .map_or_else(|| "-".to_owned(), short_age);
@@ -547,6 +603,37 @@ mod tests {
             "the API refused the create"
         );
         assert!(to_json(&sample())["api_trouble"].is_null());
+    }
+
+    #[test]
+    fn a_standby_says_so_and_names_the_leader() {
+        let mut status = sample();
+        status.ready = false;
+        status.leader_election_role = "standby".into();
+        status.lease_identity = "provider-b".into();
+        status.lease_holder = "provider-a".into();
+        let text = to_text(&status);
+        assert!(
+            text.contains("leader election: this replica (provider-b) is a standby (changes nothing; scale requests go to the leader); the lease is held by provider-a\n"),
+            "{text}"
+        );
+        let value = to_json(&status);
+        assert_eq!(value["leader_election"]["role"], "standby");
+        assert_eq!(value["leader_election"]["identity"], "provider-b");
+        assert_eq!(value["leader_election"]["holder"], "provider-a");
+
+        status.leader_election_role = "leader".into();
+        status.lease_holder = String::new();
+        assert!(
+            to_text(&status)
+                .contains("this replica (provider-b) is the leader; nobody holds the lease"),
+            "{}",
+            to_text(&status)
+        );
+        assert!(to_json(&status)["leader_election"]["holder"].is_null());
+        // One replica without leader election: no line, no field.
+        assert!(!to_text(&sample()).contains("leader election"));
+        assert!(to_json(&sample())["leader_election"].is_null());
     }
 
     #[test]

@@ -424,17 +424,17 @@ pub async fn run(
     };
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let mut provider = Provider::new(background.clone(), metrics.grpc.clone());
+    let mut status_service = StatusService::new(background.clone());
     if let Some((election, _)) = &election {
         provider = provider.with_leader_election(election.clone());
+        status_service = status_service.with_leader_election(election.clone());
     }
     let grpc_shutdown = shutdown.clone();
     let router = builder
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(ProviderStatusServer::new(StatusService::new(
-            background.clone(),
-        )))
+        .add_service(ProviderStatusServer::new(status_service))
         .add_service(
             CloudProviderServer::new(provider)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use kamatera_provider_grpc::inspect;
 use kamatera_provider_grpc::leader_election::LeaderElectionConfig;
 use kamatera_provider_grpc::pb;
 use kamatera_provider_grpc::serve::LeaderElectionSettings;
@@ -83,6 +84,17 @@ async fn until_leading(addr: SocketAddr, limit: Duration) -> Duration {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     started.elapsed()
+}
+
+/// What `status` reports of the replica whose gRPC port is `addr`.
+async fn status_of(addr: SocketAddr) -> pb::status::StatusResponse {
+    inspect::fetch(&inspect::Target {
+        address: addr.to_string(),
+        tls: None,
+        timeout: Duration::from_secs(5),
+    })
+    .await
+    .expect("status answers")
 }
 
 async fn new_cloud() -> SimHandle {
@@ -201,6 +213,28 @@ async fn sigterm_hands_the_lease_over_at_once() {
     until_leading(first.grpc, Duration::from_secs(10)).await;
     let second = replica(&sim, &kube, "replica-b", 2);
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // `status` on either replica says which one leads (once the standby has read the
+    // lease: its first look is at start).
+    let mut standby = status_of(second.grpc).await;
+    let started = tokio::time::Instant::now();
+    while standby.lease_holder.is_empty() && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        standby = status_of(second.grpc).await;
+    }
+    assert_eq!(
+        (
+            standby.leader_election_role.as_str(),
+            standby.lease_identity.as_str(),
+            standby.lease_holder.as_str(),
+            standby.ready,
+        ),
+        ("standby", "replica-b", "replica-a", false)
+    );
+    let leader = status_of(first.grpc).await;
+    assert_eq!(
+        (leader.leader_election_role.as_str(), leader.ready),
+        ("leader", true)
+    );
     first.terminate().await;
     assert_eq!(
         kube.leases().holder(NAMESPACE, LEASE),

@@ -630,21 +630,11 @@ fn why_left_alone(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::empty_env;
+    use crate::engine::test_fixture;
 
-    const CONFIG: &str = "[global]
-kamatera-api-client-id = id
-kamatera-api-secret = secret
-cluster-name = c1
-filter-name-prefix = k8s
-default-datacenter = IL
-default-image = ubuntu_server_24.04_64-bit
-default-cpu = 2A
-default-ram = 4096
-default-disk = size=50
-default-network = name=wan,ip=auto
-default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
-[nodegroup \"ng1\"]
+    /// Extra `[global]` lines of the tests' config.
+    const GLOBAL_EXTRA: &str = "filter-name-prefix = k8s\n";
+    const GROUPS: &str = "[nodegroup \"ng1\"]
 min-size = 0
 max-size = 2
 name-prefix = k8s-ng1
@@ -664,7 +654,7 @@ poweroff-on-scale-down = true
     }
 
     fn plan(servers: &[ListedServer]) -> FirstStart {
-        let config = CloudConfig::parse(CONFIG, "t.ini", &empty_env).unwrap();
+        let config = test_fixture::config_with(GLOBAL_EXTRA, GROUPS);
         first_start(Arc::new(config), servers).unwrap()
     }
 

@@ -21,12 +21,18 @@ default-network = name=wan,ip=auto
 default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
 ";
 
+/// The cloud config of [`GLOBAL`] plus `global_extra` (more `[global]` lines) and `groups`
+/// (`[nodegroup "..."]` sections). Panics on a config error: the text is the test's own.
+pub(crate) fn config_with(global_extra: &str, groups: &str) -> CloudConfig {
+    let text = format!("{GLOBAL}{global_extra}{groups}");
+    CloudConfig::parse(&text, "test.ini", &empty_env)
+        .unwrap_or_else(|error| panic!("test config: {error}"))
+}
+
 /// A fresh state with default engine options for `groups`, the `[nodegroup "..."]`
 /// sections in INI text. Panics on a config error: the text is the test's own.
 pub(crate) fn state_with_groups(groups: &str) -> State {
-    let text = format!("{GLOBAL}{groups}");
-    let config = CloudConfig::parse(&text, "test.ini", &empty_env)
-        .unwrap_or_else(|error| panic!("test config: {error}"));
+    let config = config_with("", groups);
     State::new(Arc::new(config), EngineOptions::default())
         .unwrap_or_else(|error| panic!("test state: {error}"))
 }
