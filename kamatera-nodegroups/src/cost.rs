@@ -70,7 +70,8 @@ impl GroupCost {
                 let hours = now.duration_since(from).unwrap_or_default().as_secs_f64() / 3600.0;
                 member.hourly * hours
             })
-            .sum()
+            // Not `sum()`: an empty f64 sum is -0.0, which a metric would show as such.
+            .fold(0.0, |total, cost| total + cost)
     }
 }
 
@@ -184,5 +185,8 @@ mod tests {
             ..GroupCost::default()
         };
         assert_eq!(skewed.month_to_date(unix(MID_JANUARY)), 0.0);
+        // A group without members costs a positive zero (a metric shows "-0" otherwise).
+        let empty = GroupCost::default().month_to_date(unix(MID_JANUARY));
+        assert!(empty == 0.0 && empty.is_sign_positive(), "{empty}");
     }
 }
