@@ -111,6 +111,12 @@ pub struct ServeArgs {
     #[arg(long, env = "KAMATERA_API_TIMEOUT", value_parser = humantime::parse_duration, default_value = "30s")]
     pub api_timeout: Duration,
 
+    /// Age after which a gRPC connection is closed gracefully and reopened by the client,
+    /// so that after a failover cluster-autoscaler reaches the new leader through the
+    /// Service; `0s`: never.
+    #[arg(long, env = "KAMATERA_GRPC_MAX_CONNECTION_AGE", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub grpc_max_connection_age: Duration,
+
     /// How long calls in flight may take to finish on shutdown.
     #[arg(long, env = "KAMATERA_SHUTDOWN_GRACE", value_parser = humantime::parse_duration, default_value = "20s")]
     pub shutdown_grace: Duration,
@@ -342,6 +348,7 @@ mod tests {
         assert_eq!(args.reconcile_interval, Duration::from_secs(10));
         assert_eq!(args.log_format, LogFormat::Text);
         assert!(!args.simulate && args.tls_cert.is_none() && args.stale_after.is_none());
+        assert_eq!(args.grpc_max_connection_age, Duration::from_secs(30));
 
         let cli = Cli::try_parse_from([
             "kamatera-provider-grpc",
@@ -365,6 +372,8 @@ mod tests {
             "2s",
             "--stale-after",
             "1m",
+            "--grpc-max-connection-age",
+            "0s",
         ])
         .unwrap();
         let Command::Serve(args) = cli.command else {
@@ -377,6 +386,7 @@ mod tests {
         assert_eq!(args.log_format, LogFormat::Json);
         assert_eq!(args.reconcile_interval, Duration::from_secs(2));
         assert_eq!(args.stale_after, Some(Duration::from_secs(60)));
+        assert!(args.grpc_max_connection_age.is_zero());
     }
 
     #[test]

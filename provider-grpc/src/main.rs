@@ -136,6 +136,8 @@ fn serve_command(args: cli::ServeArgs) -> anyhow::Result<ExitCode> {
             interval: args.config_reload_interval,
         }),
         leader_election,
+        grpc_max_connection_age: (!args.grpc_max_connection_age.is_zero())
+            .then_some(args.grpc_max_connection_age),
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -740,6 +740,7 @@ async fn serve_runs_node_sync_and_exports_its_metrics() {
         }),
         credentials_reload: None,
         leader_election: None,
+        grpc_max_connection_age: None,
     };
     let listeners = Listeners {
         grpc: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),

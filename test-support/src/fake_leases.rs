@@ -67,6 +67,24 @@ impl Leases {
         self.lock().outage = None;
     }
 
+    /// Makes `identity` the holder of the existing Lease `name` in `namespace`, with a new
+    /// resource version: as another replica's write while the old holder was paused or
+    /// cut off. Returns false when there is no such Lease.
+    pub fn set_holder(&self, namespace: &str, name: &str, identity: &str) -> bool {
+        let mut store = self.lock();
+        store.resource_version += 1;
+        let version = store.resource_version.to_string();
+        let Some(lease) = store
+            .leases
+            .get_mut(&(namespace.to_owned(), name.to_owned()))
+        else {
+            return false;
+        };
+        lease["spec"]["holderIdentity"] = json!(identity);
+        lease["metadata"]["resourceVersion"] = json!(version);
+        true
+    }
+
     /// Writes accepted and writes refused with `409 Conflict`.
     #[must_use]
     pub fn writes_and_conflicts(&self) -> (u64, u64) {

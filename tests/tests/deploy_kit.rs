@@ -1171,3 +1171,99 @@ fn the_provider_needs_only_node_permissions() {
         "the provider writes nothing namespaced"
     );
 }
+
+/// `maxSurge` or `maxUnavailable` of a rolling update as a number of pods: an integer as
+/// it is, a percentage of `replicas` rounded up (surge) or down (unavailable), as the
+/// Deployment controller resolves them.
+fn resolve_rolling(value: &Value, replicas: u64, round_up: bool) -> u64 {
+    if let Some(n) = value.as_u64() {
+        return n;
+    }
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("rolling update value {value}"));
+    let percent: u64 = text
+        .strip_suffix('%')
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("rolling update value {text}"));
+    let exact = replicas * percent;
+    if round_up {
+        exact.div_ceil(100)
+    } else {
+        exact / 100
+    }
+}
+
+/// Whether a rolling update of `replicas` provider pods under leader election completes,
+/// by the Deployment controller's arithmetic (`reconcileNewReplicaSet`,
+/// `reconcileOldReplicaSets`): only the leader is Ready (docs/high-availability.md), and
+/// a new pod leads, and turns Ready, only once the old leader is gone (it releases the
+/// Lease on SIGTERM).
+fn rollout_completes(replicas: u64, max_surge: u64, max_unavailable: u64) -> bool {
+    let min_available = replicas.saturating_sub(max_unavailable);
+    // Old pods: the leader and the standbys; new pods, of which at most one leads.
+    let (mut old_leader, mut old_standbys, mut new_pods, mut new_leader) =
+        (1_u64, replicas - 1, 0_u64, 0_u64);
+    for _ in 0..50 {
+        if old_leader + old_standbys == 0 && new_pods == replicas {
+            return true;
+        }
+        // Scale up the new ReplicaSet within the surge.
+        let all = old_leader + old_standbys + new_pods;
+        let room = (replicas + max_surge).saturating_sub(all);
+        new_pods += room.min(replicas - new_pods);
+        // Scale down the old one: unhealthy pods first, then available ones while enough
+        // stay available.
+        let all = old_leader + old_standbys + new_pods;
+        let new_unavailable = new_pods - new_leader;
+        let mut budget = all.saturating_sub(min_available + new_unavailable);
+        let cleaned = old_standbys.min(budget);
+        old_standbys -= cleaned;
+        budget -= cleaned;
+        let available = old_leader + new_leader;
+        if budget > 0 && available > min_available && old_leader == 1 {
+            old_leader = 0;
+        }
+        if old_leader == 0 && new_leader == 0 && new_pods > 0 {
+            new_leader = 1;
+        }
+    }
+    false
+}
+
+#[test]
+fn the_rollout_model_is_the_deployment_controllers() {
+    // One ready pod of two: waiting for a new pod to be available never ends.
+    assert!(!rollout_completes(2, 1, 0));
+    assert!(!rollout_completes(2, 1, 1));
+    assert!(!rollout_completes(2, 0, 1));
+    assert!(rollout_completes(2, 1, 2));
+    assert!(rollout_completes(1, 1, 1));
+    assert!(!rollout_completes(1, 1, 0));
+    assert_eq!(resolve_rolling(&json!("25%"), 2, true), 1);
+    assert_eq!(resolve_rolling(&json!("25%"), 2, false), 0);
+    assert_eq!(resolve_rolling(&json!("100%"), 2, false), 2);
+}
+
+/// The provider's Deployment can be updated (a new image, a changed cloud config) even
+/// though its standbys are never Ready.
+#[test]
+fn the_provider_rollout_completes_with_one_ready_replica() {
+    let all = build(KIT);
+    let deployment = find(&all, "Deployment", "kamatera-provider-grpc");
+    let replicas = deployment["spec"]["replicas"].as_u64().unwrap();
+    let strategy = &deployment["spec"]["strategy"];
+    assert_eq!(strategy["type"], "RollingUpdate", "{strategy}");
+    // Kubernetes' defaults are 25% each.
+    let rolling = &strategy["rollingUpdate"];
+    let or_default = |v: &Value| if v.is_null() { json!("25%") } else { v.clone() };
+    let surge = resolve_rolling(&or_default(&rolling["maxSurge"]), replicas, true);
+    let unavailable = resolve_rolling(&or_default(&rolling["maxUnavailable"]), replicas, false);
+    assert!(
+        rollout_completes(replicas, surge, unavailable),
+        "{replicas} replicas, maxSurge {surge}, maxUnavailable {unavailable}: the update waits for a standby to be Ready"
+    );
+    // A new pod is started before the old leader goes, so the Lease it releases is taken
+    // at once.
+    assert!(surge >= 1, "{strategy}");
+}

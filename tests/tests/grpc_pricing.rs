@@ -62,6 +62,7 @@ async fn start_example() -> Running {
         node_sync: None,
         credentials_reload: None,
         leader_election: None,
+        grpc_max_connection_age: None,
     };
     serve_on(sim, config).await
 }

@@ -119,6 +119,8 @@ pub struct Setup {
     pub global: Vec<(&'static str, String)>,
     /// Leader election, when the test runs several replicas.
     pub leader_election: Option<LeaderElectionSettings>,
+    /// `--grpc-max-connection-age` (`None`: never, the default here).
+    pub grpc_max_connection_age: Option<Duration>,
 }
 
 impl Default for Setup {
@@ -131,6 +133,7 @@ impl Default for Setup {
             api_timeout: Duration::from_secs(5),
             global: Vec::new(),
             leader_election: None,
+            grpc_max_connection_age: None,
         }
     }
 }
@@ -172,6 +175,7 @@ impl Setup {
             node_sync: None,
             credentials_reload: None,
             leader_election: self.leader_election,
+            grpc_max_connection_age: self.grpc_max_connection_age,
         }
     }
 

@@ -230,6 +230,7 @@ async fn an_unusable_key_fails_the_start_instead_of_serving_plaintext() {
         node_sync: None,
         credentials_reload: None,
         leader_election: None,
+        grpc_max_connection_age: None,
     };
     let listeners = Listeners {
         grpc: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),

@@ -46,6 +46,17 @@ fn election(identity: &str, kubeconfig: &std::path::Path) -> LeaderElectionSetti
 
 /// A replica named `identity` over `sim`, electing on `kube`'s Lease.
 fn replica(sim: &SimHandle, kube: &FakeKube, identity: &str, seed: u64) -> Process {
+    replica_with_connection_age(sim, kube, identity, seed, None)
+}
+
+/// [`replica`] whose gRPC connections are closed gracefully after `age`.
+fn replica_with_connection_age(
+    sim: &SimHandle,
+    kube: &FakeKube,
+    identity: &str,
+    seed: u64,
+    age: Option<Duration>,
+) -> Process {
     let dir = std::env::temp_dir().join(format!(
         "leader-failover-{}-{}",
         std::process::id(),
@@ -57,6 +68,7 @@ fn replica(sim: &SimHandle, kube: &FakeKube, identity: &str, seed: u64) -> Proce
         ..Setup::default()
     };
     setup.engine.name_seed = Some(seed);
+    setup.grpc_max_connection_age = age;
     // A create adopted from a dead leader and never seen is given up quickly here.
     setup.engine.lost_create_grace = Duration::from_secs(5);
     setup.spawn_process(sim)
@@ -95,6 +107,34 @@ async fn status_of(addr: SocketAddr) -> pb::status::StatusResponse {
     })
     .await
     .expect("status answers")
+}
+
+/// Stands in for the provider's Service: each new connection goes to the replica that is
+/// ready at that moment, as kube-proxy picks a ready endpoint; a connection once made stays
+/// with its replica, ready or not. Returns the Service's address.
+async fn service(replicas: Vec<SocketAddr>) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the Service");
+    let addr = listener.local_addr().expect("the Service's address");
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let replicas = replicas.clone();
+            tokio::spawn(async move {
+                for replica in replicas {
+                    if serving(replica).await {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(replica).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                        return;
+                    }
+                }
+                // No ready endpoint: the connection is closed.
+            });
+        }
+    });
+    addr
 }
 
 async fn new_cloud() -> SimHandle {
@@ -280,4 +320,58 @@ async fn a_leader_that_cannot_renew_stops_before_the_lease_expires() {
     kube.leases().heal();
     until_leading(first.grpc, Duration::from_secs(10)).await;
     first.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_autoscalers_connection_follows_the_lease_to_the_new_leader() {
+    let sim = new_cloud().await;
+    let kube = FakeKube::start().await;
+    let age = Duration::from_secs(1);
+    let first = replica_with_connection_age(&sim, &kube, "replica-a", 1, Some(age));
+    until_leading(first.grpc, Duration::from_secs(10)).await;
+    let second = replica_with_connection_age(&sim, &kube, "replica-b", 2, Some(age));
+    let mut ca = Ca::new(plaintext_channel(service(vec![first.grpc, second.grpc]).await).await);
+    ca.refresh(pb::RefreshRequest {})
+        .await
+        .expect("Refresh through the Service");
+    // The standby takes the lease while the leader was paused or cut off: the old leader's
+    // next renewal is refused and it steps down, still running, with cluster-autoscaler's
+    // connection open.
+    assert!(kube.leases().set_holder(NAMESPACE, LEASE, "replica-b"));
+    until_leading(second.grpc, Duration::from_secs(10)).await;
+    let started = tokio::time::Instant::now();
+    while serving(first.grpc).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the old leader still serves"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The old leader refuses scale requests; once its connection is past its age,
+    // cluster-autoscaler's next connection goes through the Service to the new leader.
+    let started = tokio::time::Instant::now();
+    loop {
+        let _ = ca.refresh(pb::RefreshRequest {}).await;
+        match ca
+            .node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
+                delta: 1,
+                id: "ng1".into(),
+            })
+            .await
+        {
+            Ok(_) => break,
+            Err(status) => {
+                assert!(
+                    started.elapsed() < age * 3 + Duration::from_secs(2),
+                    "still refused after {:?}: {status:?}",
+                    started.elapsed()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    converge(&sim, &mut ca, &[("ng1", 1)]).await;
+    assert_eq!(creates(&sim), 1, "one create for the increase of one");
+    first.kill();
+    second.kill();
 }

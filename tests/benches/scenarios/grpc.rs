@@ -73,6 +73,7 @@ pub async fn serve_provider(cloud_config: &CloudConfig) -> Served {
         node_sync: None,
         credentials_reload: None,
         leader_election: None,
+        grpc_max_connection_age: None,
     };
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();
