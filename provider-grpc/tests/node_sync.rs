@@ -337,6 +337,37 @@ async fn should_patch_servers_the_engine_learns_about_later_and_leave_others_alo
     w.stop().await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_standby_writes_no_node_until_it_leads() {
+    const COARSE: Duration = Duration::from_millis(50);
+    let mut w = World::new().await;
+    w.seed_managed(MANAGED);
+    w.pass().await;
+    // Another replica leads: this one keeps its snapshot but changes nothing, Nodes
+    // included (two replicas would patch the same Nodes).
+    w.engine.step_down();
+    w.kube.add_node(node(MANAGED, None, "True"));
+    w.start(settings(ParkedNodeAction::Delete));
+    wait_paused("the initial list and watch", COARSE, || {
+        w.kube.watches() >= 1
+    })
+    .await;
+    // Simulated time: twenty resyncs (every 50 ms) visit the Node and leave it alone.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(w.kube.writes().is_empty(), "{:#?}", w.kube.writes());
+
+    // Once it leads, a resync patches the Node.
+    w.engine
+        .take_leadership(&kamatera_nodegroups::engine::InFlight::default());
+    w.pass().await;
+    wait_paused("the patch as leader", COARSE, || {
+        w.provider_id(MANAGED) == Some(id(MANAGED))
+    })
+    .await;
+    assert_eq!(w.kube.writes().len(), 1);
+    w.stop().await;
+}
+
 #[tokio::test]
 async fn should_never_overwrite_a_different_provider_id_and_report_it_once() {
     let mut w = World::new().await;

@@ -16,6 +16,7 @@ use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Node, NodeSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kamatera_nodegroups::Engine;
+use kamatera_nodegroups::engine::Role;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::Store;
@@ -380,6 +381,12 @@ impl Context {
         let engine = self.engine.current();
         if !engine.is_ready() {
             // Nothing listed yet: every server would look unknown anyway; say so plainly.
+            return OwnedFacts::Unknown;
+        }
+        if engine.role() == Role::Standby {
+            // Only the leader writes, to the cluster as to the cloud: two replicas patching
+            // the same Nodes would conflict. The periodic resync catches up once this
+            // replica leads.
             return OwnedFacts::Unknown;
         }
         let prefix = &engine.config().provider_id_prefix;
