@@ -432,3 +432,37 @@ fn readme_links_to_repository_files_resolve() {
     }
     assert!(checked >= 10, "only {checked} links checked");
 }
+
+/// The docs index lists every page of `docs/`, and the links between the pages (and to
+/// the repository's files) resolve.
+#[test]
+fn the_docs_index_lists_every_page_and_doc_links_resolve() {
+    let index = read("docs/README.md");
+    let pages: Vec<String> = std::fs::read_dir(repo().join("docs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".md"))
+        .collect();
+    assert!(pages.len() > 10, "{pages:?}");
+    for page in pages.iter().filter(|p| *p != "README.md") {
+        assert!(
+            index.contains(&format!("]({page})")),
+            "docs/README.md does not list {page}"
+        );
+    }
+    for page in &pages {
+        let text = read(&format!("docs/{page}"));
+        for (start, _) in text.match_indices("](") {
+            let rest = &text[start + 2..];
+            let Some(end) = rest.find(')') else { continue };
+            let target = rest[..end].split('#').next().unwrap_or_default();
+            if target.is_empty() || target.contains("://") || target.contains(' ') {
+                continue;
+            }
+            assert!(
+                repo().join("docs").join(target).exists(),
+                "docs/{page} links to {target}, which does not exist"
+            );
+        }
+    }
+}
