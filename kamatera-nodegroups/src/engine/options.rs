@@ -50,9 +50,6 @@ pub struct EngineOptions {
     /// Start as a standby (leader election decides; default false: a single replica
     /// leads from the start). See [`Engine::take_leadership`](super::Engine::take_leadership).
     pub start_as_standby: bool,
-    /// Interval of the standby's passes, which only keep its snapshot warm (default
-    /// 5 s; keep it below `stale_after` so that a new leader serves `Refresh` at once).
-    pub standby_reconcile_interval: Duration,
 }
 
 impl Default for EngineOptions {
@@ -77,7 +74,6 @@ impl Default for EngineOptions {
             active_window: Duration::from_secs(120),
             name_seed: None,
             start_as_standby: false,
-            standby_reconcile_interval: Duration::from_secs(5),
         }
     }
 }
