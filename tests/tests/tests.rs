@@ -31,6 +31,8 @@ mod grpc_support;
 mod grpc_cost;
 /// Scale-up and scale-down over gRPC, as cluster-autoscaler drives them.
 mod grpc_flow;
+/// grpc-go (cluster-autoscaler's gRPC) dials again after the connection age, no call lost.
+mod grpc_go_client;
 /// The HTTP port, gRPC health and reflection, metrics and secret-free logs.
 mod grpc_http;
 /// Pricing for cluster-autoscaler's price expander, in both wire generations.
