@@ -83,6 +83,25 @@ where
     }
 }
 
+/// The wire field a refused subnet text is for: the prefix length (`subnetBit`) when the
+/// address before the `/` is fine and the bits after it are not a valid length, else the
+/// address (`subnetIp`).
+fn subnet_field(text: &str) -> &'static str {
+    match text.split_once('/') {
+        Some((address, bits)) if address.parse::<std::net::Ipv4Addr>().is_ok() => {
+            match bits.parse::<u8>() {
+                Ok(len)
+                    if (Ipv4Subnet::MIN_PREFIX_LEN..=Ipv4Subnet::MAX_PREFIX_LEN).contains(&len) =>
+                {
+                    "subnetIp"
+                }
+                _ => "subnetBit",
+            }
+        }
+        _ => "subnetIp",
+    }
+}
+
 fn check_all(text: &str) {
     check::<DiskSpec>("disk", text);
     check::<NetworkSpec>("network", text);
@@ -90,7 +109,7 @@ fn check_all(text: &str) {
     check::<RamMb>("ram", text);
     check::<DiskSize>("size", text);
     check::<DiskIndex>("index", text);
-    check::<Ipv4Subnet>("subnetIp", text);
+    check::<Ipv4Subnet>(subnet_field(text), text);
     check::<StatisticsPeriod>("period", text);
 }
 
@@ -119,4 +138,22 @@ fn each_parser_accepts_its_documented_example() {
     accepted::<DiskIndex>("index", "1");
     accepted::<Ipv4Subnet>("subnetIp", "172.16.0.0/23");
     accepted::<StatisticsPeriod>("period", "1w");
+}
+
+/// A refused subnet names the part that is wrong (found by the property above: a bad
+/// prefix after a good address is the `subnetBit` field's fault).
+#[test]
+fn a_refused_subnet_names_the_address_or_the_prefix() {
+    for (text, field) in [
+        ("172.16.0.0/3100GB A", "subnetBit"),
+        ("172.16.0.0/33", "subnetBit"),
+        ("172.16.0.0/0", "subnetBit"),
+        ("172.16.0.0/", "subnetBit"),
+        ("172.16.0/23", "subnetIp"),
+        ("172.16.0.0", "subnetIp"),
+    ] {
+        assert_eq!(subnet_field(text), field, "{text:?}");
+        check::<Ipv4Subnet>(field, text);
+        assert!(text.parse::<Ipv4Subnet>().is_err(), "{text:?}");
+    }
 }
