@@ -205,8 +205,8 @@ pub struct MigratePlanArgs {
     pub cloud_config: PathBuf,
 
     /// Kubeconfig of the cluster, to compare its Nodes with the servers (default: the
-    /// first file of $KUBECONFIG, else the pod's service account inside a cluster, else
-    /// no comparison).
+    /// first file of $KUBECONFIG, else ~/.kube/config, else the pod's service account
+    /// inside a cluster, else no comparison).
     #[arg(long, env = "KAMATERA_KUBECONFIG", value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
 

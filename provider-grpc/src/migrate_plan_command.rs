@@ -37,10 +37,20 @@ fn cluster(args: &MigratePlanArgs) -> Cluster {
     if let Some(path) = from_env {
         return Cluster::File(path);
     }
+    // Where kubectl looks when neither is given: the plan is usually run from an
+    // operator's machine.
+    let home_config = std::env::var_os("HOME")
+        .map(|home| PathBuf::from(home).join(".kube").join("config"))
+        .filter(|path| path.is_file());
+    if let Some(path) = home_config {
+        return Cluster::File(path);
+    }
     if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
         return Cluster::ServiceAccount;
     }
-    Cluster::Skipped("no kubeconfig (pass --kubeconfig or set KUBECONFIG)".to_owned())
+    Cluster::Skipped(
+        "no kubeconfig (pass --kubeconfig, set KUBECONFIG or write ~/.kube/config)".to_owned(),
+    )
 }
 
 /// Runs `migrate-plan`.

@@ -7,7 +7,7 @@
 //! The binary is the one `cargo test --workspace` builds beside this test binary; with
 //! `cargo test -p tests`, build it first (`cargo build -p kamatera-provider-grpc`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use kamatera_api::{ServerId, ServerSelector, Tag};
@@ -65,6 +65,11 @@ fn binary() -> PathBuf {
 /// Runs `migrate-plan` on `config` with `args`, without any Kubernetes configuration
 /// from the environment.
 async fn plan(config: &str, args: &[&str]) -> Output {
+    plan_in_home(config, args, None).await
+}
+
+/// [`plan`] with `HOME` at `home` (for its `.kube/config`); `None`: a folder without one.
+async fn plan_in_home(config: &str, args: &[&str], home: Option<&Path>) -> Output {
     let dir = std::env::temp_dir().join(format!("migrate-plan-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{:x}.ini", hash(config)));
@@ -75,6 +80,8 @@ async fn plan(config: &str, args: &[&str]) -> Output {
         .arg("--cloud-config")
         .arg(&path)
         .args(args);
+    // No ~/.kube/config unless the test gives one (the plan reads it as kubectl does).
+    command.env("HOME", home.unwrap_or(&dir));
     for key in [
         "KUBECONFIG",
         "KUBERNETES_SERVICE_HOST",
@@ -454,6 +461,19 @@ async fn nodes_are_compared_with_the_servers() {
         text.contains("Node k8s-ng1-0ddba11dead (kamatera://k8s-ng1-0ddba11dead) has no server in this account"),
         "{text}"
     );
+    // Without --kubeconfig or KUBECONFIG, ~/.kube/config is used, as kubectl does.
+    let home = std::env::temp_dir().join(format!(
+        "migrate-plan-{}-home-{}",
+        std::process::id(),
+        kube.url().rsplit(':').next().unwrap()
+    ));
+    std::fs::create_dir_all(home.join(".kube")).unwrap();
+    std::fs::write(home.join(".kube/config"), kube.kubeconfig()).unwrap();
+    let output = plan_in_home(&config, &["--output", "json"], Some(&home)).await;
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["kubernetes"]["checked"], true, "{json:#}");
+    assert_eq!(group(&json, "ng1")["nodes"], 1);
+    let _ = std::fs::remove_dir_all(&home);
     // Read-only on the cluster too.
     assert!(kube.writes().is_empty(), "{:?}", kube.writes());
     let _ = std::fs::remove_file(path);
