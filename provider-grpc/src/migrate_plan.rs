@@ -530,21 +530,14 @@ mod tests {
     use kamatera_api::ServerId;
     use kamatera_nodegroups::config::empty_env;
 
-    const CONFIG: &str = "[global]
-kamatera-api-client-id = id
-kamatera-api-secret = secret
-cluster-name = c1
-default-datacenter = IL
-default-image = ubuntu_server_24.04_64-bit
-default-cpu = 2A
-default-ram = 4096
-default-disk = size=50
-default-network = name=wan,ip=auto
-default-script-base64 = IyEvYmluL2Jhc2gKZWNobyBqb2lu
-[nodegroup \"ng1\"]
-max-size = 5
-name-prefix = k8s-ng1
-";
+    /// One group `ng1` of cluster `c1`.
+    fn config_text() -> String {
+        test_support::CloudConfigFixture::new("c1")
+            .credentials("id", "secret")
+            .global_key("default-script-base64", "IyEvYmluL2Jhc2gKZWNobyBqb2lu")
+            .group("ng1", |g| g.max(5).key("name-prefix", "k8s-ng1"))
+            .render()
+    }
 
     fn server(name: &str, tags: &[&str]) -> ListedServer {
         ListedServer {
@@ -567,7 +560,7 @@ name-prefix = k8s-ng1
 
     #[test]
     fn nodes_are_matched_by_provider_id_or_by_name() {
-        let config = Arc::new(CloudConfig::parse(CONFIG, "t.ini", &empty_env).unwrap());
+        let config = Arc::new(CloudConfig::parse(&config_text(), "t.ini", &empty_env).unwrap());
         let member = &["k8sca-c1", "k8scang-ng1"];
         let servers = [
             server("k8s-ng1-aaaaaaaaaa1", member),

@@ -33,6 +33,24 @@ struct LeaseStore {
     conflicts: u64,
 }
 
+impl LeaseStore {
+    /// A new resource version, as every accepted write gets.
+    fn next_version(&mut self) -> String {
+        self.resource_version += 1;
+        self.resource_version.to_string()
+    }
+
+    /// What a write request meets before it is looked at: the outage, or a body that is
+    /// not JSON.
+    fn writable(&self, body: &[u8]) -> Result<Value, Box<Response>> {
+        if let Some(code) = self.outage {
+            return Err(Box::new(status(code, "InternalError", "injected outage")));
+        }
+        serde_json::from_slice(body)
+            .map_err(|_| Box::new(status(400, "BadRequest", "the body is not JSON")))
+    }
+}
+
 impl Leases {
     fn lock(&self) -> std::sync::MutexGuard<'_, LeaseStore> {
         self.inner
@@ -72,16 +90,15 @@ impl Leases {
     /// cut off. Returns false when there is no such Lease.
     pub fn set_holder(&self, namespace: &str, name: &str, identity: &str) -> bool {
         let mut store = self.lock();
-        store.resource_version += 1;
-        let version = store.resource_version.to_string();
-        let Some(lease) = store
-            .leases
-            .get_mut(&(namespace.to_owned(), name.to_owned()))
-        else {
+        let key = (namespace.to_owned(), name.to_owned());
+        if !store.leases.contains_key(&key) {
             return false;
-        };
-        lease["spec"]["holderIdentity"] = json!(identity);
-        lease["metadata"]["resourceVersion"] = json!(version);
+        }
+        let version = store.next_version();
+        if let Some(lease) = store.leases.get_mut(&key) {
+            lease["spec"]["holderIdentity"] = json!(identity);
+            lease["metadata"]["resourceVersion"] = json!(version);
+        }
         true
     }
 
@@ -149,11 +166,9 @@ async fn create(
     body: Bytes,
 ) -> Response {
     let mut store = leases.lock();
-    if let Some(code) = store.outage {
-        return status(code, "InternalError", "injected outage");
-    }
-    let Ok(mut lease) = serde_json::from_slice::<Value>(&body) else {
-        return status(400, "BadRequest", "the body is not JSON");
+    let mut lease = match store.writable(&body) {
+        Ok(lease) => lease,
+        Err(refused) => return *refused,
     };
     let Some(name) = lease["metadata"]["name"].as_str().map(str::to_owned) else {
         return status(422, "Invalid", "metadata.name is required");
@@ -166,11 +181,11 @@ async fn create(
             &format!("leases \"{name}\" already exists"),
         );
     }
-    store.resource_version += 1;
+    let version = store.next_version();
     store.writes += 1;
     lease["metadata"]["namespace"] = json!(namespace);
-    lease["metadata"]["resourceVersion"] = json!(store.resource_version.to_string());
-    lease["metadata"]["uid"] = json!(format!("lease-uid-{}", store.resource_version));
+    lease["metadata"]["uid"] = json!(format!("lease-uid-{version}"));
+    lease["metadata"]["resourceVersion"] = json!(version);
     store.leases.insert(key, lease.clone());
     json_answer(StatusCode::CREATED, &lease)
 }
@@ -181,11 +196,9 @@ async fn replace(
     body: Bytes,
 ) -> Response {
     let mut store = leases.lock();
-    if let Some(code) = store.outage {
-        return status(code, "InternalError", "injected outage");
-    }
-    let Ok(mut lease) = serde_json::from_slice::<Value>(&body) else {
-        return status(400, "BadRequest", "the body is not JSON");
+    let mut lease = match store.writable(&body) {
+        Ok(lease) => lease,
+        Err(refused) => return *refused,
     };
     let key = (namespace.clone(), name.clone());
     let Some(stored) = store.leases.get(&key) else {
@@ -208,10 +221,10 @@ async fn replace(
             ),
         );
     }
-    store.resource_version += 1;
+    let version = store.next_version();
     store.writes += 1;
     lease["metadata"]["namespace"] = json!(namespace);
-    lease["metadata"]["resourceVersion"] = json!(store.resource_version.to_string());
+    lease["metadata"]["resourceVersion"] = json!(version);
     store.leases.insert(key, lease.clone());
     json_answer(StatusCode::OK, &lease)
 }

@@ -100,18 +100,10 @@ impl State {
                 group: instance.group.to_string(),
                 name: instance.name.clone(),
             };
-            match instance.phase {
-                Phase::Deleting(_) => in_flight.going_away.push(entry()),
-                _ if instance.delete_requested => in_flight.going_away.push(entry()),
-                Phase::CreateQueued
-                | Phase::CreateSending
-                | Phase::CreateRunning { .. }
-                | Phase::CreateLost { .. }
-                | Phase::PowerOnQueued
-                | Phase::PowerOnSending
-                | Phase::PowerOnRunning { .. }
-                | Phase::AwaitRunning => in_flight.coming_up.push(entry()),
-                Phase::CreateFailed | Phase::Running | Phase::Parked => {}
+            if matches!(instance.phase, Phase::Deleting(_)) || instance.delete_requested {
+                in_flight.going_away.push(entry());
+            } else if instance.phase.is_coming_up() {
+                in_flight.coming_up.push(entry());
             }
         }
         in_flight.coming_up.sort();

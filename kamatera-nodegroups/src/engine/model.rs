@@ -166,8 +166,8 @@ pub(crate) enum DeleteStep {
 }
 
 impl Phase {
-    /// The state reported to cluster-autoscaler, or `None` for parked servers.
-    pub(crate) fn reported_state(&self) -> Option<InstanceState> {
+    /// A server on its way up: a create or a power-on under way, or waiting to run.
+    pub(crate) fn is_coming_up(&self) -> bool {
         match self {
             Phase::CreateQueued
             | Phase::CreateSending
@@ -176,11 +176,23 @@ impl Phase {
             | Phase::PowerOnQueued
             | Phase::PowerOnSending
             | Phase::PowerOnRunning { .. }
-            | Phase::AwaitRunning
-            | Phase::CreateFailed => Some(InstanceState::Creating),
+            | Phase::AwaitRunning => true,
+            Phase::CreateFailed | Phase::Running | Phase::Deleting(_) | Phase::Parked => false,
+        }
+    }
+
+    /// The state reported to cluster-autoscaler, or `None` for parked servers.
+    pub(crate) fn reported_state(&self) -> Option<InstanceState> {
+        match self {
             Phase::Running => Some(InstanceState::Running),
             Phase::Deleting(_) => Some(InstanceState::Deleting),
             Phase::Parked => None,
+            // A failed create stays Creating (with its error) until CA deletes it.
+            Phase::CreateFailed => Some(InstanceState::Creating),
+            coming_up => {
+                debug_assert!(coming_up.is_coming_up(), "{coming_up:?}");
+                Some(InstanceState::Creating)
+            }
         }
     }
 
