@@ -163,8 +163,18 @@ fn node_ref(node: &pb::ExternalGrpcNode) -> Result<NodeRef, Status> {
     })
 }
 
+/// What a standby answers to `Refresh` and to scale requests.
+const STANDBY_REFUSAL: &str = "this replica is a standby (leader election): the leader answers; reconnect through the Service";
+
 impl Provider {
     fn refresh(&self) -> Result<pb::RefreshResponse, Status> {
+        // Refresh is the first call of cluster-autoscaler's loop, and a failed Refresh ends
+        // the loop before any decision. A standby reached over a connection made while it
+        // led refuses it, so CA sends it no scale-up: a refused IncreaseSize would back the
+        // group off for minutes (docs/high-availability.md).
+        if self.background.engine().role() == Role::Standby {
+            return Err(Status::unavailable(STANDBY_REFUSAL));
+        }
         // Also ends a suspension by `Cleanup`: this is the next cluster-autoscaler.
         self.background.engine().refresh().map_err(engine_status)?;
         Ok(pb::RefreshResponse {})
@@ -174,9 +184,7 @@ impl Provider {
     /// sent `Cleanup` is going away, and the next one starts with `Refresh`.
     fn active(&self) -> Result<(), Status> {
         if self.background.engine().role() == Role::Standby {
-            return Err(Status::unavailable(
-                "this replica is a standby (leader election): scale requests go to the leader",
-            ));
+            return Err(Status::unavailable(STANDBY_REFUSAL));
         }
         if self.background.is_running() {
             Ok(())

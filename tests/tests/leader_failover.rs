@@ -326,7 +326,9 @@ async fn a_leader_that_cannot_renew_stops_before_the_lease_expires() {
 async fn cluster_autoscalers_connection_follows_the_lease_to_the_new_leader() {
     let sim = new_cloud().await;
     let kube = FakeKube::start().await;
-    let age = Duration::from_secs(1);
+    // Long enough that the connection made below is still the old leader's when it
+    // steps down (about a second later), short enough for a quick test.
+    let age = Duration::from_secs(4);
     let first = replica_with_connection_age(&sim, &kube, "replica-a", 1, Some(age));
     until_leading(first.grpc, Duration::from_secs(10)).await;
     let second = replica_with_connection_age(&sim, &kube, "replica-b", 2, Some(age));
@@ -347,29 +349,40 @@ async fn cluster_autoscalers_connection_follows_the_lease_to_the_new_leader() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // The old leader refuses scale requests; once its connection is past its age,
-    // cluster-autoscaler's next connection goes through the Service to the new leader.
+    // cluster-autoscaler's loop (RunOnce): Refresh first, and a failed Refresh ends the
+    // loop before any decision; a scale-up it then sends and sees refused is registered as
+    // a failed scale-up, which backs the group off for minutes. So the old leader must
+    // refuse Refresh, not the scale-up; once the connection is past its age, the next one
+    // goes through the Service to the new leader.
     let started = tokio::time::Instant::now();
+    let mut refused_refreshes = 0;
     loop {
-        let _ = ca.refresh(pb::RefreshRequest {}).await;
-        match ca
+        if let Err(status) = ca.refresh(pb::RefreshRequest {}).await {
+            refused_refreshes += 1;
+            assert!(
+                started.elapsed() < age * 3 + Duration::from_secs(2),
+                "Refresh still refused after {:?}: {status:?}",
+                started.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        let increased = ca
             .node_group_increase_size(pb::NodeGroupIncreaseSizeRequest {
                 delta: 1,
                 id: "ng1".into(),
             })
-            .await
-        {
-            Ok(_) => break,
-            Err(status) => {
-                assert!(
-                    started.elapsed() < age * 3 + Duration::from_secs(2),
-                    "still refused after {:?}: {status:?}",
-                    started.elapsed()
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+            .await;
+        assert!(
+            increased.is_ok(),
+            "a scale-up after a successful Refresh was refused (CA would back the group off): {increased:?}"
+        );
+        break;
     }
+    assert!(
+        refused_refreshes > 0,
+        "the connection had left the old leader before it stepped down"
+    );
     converge(&sim, &mut ca, &[("ng1", 1)]).await;
     assert_eq!(creates(&sim), 1, "one create for the increase of one");
     first.kill();
