@@ -108,14 +108,13 @@ async fn node_prices_and_costs_come_from_server_info_where_it_answers() {
     assert!(close(own, 0.07), "{own}");
     let broken = price(node("kamatera://k8s-ng2-broken", "k8s-ng2-broken")).await;
     assert!(close(broken, 0.07), "{broken}");
-    let template = |group: &str| {
-        let mut template = node("", &format!("template-{group}"));
-        template.annotations = [("kamatera.com/node-group".to_owned(), group.to_owned())].into();
-        template
-    };
-    let ng2 = price(template("ng2")).await;
+    // The template nodes as cluster-autoscaler's price expander sends them: from
+    // NodeGroupTemplateNodeInfo, sanitised, without a provider id.
+    let templates = crate::grpc_pricing::templates(&mut ca.clone()).await;
+    let mut expander = crate::grpc_pricing::PriceExpander::new(ca.clone());
+    let ng2 = expander.node_price(&templates["ng2"]).await.unwrap();
     assert!(close(ng2, 0.07), "{ng2}");
-    let ng1 = price(template("ng1")).await;
+    let ng1 = expander.node_price(&templates["ng1"]).await.unwrap();
     assert!(close(ng1, 0.5), "hourly-price of ng1: {ng1}");
 
     let (_, metrics) = http_get(provider.url("/metrics")).await;

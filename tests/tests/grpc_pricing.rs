@@ -154,14 +154,14 @@ fn value(map: &BTreeMap<String, Quantity>, key: &str) -> f64 {
 }
 
 /// Every call with the window `[now, now + 1 h)`, as the expander prices.
-struct PriceExpander {
+pub(crate) struct PriceExpander {
     ca: CloudProviderClient<Channel>,
     start: prost_types::Timestamp,
     end: prost_types::Timestamp,
 }
 
 impl PriceExpander {
-    fn new(ca: CloudProviderClient<Channel>) -> Self {
+    pub(crate) fn new(ca: CloudProviderClient<Channel>) -> Self {
         let start = prost_types::Timestamp {
             seconds: 1_767_225_600,
             nanos: 0,
@@ -173,7 +173,8 @@ impl PriceExpander {
         Self { ca, start, end }
     }
 
-    async fn node_price(&mut self, node: &core::Node) -> Result<f64, tonic::Status> {
+    /// `PricingNodePrice` of `node` as the expander sends it (no provider id for a template).
+    pub(crate) async fn node_price(&mut self, node: &core::Node) -> Result<f64, tonic::Status> {
         let meta = node.metadata.clone().unwrap_or_default();
         self.ca
             .pricing_node_price(pb::PricingNodePriceRequest {
@@ -251,8 +252,10 @@ impl PriceExpander {
     }
 }
 
-/// The template node of every group.
-async fn templates(ca: &mut CloudProviderClient<Channel>) -> BTreeMap<String, core::Node> {
+/// The template node of every group, sanitised as cluster-autoscaler does before pricing.
+pub(crate) async fn templates(
+    ca: &mut CloudProviderClient<Channel>,
+) -> BTreeMap<String, core::Node> {
     let groups = ca
         .node_groups(pb::NodeGroupsRequest {})
         .await
